@@ -1,0 +1,853 @@
+"""slack_report: one Slack message per Chainer training, kept up to date.
+
+Copy this file next to your training script, then::
+
+    import os
+    from slack_report import SlackReport
+
+    trainer.extend(SlackReport(os.environ.get('SLACK_ACCESS_TOKEN'),
+                               os.environ.get('SLACK_CHANNEL_ID'),
+                               ['epoch', 'main/loss', 'validation/main/loss',
+                                'elapsed_time'],
+                               finish_mentions='@U0123ABCD'),
+                   trigger=(1, 'epoch'))
+    trainer.run()
+
+The message shows the table PrintReport would print, the run's status and,
+once training ends, a mention posted as a thread reply so that it notifies.
+All network I/O runs on a background thread; Slack being slow, down or
+misconfigured ends as a warning, never as an exception in training.
+
+Copyright (c) 2026 the slack_report authors. License: MIT (see LICENSE).
+"""
+
+import argparse
+import http.client
+import ipaddress
+import json
+import os
+import random
+import re
+import shlex
+import socket
+import string
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import warnings
+
+try:
+    import chainer
+    from chainer.training import extensions as _extensions
+except ImportError as _error:  # pragma: no cover - depends on the machine
+    raise ImportError(
+        'slack_report needs Chainer: pip install "chainer==7.8.1" "numpy<2" '
+        '(on Python 3.11, run "pip install wheel" first and add '
+        '--no-build-isolation). Original error: %s' % _error)
+
+__version__ = '1.0.0'
+__all__ = ['SlackReport', 'SlackReportWarning']
+
+
+class SlackReportWarning(UserWarning):
+    """Category of every warning slack_report gives (filter it if you like)."""
+
+
+def _warn(message):
+    warnings.warn(message, SlackReportWarning, stacklevel=2)
+
+
+###############################################################################
+# Text helpers ################################################################
+###############################################################################
+
+def _escape(text):
+    """Escape the three characters Slack reads as markup."""
+    return text.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
+
+
+def _units(text):
+    """Length in UTF-16 code units: the safe way to count Slack's limit."""
+    return len(text.encode('utf-16-le')) // 2
+
+
+def _shorten(raw, limit):
+    """Escape ``raw`` and cut it with an ellipsis to at most ``limit`` units.
+
+    The cut falls between characters of ``raw``, so it never splits an
+    escape such as ``&amp;`` nor a surrogate pair.
+    """
+    escaped = _escape(raw)
+    if _units(escaped) <= limit:
+        return escaped
+    if limit < 1:
+        return ''
+    used, kept = 1, []  # the ellipsis takes one unit
+    for char in raw:
+        piece = _escape(char)
+        used += _units(piece)
+        if used > limit:
+            break
+        kept.append(piece)
+    return ''.join(kept) + '\u2026'
+
+
+def _format_elapsed(seconds):
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return '%d:%02d:%02d' % (hours, minutes, seconds)
+
+
+###############################################################################
+# Length normalizers ##########################################################
+###############################################################################
+# Each takes the cost of every line of a non-empty table (UTF-16 units once
+# escaped, newline included) and a budget, and returns the indices of the
+# lines to keep, in order: at least one, as a lone line that does not fit is
+# shortened by the caller.
+
+def _fifo(costs, budget):
+    """Drop the oldest lines."""
+    first = len(costs)
+    while first > 0 and costs[first - 1] <= budget:
+        first -= 1
+        budget -= costs[first]
+    return list(range(min(first, len(costs) - 1), len(costs)))
+
+
+def _lifo(costs, budget):
+    """Stop adding new lines once the budget is used."""
+    end = 0
+    while end < len(costs) and costs[end] <= budget:
+        budget -= costs[end]
+        end += 1
+    return list(range(max(end, 1)))
+
+
+def _thin_out(costs, budget):
+    """Keep the first and newest lines and every k-th one between them.
+
+    k is the smallest interval that fits. No kept line costs less than the
+    cheapest line, which bounds how many can be kept: the search starts at
+    the interval that bound allows and, as table lines have nearly equal
+    widths, ends within a step or two. Each step sums only the kept lines.
+    """
+    if sum(costs) <= budget:
+        return list(range(len(costs)))
+    last = len(costs) - 1
+    if last < 1 or costs[0] + costs[last] > budget:
+        return _fifo(costs, budget)
+    most = (budget - costs[last]) // min(costs)
+    step = max(2, -(-last // most))
+    while sum(costs[0:last:step]) + costs[last] > budget:
+        step += 1
+    return list(range(0, last, step)) + [last]
+
+
+_NORMALIZERS = {'thin_out': _thin_out, 'fifo': _fifo, 'lifo': _lifo}
+_NORMALIZER_NAMES = "'thin_out', 'FIFO', 'LIFO'"
+
+
+###############################################################################
+# Template ####################################################################
+###############################################################################
+
+DEFAULT_TEMPLATE = ('{status}  {hostname}:{pwdshort}  `{cmd} {args}`  '
+                    '({elapsed})\n{content}\n{finish_mentions}')
+
+_PLACEHOLDERS = ('status', 'hostname', 'pwd', 'pwdshort', 'cmd', 'args',
+                 'elapsed', 'content', 'finish_mentions')
+_FENCE = '```'
+_CONTENT_MARK = '\x00'  # stands for {content} while the rest is measured
+
+
+def _compile_template(template):
+    """Return ``template`` with every unknown placeholder kept as written.
+
+    Raises ValueError at once for text that is not format syntax, so a typo
+    fails at construction rather than at the first report.
+    """
+    if not isinstance(template, str):
+        raise TypeError('template must be a str, not %r' % (template,))
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as error:
+        raise ValueError('template %r is not valid str.format syntax (%s); '
+                         'write a literal brace as {{ or }}'
+                         % (template, error))
+    pieces, unknown = [], []
+    for literal, field, spec, conversion in parsed:
+        pieces.append(literal.replace('{', '{{').replace('}', '}}'))
+        if field is None:
+            continue
+        written = '{%s%s%s}' % (field, '!' + conversion if conversion else '',
+                                ':' + spec if spec else '')
+        if field in _PLACEHOLDERS and '{' not in spec:
+            pieces.append(written)
+        else:
+            unknown.append(written)
+            pieces.append(written.replace('{', '{{').replace('}', '}}'))
+    if unknown:
+        _warn('template placeholders %s are unknown and are kept as written; '
+              'known ones: %s' % (', '.join(unknown),
+                                  ', '.join(_PLACEHOLDERS)))
+    return ''.join(pieces)
+
+
+class _Table(object):
+    """The stream PrintReport writes to: collects its table line by line.
+
+    Each line is stored once with its cost, so rendering never re-measures
+    old lines.
+    """
+
+    def __init__(self):
+        self.header = None
+        self.lines = []
+        self.costs = []  # appended after ``lines``: len(costs) is safe to use
+        self._pending = []
+
+    def write(self, text):
+        self._pending.append(text)
+        if text.endswith('\n'):
+            for line in ''.join(self._pending).split('\n')[:-1]:
+                line = line.replace('\033[J', '').rstrip()
+                if self.header is None:
+                    self.header = line
+                else:
+                    self.lines.append(line)
+                    self.costs.append(_units(_escape(line)) + 1)
+            self._pending = []
+
+    def render(self, normalizer, budget):
+        """The table as a code block of at most ``budget`` units, or ''."""
+        if self.header is None:
+            return ''
+        budget -= len(_FENCE) * 2 + 1  # "```\n" ... "```"
+        header = _shorten(self.header, budget - 1)
+        budget -= _units(header) + 1
+        if budget < 0 or not header:
+            return ''  # never a fence cut open: no block at all
+        costs = self.costs[:]
+        rows = [header]
+        if costs:
+            kept = normalizer(costs, budget)
+            rows.extend(_escape(self.lines[i]) for i in kept)
+            if len(kept) == 1 and costs[kept[0]] > budget:
+                rows[1] = _shorten(self.lines[kept[0]], budget - 1)
+                if not rows[1]:
+                    del rows[1]
+        return '%s\n%s\n%s' % (_FENCE, '\n'.join(rows), _FENCE)
+
+
+class _Message(object):
+    """Formats the Slack text: template, escaped values and fitted table."""
+
+    def __init__(self, template, normalizer, max_length, fixed_values):
+        self._template = template
+        self._normalizer = normalizer
+        self._max_length = max_length
+        self._fixed = fixed_values
+        self.table = _Table()
+        fields = [f for _, f, _, _ in string.Formatter().parse(template)]
+        self._content_uses = fields.count('content')
+        self._shrinkable = set(fields) & set(_PLACEHOLDERS) - {
+            'content', 'finish_mentions'}
+
+    def render(self, values, mentions):
+        """Return the text for ``values`` (raw) and ``mentions`` (markup)."""
+        raw = dict(self._fixed, **values)
+        escaped = {key: _escape(raw[key]) for key in self._shrinkable}
+        escaped['content'] = _CONTENT_MARK
+        escaped['finish_mentions'] = mentions
+        # Room for the fence and the table's header comes first; past that,
+        # the longest substituted values give way, one at a time.
+        header = self.table.header or ''
+        reserve = self._content_uses * (len(_FENCE) * 2 + 2 + _units(header))
+        while True:
+            parts = self._template.format_map(escaped).split(_CONTENT_MARK)
+            spare = self._max_length - reserve - sum(map(_units, parts))
+            if spare >= 0:
+                break
+            key = max(self._shrinkable, key=lambda k: _units(escaped[k]),
+                      default=None)
+            length = _units(escaped[key]) if key else 0
+            if length <= 1:
+                if header:  # values are gone; let the header give way
+                    reserve, header = 0, ''
+                    continue
+                raise ValueError(
+                    'the template alone is longer than max_length=%d '
+                    'characters; shorten it' % self._max_length)
+            escaped[key] = _shorten(raw[key], max(1, length + spare))
+        if len(parts) > 1:
+            room = (self._max_length - sum(map(_units, parts)))
+            content = self.table.render(self._normalizer,
+                                        room // (len(parts) - 1))
+            return content.join(parts)
+        return parts[0]
+
+
+###############################################################################
+# Slack client ################################################################
+###############################################################################
+
+_TRANSIENT = frozenset(['ratelimited', 'internal_error', 'service_unavailable',
+                        'fatal_error', 'request_timeout'])
+_GONE = frozenset(['message_not_found', 'cant_update_message',
+                   'edit_window_closed'])
+_APP_PAGE = 'your app at https://api.slack.com/apps'
+_FIXES = {
+    'invalid_auth': 'the token is not valid: use the Bot User OAuth Token '
+                    '(xoxb-...) from OAuth & Permissions of ' + _APP_PAGE,
+    'not_authed': 'no token reached Slack: check SLACK_ACCESS_TOKEN',
+    'token_revoked': 'the token was revoked: reinstall ' + _APP_PAGE +
+                     ' and use its new token',
+    'token_expired': 'the token expired: use a fresh one from ' + _APP_PAGE,
+    'account_inactive': 'the app or its user was deactivated: reinstall ' +
+                        _APP_PAGE,
+    'missing_scope': 'add the chat:write scope to ' + _APP_PAGE +
+                     ' and reinstall it',
+    'channel_not_found': 'check the channel ID (in Slack: channel details, '
+                         'bottom) and, for a private channel, invite the bot',
+    'not_in_channel': 'invite the bot: type /invite @your-app in the channel',
+    'is_archived': 'the channel is archived: unarchive it or use another',
+    'restricted_action': 'the workspace forbids this app to post there: ask '
+                         'an admin',
+}
+
+
+class _SlackError(Exception):
+    """A call failed; ``transient`` failures are worth retrying."""
+
+    def __init__(self, error, transient, retry_after=None):
+        super(_SlackError, self).__init__(error)
+        self.error = error
+        self.transient = transient
+        self.retry_after = retry_after
+
+
+def _check_api_url(api_url):
+    """Refuse URLs that would send the token across a network unencrypted."""
+    parts = urllib.parse.urlsplit(api_url)
+    if parts.scheme == 'https' and parts.hostname:
+        return
+    if parts.scheme == 'http' and parts.hostname:
+        if parts.hostname == 'localhost':
+            return
+        try:
+            if ipaddress.ip_address(parts.hostname).is_loopback:
+                return
+        except ValueError:
+            pass
+    raise ValueError('api_url %r must be https://... (plain http:// is only '
+                     'accepted for loopback addresses)' % api_url)
+
+
+class _SlackClient(object):
+    """A minimal Slack Web API client on urllib.
+
+    The token travels only in the Authorization header. urllib takes proxies
+    from http_proxy/https_proxy/no_proxy and verifies TLS certificates.
+    """
+
+    def __init__(self, token, api_url, timeout):
+        self._token = token
+        self._api_url = api_url
+        self._timeout = timeout
+
+    def call(self, method, **params):
+        """POST ``method`` with form ``params``; return the decoded answer."""
+        data = urllib.parse.urlencode(params).encode('utf-8')
+        request = urllib.request.Request(self._api_url + method, data=data)
+        request.add_header('Authorization', 'Bearer ' + self._token)
+        request.add_header('Content-Type',
+                           'application/x-www-form-urlencoded')
+        request.add_header('User-Agent', 'slack_report/' + __version__)
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as r:
+                body = r.read()
+        except urllib.error.HTTPError as error:
+            if error.code == 429:
+                retry_after = error.headers.get('Retry-After', '')
+                raise _SlackError('ratelimited', True, float(
+                    retry_after) if retry_after.isdigit() else None)
+            raise _SlackError('HTTP %d from %s' % (error.code, method),
+                              error.code >= 500)
+        except (OSError, http.client.HTTPException) as error:
+            reason = getattr(error, 'reason', None) or error
+            raise _SlackError('cannot reach Slack: %s' % (reason,), True)
+        try:
+            answer = json.loads(body.decode('utf-8'))
+            ok = answer['ok']
+        except (ValueError, KeyError, TypeError):
+            raise _SlackError('the answer to %s was not Slack JSON (a proxy '
+                              'error page?)' % method, True)
+        if not ok:
+            error = str(answer.get('error', 'unknown_error'))
+            raise _SlackError(error, error in _TRANSIENT)
+        return answer
+
+
+###############################################################################
+# Background sender ###########################################################
+###############################################################################
+
+_MENTION_FORMS = ("'@U0123ABCD', 'U0123ABCD', '<@U0123ABCD>', "
+                  "'<!subteam^S0123ABCD>', 'S0123ABCD', '@here', '@channel', "
+                  "'@everyone' (or with !), or a user name such as '@alice'")
+_SPECIAL = ('here', 'channel', 'everyone')
+
+
+def _parse_mentions(finish_mentions):
+    """Split ``finish_mentions`` into Slack markup and names to look up."""
+    if isinstance(finish_mentions, str):
+        finish_mentions = re.split(r'[\s,]+', finish_mentions.strip())
+    markup, names = [], []
+    for entry in finish_mentions:
+        if not isinstance(entry, str):
+            raise ValueError('finish_mentions entry %r is not a str; accepted '
+                             'forms: %s' % (entry, _MENTION_FORMS))
+        if not entry:
+            continue
+        user = re.match(r'^(?:<@|@)?([UW][A-Z0-9]{8,})>?$', entry)
+        group = re.match(r'^(?:<!subteam\^)?(S[A-Z0-9]{8,})(\|[^>]*)?>?$',
+                         entry)
+        special = re.match(r'^<?[@!](%s)>?$' % '|'.join(_SPECIAL), entry)
+        if user and (entry[0] != '<') == (entry[-1] != '>'):
+            markup.append('<@%s>' % user.group(1))
+        elif group and (entry[0] != '<') == (entry[-1] != '>'):
+            markup.append('<!subteam^%s>' % group.group(1))
+        elif special:
+            markup.append('<!%s>' % special.group(1))
+        elif re.match(r'^@[\w.\-]+$', entry):
+            names.append(entry[1:])
+        else:
+            raise ValueError('finish_mentions entry %r is not a mention; '
+                             'accepted forms: %s' % (entry, _MENTION_FORMS))
+    return markup, names
+
+
+class _Sender(object):
+    """Keeps one Slack message equal to the newest state, from a thread.
+
+    It only talks to Slack: ``update`` records a callable that renders the
+    newest text and returns at once; the thread sends at most one call per
+    ``min_interval`` seconds, skips text already sent, re-posts a message
+    that vanished, backs off on transient failures and stops for good, with
+    one warning, on a fatal one.
+    """
+
+    def __init__(self, client, channel, min_interval):
+        self._client = client
+        self._channel = channel
+        self._min_interval = min_interval
+        self._interval = min_interval  # grows after 429 answers
+        self.ts = None
+        self._render = None
+        self._final = None  # (render_final, render_reply, markup, names)
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._finishing = threading.Event()
+        self._done = threading.Event()
+        self._warned = set()
+        self._thread = threading.Thread(target=self._run, name='slack_report')
+        self._thread.daemon = True  # a hung Slack never holds the exit
+        self._thread.start()
+
+    def update(self, render):
+        with self._lock:
+            self._render = render
+        self._wake.set()
+
+    def finish(self, render_final, render_reply, markup, names, timeout):
+        """Send the final state and the mention; wait at most ``timeout``."""
+        with self._lock:
+            self._final = (render_final, render_reply, markup, names)
+        self._finishing.set()
+        self._wake.set()
+        if not self._done.wait(timeout):
+            self._warn_once('finish', 'Slack did not take the final report '
+                            'within flush_timeout=%gs; the message may not '
+                            'show the final status' % timeout)
+
+    def _warn_once(self, key, message):
+        if key not in self._warned:
+            self._warned.add(key)
+            _warn(message)
+
+    def _run(self):
+        try:
+            self._loop()
+        except _SlackError as error:
+            fix = _FIXES.get(error.error, 'see https://api.slack.com/methods '
+                             'for what this error means')
+            self._warn_once('fatal', 'Slack refused the report (%s): %s. '
+                            'slack_report stops sending for this run.'
+                            % (error.error, fix))
+        except Exception as error:  # a bug here must not go unnoticed
+            self._warn_once('bug', 'slack_report stopped after an unexpected '
+                            '%s: %s' % (type(error).__name__, error))
+        finally:
+            self._done.set()
+
+    def _loop(self):
+        sent, failures, markup = None, 0, None
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            with self._lock:
+                render, final = self._render, self._final
+            try:
+                if final is not None:
+                    render_final, render_reply, known, names = final
+                    if markup is None:
+                        markup = known + self._look_up(names)
+                    text = render_final(' '.join(markup))
+                else:
+                    text = render()
+                if text != sent:
+                    self._send(text)
+                    sent = text
+                if final is not None:
+                    if markup:
+                        self._mention(render_reply(' '.join(markup)), markup)
+                    return
+                failures = 0
+                self._interval = max(self._min_interval, self._interval / 2)
+                self._pause(self._interval, interruptible=True)
+            except _SlackError as error:
+                if error.error in _GONE:
+                    self.ts = sent = None  # deleted or frozen: post anew
+                elif not error.transient:
+                    raise
+                else:
+                    failures += 1
+                    self._warn_once(error.error, 'Slack call failed (%s); '
+                                    'retrying in the background'
+                                    % error.error)
+                    self._back_off(error, failures)
+                self._wake.set()
+
+    def _back_off(self, error, failures):
+        if error.error == 'ratelimited':
+            # Every run sharing this bot was told the same wait: spread the
+            # retries, and slow down for a while instead of hammering.
+            self._interval = max(self._min_interval,
+                                 min(2 * self._interval, 60.0))
+            wait = error.retry_after or 0.5 * 2 ** failures
+            self._pause(wait + random.uniform(0, self._interval),
+                        interruptible=False)
+        else:
+            cap = 2.0 if self._finishing.is_set() else 30.0
+            self._pause(min(cap, 0.5 * 2 ** failures), interruptible=True)
+
+    def _pause(self, seconds, interruptible):
+        if interruptible and not self._finishing.is_set():
+            self._finishing.wait(seconds)
+        else:
+            time.sleep(seconds)
+
+    def _send(self, text):
+        if self.ts is None:
+            answer = self._client.call('chat.postMessage',
+                                       channel=self._channel, text=text)
+            self._channel, self.ts = answer['channel'], answer['ts']
+        else:
+            self._client.call('chat.update', channel=self._channel,
+                              ts=self.ts, text=text)
+
+    def _mention(self, text, markup):
+        # Edits never notify: the mention goes out as a new thread reply,
+        # broadcast when it addresses the channel (threads alone ignore it).
+        broadcast = any(m in ('<!here>', '<!channel>', '<!everyone>')
+                        for m in markup)
+        params = {'channel': self._channel, 'thread_ts': self.ts,
+                  'text': text}
+        if broadcast:
+            params['reply_broadcast'] = 'true'
+        self._client.call('chat.postMessage', **params)
+
+    def _look_up(self, names):
+        """Return markup for the user ``names`` that users.list knows."""
+        wanted = {name.lower(): name for name in names}
+        found, cursor = {}, ''
+        try:
+            while True:
+                answer = self._client.call('users.list', limit=200,
+                                           cursor=cursor)
+                for user in answer.get('members', []):
+                    profile = user.get('profile', {})
+                    for known in (user.get('name'),
+                                  profile.get('display_name')):
+                        if known and known.lower() in wanted:
+                            found.setdefault(known.lower(), user['id'])
+                cursor = answer.get('response_metadata', {}).get(
+                    'next_cursor')
+                if not cursor or len(found) == len(wanted):
+                    break
+        except _SlackError as error:
+            self._warn_once('users', 'cannot look up %s with users.list (%s);'
+                            ' give user IDs (U0123ABCD) instead, or add the '
+                            'users:read scope' % (', '.join(names),
+                                                  error.error))
+            return []
+        missing = [wanted[k] for k in wanted if k not in found]
+        if missing:
+            self._warn_once('names', 'no Slack user is named %s; they are '
+                            'not mentioned' % ', '.join(missing))
+        return ['<@%s>' % found[k] for k in wanted if k in found]
+
+
+###############################################################################
+# The extension ###############################################################
+###############################################################################
+
+def _env(value, *names):
+    for name in names:
+        value = value or os.environ.get(name)
+    return value
+
+
+class SlackReport(_extensions.PrintReport):
+
+    """Trainer extension keeping one Slack message up to date.
+
+    The message shows the PrintReport table of ``entries`` and a status line
+    and, once training ends, mentions ``finish_mentions`` in a thread reply.
+    The Slack app needs the ``chat:write`` scope (and ``users:read`` to
+    mention users by name) and must be invited to the channel.
+
+    Args:
+        access_token (str): Bot token ``xoxb-...``. None or empty falls back
+            to ``$SLACK_ACCESS_TOKEN``, then ``$SLACK_BOT_TOKEN``.
+        channel_id (str): Channel ID (or name). None or empty falls back to
+            ``$SLACK_CHANNEL_ID``.
+        entries (list of str): Keys of observations to show, as PrintReport.
+        template (str): ``str.format`` template of the message; see
+            ``_PLACEHOLDERS`` and the README for the placeholders.
+        finish_mentions (str or list of str): Who to notify at the end.
+        len_normalizer (str): How the table is shortened to fit
+            ``max_length``: ``'thin_out'``, ``'FIFO'`` or ``'LIFO'``.
+        log_report (str or LogReport): As for PrintReport.
+        api_url (str): Base URL of the Web API. None falls back to
+            ``$SLACK_API_URL``, then ``https://slack.com/api/``.
+        max_length (int): Longest text sent, in UTF-16 units (at most 4000,
+            chat.update's limit).
+        min_interval (float): Fewest seconds between two Slack calls.
+        timeout (float): Seconds before one HTTP request is abandoned.
+        flush_timeout (float): Seconds the end of training may wait for the
+            final report and mention.
+
+    """
+
+    def __init__(self, access_token=None, channel_id=None, entries=None,
+                 template=DEFAULT_TEMPLATE, finish_mentions=(),
+                 len_normalizer='thin_out', log_report='LogReport', *,
+                 api_url=None, max_length=4000, min_interval=5.0,
+                 timeout=10.0, flush_timeout=30.0):
+        if isinstance(entries, str) or not (
+                isinstance(entries, (list, tuple)) and
+                all(isinstance(e, str) for e in entries)):
+            raise TypeError('entries must be a list of str such as '
+                            "['epoch', 'main/loss'], not %r" % (entries,))
+        if not isinstance(log_report, (str, _extensions.LogReport)):
+            raise TypeError('log_report must be the name of a LogReport '
+                            'extension or a LogReport, not %r' % (log_report,))
+        normalizer = _NORMALIZERS.get(str(len_normalizer).lower())
+        if normalizer is None:
+            raise ValueError('len_normalizer %r is unknown; accepted: %s'
+                             % (len_normalizer, _NORMALIZER_NAMES))
+        if not (isinstance(max_length, int) and 100 <= max_length <= 4000):
+            raise ValueError('max_length %r must be an int from 100 to 4000 '
+                             '(chat.update refuses longer text)'
+                             % (max_length,))
+        for name, value in (('min_interval', min_interval),
+                            ('timeout', timeout),
+                            ('flush_timeout', flush_timeout)):
+            if not isinstance(value, (int, float)) or not value >= 0 or (
+                    name == 'timeout' and not value):
+                raise ValueError('%s must be a number of seconds >= 0 (> 0 '
+                                 'for timeout), not %r' % (name, value))
+        token = _env(access_token, 'SLACK_ACCESS_TOKEN', 'SLACK_BOT_TOKEN')
+        if token and not (isinstance(token, str) and
+                          re.match(r'^[\x21-\x7e]+$', token)):
+            # The value is not shown: it is a secret, however malformed.
+            raise ValueError('access_token must be printable ASCII without '
+                             'spaces, like xoxb-...; check for a stray '
+                             'newline or quote')
+        api_url = _env(api_url, 'SLACK_API_URL') or 'https://slack.com/api/'
+        _check_api_url(api_url)
+        self._markup, self._names = _parse_mentions(finish_mentions)
+
+        super(SlackReport, self).__init__(list(entries), log_report)
+        argv = sys.argv or ['']
+        pwd = os.getcwd()
+        home = os.path.expanduser('~')
+        self._message = _Message(_compile_template(template), normalizer,
+                                 max_length, {
+                                     'hostname': socket.gethostname(),
+                                     'pwd': pwd,
+                                     'pwdshort': '~' + pwd[len(home):]
+                                     if pwd.startswith(home) and home != '/'
+                                     else pwd,
+                                     'cmd': argv[0],
+                                     'args': ' '.join(shlex.quote(a)
+                                                      for a in argv[1:]),
+                                 })
+        # The longest mentions could become: fail now, not at the end.
+        self._message.render({'status': '', 'elapsed': ''}, ' '.join(
+            self._markup + ['<@U0123456789>'] * len(self._names)))
+        self._out = self._message.table
+        self._channel = _env(channel_id, 'SLACK_CHANNEL_ID')
+        self._client = _SlackClient(token, api_url.rstrip('/') + '/',
+                                    timeout) if token else None
+        self._min_interval = min_interval
+        self._flush_timeout = flush_timeout
+        self._sender = None
+        self._trainer = None
+        self._status = '[Started]'
+        self._elapsed = 0.0
+        self._finished = False
+        self._exc_before = None
+        if not self.available:
+            _warn('SlackReport has no %s: set SLACK_ACCESS_TOKEN and '
+                  'SLACK_CHANNEL_ID; training goes on without Slack reports'
+                  % ('token' if not token else 'channel'))
+
+    @property
+    def available(self):
+        """Whether this report talks to Slack (it has a token and channel)."""
+        return bool(self._client and self._channel)
+
+    @property
+    def message(self):
+        """The text as it would be sent now."""
+        mentions = ''
+        if self._finished:
+            mentions = ' '.join(self._markup +
+                                [_escape('@' + n) for n in self._names])
+        return self._render_now(mentions)
+
+    def initialize(self, trainer):
+        self._trainer = trainer
+        self._exc_before = sys.exc_info()[1]
+        if self.available:
+            self._sender = _Sender(self._client, self._channel,
+                                   self._min_interval)
+        self._report('[Started]')
+
+    def __call__(self, trainer):
+        super(SlackReport, self).__call__(trainer)
+        self._report('[Training]')
+
+    def on_error(self, trainer, exc, tb):
+        self._status = '[Failed] %s: %s' % (type(exc).__name__, exc)
+
+    def finalize(self):
+        if self._finished:
+            return
+        self._finished = True
+        if not self._status.startswith('[Failed]'):
+            # Trainer calls on_error only for an Exception: anything else,
+            # such as KeyboardInterrupt, is seen here propagating.
+            exc = sys.exc_info()[1]
+            if exc is not None and exc is not self._exc_before:
+                self._status = '[Interrupted] %s' % type(exc).__name__
+            else:
+                self._status = '[Completed]'
+        self._snapshot()
+        if self._sender is not None:
+            self._sender.finish(self._render_now,
+                                lambda markup: '%s %s' % (markup, _escape(
+                                    self._status)),
+                                self._markup, self._names,
+                                self._flush_timeout)
+
+    def _snapshot(self):
+        if self._trainer is not None:
+            self._elapsed = self._trainer.elapsed_time
+
+    def _report(self, status):
+        self._status = status
+        self._snapshot()
+        if self._sender is not None:
+            status, elapsed = self._status, self._elapsed
+            self._sender.update(lambda: self._render(status, elapsed, ''))
+
+    def _render_now(self, mentions):
+        return self._render(self._status, self._elapsed, mentions)
+
+    def _render(self, status, elapsed, mentions):
+        return self._message.render(
+            {'status': status, 'elapsed': _format_elapsed(elapsed)}, mentions)
+
+
+###############################################################################
+# Command line ################################################################
+###############################################################################
+
+def _demo():
+    """Train a tiny classifier for a few seconds, reporting as it goes."""
+    import chainer.functions as F
+    import chainer.links as L
+    from chainer import training
+
+    xp = chainer.backend.CpuDevice().xp
+    rng = xp.random.RandomState(0)
+    points = rng.randn(600, 2).astype(xp.float32)
+    labels = (points[:, 0] * points[:, 1] > 0).astype(xp.int32)
+    train = chainer.datasets.TupleDataset(points[:500], labels[:500])
+    valid = chainer.datasets.TupleDataset(points[500:], labels[500:])
+    model = L.Classifier(chainer.Sequential(L.Linear(2, 16), F.relu,
+                                            L.Linear(16, 2)))
+    optimizer = chainer.optimizers.Adam(0.05).setup(model)
+    updater = training.updaters.StandardUpdater(
+        chainer.iterators.SerialIterator(train, 50), optimizer)
+    out = tempfile.mkdtemp(prefix='slack_report_demo_')
+    trainer = training.Trainer(updater, (15, 'epoch'), out=out)
+    trainer.extend(_extensions.Evaluator(
+        chainer.iterators.SerialIterator(valid, 100, repeat=False,
+                                         shuffle=False), model))
+    trainer.extend(_extensions.LogReport(trigger=(1, 'epoch')))
+    report = SlackReport(None, None, [
+        'epoch', 'main/loss', 'validation/main/loss', 'main/accuracy',
+        'validation/main/accuracy', 'elapsed_time'], min_interval=1.0)
+    trainer.extend(report, trigger=(1, 'epoch'))
+    # Slowed down on purpose, so that the updates can be watched.
+    trainer.extend(lambda _: time.sleep(0.3), trigger=(1, 'epoch'))
+    if report.available:
+        print('Posting to Slack channel %s ...' % report._channel)
+    else:
+        print('No SLACK_ACCESS_TOKEN/SLACK_CHANNEL_ID: showing the message '
+              'it would post.\n')
+        if sys.stdout.isatty():
+            trainer.extend(lambda _: print('\033[H\033[J' + report.message),
+                           trigger=(1, 'epoch'))
+    trainer.run()
+    if not report.available:
+        print(report.message)
+    print('\nDone: %s' % report.message.splitlines()[0])
+    return 0
+
+
+def _main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog='slack_report.py', description=__doc__.split('\n')[0])
+    parser.add_argument('--demo', action='store_true',
+                        help='train a tiny model for a few seconds and post '
+                        'its report (or show it, without credentials)')
+    parser.add_argument('--version', action='version', version=__version__)
+    args = parser.parse_args(argv)
+    if args.demo:
+        return _demo()
+    parser.print_help()
+    return 2
+
+
+if __name__ == '__main__':
+    sys.exit(_main())
