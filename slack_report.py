@@ -191,11 +191,17 @@ def _compile_template(template):
         else:
             unknown.append(written)
             pieces.append(written.replace('{', '{{').replace('}', '}}'))
+    compiled = ''.join(pieces)
+    try:  # conversions and format specs fail only when applied
+        compiled.format_map(dict.fromkeys(_PLACEHOLDERS, ''))
+    except ValueError as error:
+        raise ValueError('template %r cannot be formatted: %s'
+                         % (template, error))
     if unknown:
         _warn('template placeholders %s are unknown and are kept as written; '
               'known ones: %s' % (', '.join(unknown),
                                   ', '.join(_PLACEHOLDERS)))
-    return ''.join(pieces)
+    return compiled
 
 
 class _Table(object):
@@ -264,10 +270,13 @@ class _Message(object):
         escaped = {key: _escape(raw[key]) for key in self._shrinkable}
         escaped['content'] = _CONTENT_MARK
         escaped['finish_mentions'] = mentions
-        # Room for the fence and the table's header comes first; past that,
-        # the longest substituted values give way, one at a time.
+        # Room for the fence, the table's header and its newest line comes
+        # first; past that, the longest substituted values give way.
         header = self.table.header or ''
-        reserve = self._content_uses * (len(_FENCE) * 2 + 2 + _units(header))
+        costs = self.table.costs
+        reserve = self._content_uses * (
+            len(_FENCE) * 2 + 2 + _units(_escape(header)) +
+            (costs[-1] if costs else 0))
         while True:
             parts = self._template.format_map(escaped).split(_CONTENT_MARK)
             spare = self._max_length - reserve - sum(map(_units, parts))
@@ -675,7 +684,7 @@ class SlackReport(_extensions.PrintReport):
                                  'for timeout), not %r' % (name, value))
         token = _env(access_token, 'SLACK_ACCESS_TOKEN', 'SLACK_BOT_TOKEN')
         if token and not (isinstance(token, str) and
-                          re.match(r'^[\x21-\x7e]+$', token)):
+                          re.fullmatch(r'[\x21-\x7e]+', token)):
             # The value is not shown: it is a secret, however malformed.
             raise ValueError('access_token must be printable ASCII without '
                              'spaces, like xoxb-...; check for a stray '

@@ -1,0 +1,742 @@
+"""Tests of slack_report against a Slack Web API stand-in on 127.0.0.1.
+
+Run with ``python -m pytest test_slack_report.py`` or ``python -m unittest``.
+Nothing here mocks urllib: every request crosses a real loopback socket to
+an ``http.server`` that answers as Slack's Web API does, and every training
+is a real ``chainer.training.Trainer``.
+"""
+
+import contextlib
+import io
+import json
+import os
+import re
+import socket
+import sys
+import threading
+import time
+import unittest
+import urllib.parse
+import warnings
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from socketserver import ThreadingMixIn
+
+import chainer
+import chainer.links as L
+from chainer import training
+from chainer.training import extensions
+
+import slack_report
+from slack_report import SlackReport, SlackReportWarning
+
+TOKEN = 'xoxb-1111-2222-SeCrEtToKeNvAlUe'
+CHANNEL_ID = 'C0TESTCHAN'
+FAST = dict(min_interval=0.05, timeout=2.0, flush_timeout=5.0)
+ENV_NAMES = ('SLACK_ACCESS_TOKEN', 'SLACK_BOT_TOKEN', 'SLACK_CHANNEL_ID',
+             'SLACK_API_URL')
+
+
+def units(text):
+    return len(text.encode('utf-16-le')) // 2
+
+
+###############################################################################
+# A Slack Web API stand-in ####################################################
+###############################################################################
+
+class _Server(ThreadingMixIn, HTTPServer):
+    daemon_threads = True
+
+
+class FakeSlack(object):
+    """Answers chat.postMessage, chat.update and users.list like Slack.
+
+    Every call is recorded. ``fault(method, params)`` may return
+    ``(status, headers, body)`` to answer instead of Slack; ``delay`` holds
+    every answer back.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.calls = []  # dicts: method, params, headers, path, time
+        self.messages = {}  # ts -> {'channel', 'text', 'thread_ts', ...}
+        self.users = [{'id': 'U0ALICE0001', 'name': 'alice',
+                       'profile': {'display_name': 'Alice'}},
+                      {'id': 'U0BOB00002', 'name': 'bob',
+                       'profile': {'display_name': 'bobby'}}]
+        self.fault = None
+        self.delay = 0.0
+        self._counter = 0
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                fake._handle(self)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = _Server(('127.0.0.1', 0), Handler)
+        self.url = 'http://127.0.0.1:%d/api/' % self.server.server_address[1]
+        self._thread = threading.Thread(target=self.server.serve_forever)
+        self._thread.daemon = True
+        self._thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def calls_to(self, method):
+        with self.lock:
+            return [c for c in self.calls if c['method'] == method]
+
+    def reports(self):
+        """The messages that are not thread replies."""
+        return {ts: m for ts, m in self.messages.items()
+                if not m.get('thread_ts')}
+
+    def _handle(self, request):
+        length = int(request.headers.get('Content-Length', 0))
+        body = request.rfile.read(length).decode('utf-8')
+        if request.headers.get('Content-Type', '').startswith(
+                'application/json'):
+            params = json.loads(body)
+        else:
+            params = dict(urllib.parse.parse_qsl(body))
+        method = request.path.rsplit('/', 1)[-1]
+        call = {'method': method, 'params': params, 'path': request.path,
+                'headers': dict(request.headers), 'time': time.time()}
+        with self.lock:
+            self.calls.append(call)
+        if self.delay:
+            time.sleep(self.delay)
+        answer = self.fault(method, params) if self.fault else None
+        if answer is None:
+            answer = 200, {}, json.dumps(self._answer(request, method,
+                                                      params))
+        status, headers, text = answer
+        try:
+            request.send_response(status)
+            for name, value in headers.items():
+                request.send_header(name, value)
+            data = text.encode('utf-8')
+            request.send_header('Content-Length', str(len(data)))
+            request.end_headers()
+            request.wfile.write(data)
+        except OSError:
+            pass  # the client gave up waiting
+
+    def _answer(self, request, method, params):
+        if request.headers.get('Authorization') != 'Bearer ' + TOKEN:
+            return {'ok': False, 'error': 'invalid_auth'}
+        if 'token' in params or 'token' in request.path:
+            return {'ok': False, 'error': 'invalid_arguments'}
+        with self.lock:
+            if method == 'chat.postMessage':
+                if params.get('channel') not in (CHANNEL_ID, 'general'):
+                    return {'ok': False, 'error': 'channel_not_found'}
+                if 'thread_ts' in params and (
+                        params['thread_ts'] not in self.messages):
+                    return {'ok': False, 'error': 'thread_not_found'}
+                if units(params.get('text', '')) > 40000:
+                    return {'ok': False, 'error': 'msg_too_long'}
+                self._counter += 1
+                ts = '1700000000.%06d' % self._counter
+                self.messages[ts] = dict(params, channel=CHANNEL_ID,
+                                         history=[params.get('text')])
+                return {'ok': True, 'channel': CHANNEL_ID, 'ts': ts}
+            if method == 'chat.update':
+                if params.get('channel') != CHANNEL_ID:
+                    return {'ok': False, 'error': 'channel_not_found'}
+                message = self.messages.get(params.get('ts'))
+                if message is None:
+                    return {'ok': False, 'error': 'message_not_found'}
+                if units(params.get('text', '')) > 4000:
+                    return {'ok': False, 'error': 'msg_too_long'}
+                message['text'] = params['text']
+                message['history'].append(params['text'])
+                return {'ok': True, 'channel': CHANNEL_ID,
+                        'ts': params['ts']}
+            if method == 'users.list':
+                # One user a page, to exercise the cursor.
+                start = int(params.get('cursor') or 0)
+                more = start + 1 < len(self.users)
+                return {'ok': True, 'members': self.users[start:start + 1],
+                        'response_metadata': {
+                            'next_cursor': str(start + 1) if more else ''}}
+        return {'ok': False, 'error': 'unknown_method'}
+
+
+###############################################################################
+# Real trainers ###############################################################
+###############################################################################
+
+class _Fail(Exception):
+    pass
+
+
+def make_trainer(iterations=8, fail_at=None, interrupt_at=None, report=None,
+                 trigger=(1, 'iteration'), out=None):
+    """A real Trainer of a tiny classifier, optionally failing midway."""
+    xp = chainer.backend.CpuDevice().xp
+    rng = xp.random.RandomState(0)
+    points = rng.randn(40, 2).astype(xp.float32)
+    labels = (points[:, 0] > 0).astype(xp.int32)
+    model = L.Classifier(L.Linear(2, 2))
+    optimizer = chainer.optimizers.SGD(0.1).setup(model)
+    iterator = chainer.iterators.SerialIterator(
+        chainer.datasets.TupleDataset(points, labels), 10)
+    updater = training.updaters.StandardUpdater(iterator, optimizer)
+    trainer = training.Trainer(updater, (iterations, 'iteration'),
+                               out=out or _tmpdir())
+    trainer.extend(extensions.LogReport(trigger=(1, 'iteration')))
+
+    def sabotage(trainer):
+        if trainer.updater.iteration == fail_at:
+            raise _Fail('boom at <%d> & more' % fail_at)
+        if trainer.updater.iteration == interrupt_at:
+            raise KeyboardInterrupt
+
+    trainer.extend(sabotage, trigger=(1, 'iteration'))
+    if report is not None:
+        trainer.extend(report, trigger=trigger)
+    return trainer
+
+
+class _QuickUpdater(training.updaters.StandardUpdater):
+    """A real updater whose step only reports values: for long logs."""
+
+    def update_core(self):
+        i = self.iteration + 1
+        chainer.report({'main/loss': 1.0 / i, 'main/\u640d\u5931': i * 1e-3,
+                        'val<&>/\U0001F680': float(i % 7)})
+
+
+def make_long_trainer(iterations, reports):
+    xp = chainer.backend.CpuDevice().xp
+    model = L.Linear(1, 1)
+    optimizer = chainer.optimizers.SGD().setup(model)
+    iterator = chainer.iterators.SerialIterator(
+        xp.zeros((4, 1), xp.float32), 2)
+    trainer = training.Trainer(_QuickUpdater(iterator, optimizer),
+                               (iterations, 'iteration'), out=_tmpdir())
+    # log_name=None: LogReport would rewrite its whole file every iteration.
+    trainer.extend(extensions.LogReport(trigger=(1, 'iteration'),
+                                        log_name=None))
+    for index, report in enumerate(reports):
+        trainer.extend(report, name='slack%d' % index,
+                       trigger=(1, 'iteration'))
+    return trainer
+
+
+_TMP = []
+
+
+def _tmpdir():
+    import tempfile
+    _TMP.append(tempfile.TemporaryDirectory())
+    return _TMP[-1].name
+
+
+ENTRIES = ['iteration', 'main/loss', 'main/accuracy', 'elapsed_time']
+
+
+@contextlib.contextmanager
+def captured():
+    """Collect warnings, stdout and stderr of everything inside."""
+    out, err = io.StringIO(), io.StringIO()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            record = {'warnings': caught}
+            yield record
+    record['stdout'] = out.getvalue()
+    record['stderr'] = err.getvalue()
+    record['text'] = '\n'.join([record['stdout'], record['stderr']] + [
+        str(w.message) for w in caught])
+
+
+def slack_warnings(record):
+    return [str(w.message) for w in record['warnings']
+            if issubclass(w.category, SlackReportWarning)]
+
+
+class SlackTestCase(unittest.TestCase):
+
+    def setUp(self):
+        self.slack = FakeSlack()
+        self.addCleanup(self.slack.close)
+        saved = {k: os.environ.pop(k) for k in ENV_NAMES if k in os.environ}
+        self.addCleanup(os.environ.update, saved)
+
+    def report(self, channel=CHANNEL_ID, entries=ENTRIES, **kwargs):
+        options = dict(FAST, api_url=self.slack.url)
+        options.update(kwargs)
+        return SlackReport(TOKEN, channel, entries, **options)
+
+    def run_training(self, report, **kwargs):
+        """Run a trainer with ``report``; return (captured, exception)."""
+        trainer = make_trainer(report=report, **kwargs)
+        error = None
+        with captured() as record:
+            try:
+                trainer.run(show_loop_exception_msg=False)
+            except BaseException as e:  # what the trainer let through
+                error = e
+        self.assertNotIn(TOKEN, record['text'])
+        return record, error
+
+    def only_report(self):
+        reports = self.slack.reports()
+        self.assertEqual(len(reports), 1, reports)
+        return list(reports.values())[0]
+
+
+###############################################################################
+# The message's life ##########################################################
+###############################################################################
+
+class MessageLifeTest(SlackTestCase):
+
+    def test_one_post_then_updates_of_the_same_message(self):
+        record, error = self.run_training(self.report(channel='general'))
+        self.assertIsNone(error)
+        posts = self.slack.calls_to('chat.postMessage')
+        updates = self.slack.calls_to('chat.update')
+        self.assertEqual(len(posts), 1)
+        self.assertGreaterEqual(len(updates), 1)
+        ts = list(self.slack.messages)[0]
+        for call in updates:  # the ID the post returned, not the name
+            self.assertEqual(call['params']['channel'], CHANNEL_ID)
+            self.assertEqual(call['params']['ts'], ts)
+        message = self.only_report()
+        self.assertTrue(message['history'][0].startswith('[Started]'),
+                        message['history'][0])
+        self.assertTrue(message['text'].startswith('[Completed]'))
+        self.assertRegex(message['text'], r'\n8 +\d')  # the last iteration
+        self.assertEqual(slack_warnings(record), [])
+
+    def test_requests_carry_the_token_only_in_the_header(self):
+        self.run_training(self.report())
+        self.assertTrue(self.slack.calls)
+        for call in self.slack.calls:
+            self.assertEqual(call['headers']['Authorization'],
+                             'Bearer ' + TOKEN)
+            self.assertTrue(call['headers']['User-Agent'].startswith(
+                'slack_report/' + slack_report.__version__))
+            self.assertNotIn(TOKEN, call['path'])
+            self.assertNotIn(TOKEN, json.dumps(call['params']))
+
+    def test_two_reporters_in_one_process_keep_two_messages(self):
+        first, second = self.report(), self.report(
+            entries=['iteration', 'main/loss'])
+        trainer = make_trainer(report=first)
+        trainer.extend(second, name='second', trigger=(1, 'iteration'))
+        with captured():
+            trainer.run()
+        reports = self.slack.reports()
+        self.assertEqual(len(reports), 2)
+        texts = sorted(m['text'] for m in reports.values())
+        self.assertNotIn('main/accuracy', texts[0])
+        self.assertIn('main/accuracy', texts[1])
+        for message in reports.values():
+            self.assertTrue(message['text'].startswith('[Completed]'))
+        for call in self.slack.calls_to('chat.update'):
+            self.assertIn(call['params']['ts'], reports)
+
+    def test_an_exception_ends_as_failed_and_still_propagates(self):
+        record, error = self.run_training(self.report(), fail_at=3)
+        self.assertIsInstance(error, _Fail)
+        message = self.only_report()
+        self.assertTrue(message['text'].startswith(
+            '[Failed] _Fail: boom at &lt;3&gt; &amp; more'), message['text'])
+        self.assertFalse(any('Completed' in t for t in message['history']))
+
+    def test_keyboard_interrupt_ends_as_interrupted(self):
+        record, error = self.run_training(self.report(), interrupt_at=4)
+        self.assertIsInstance(error, KeyboardInterrupt)
+        message = self.only_report()
+        self.assertTrue(message['text'].startswith(
+            '[Interrupted] KeyboardInterrupt'), message['text'])
+        self.assertFalse(any('Completed' in t for t in message['history']))
+
+    def test_a_run_inside_an_except_block_still_completes(self):
+        try:
+            raise RuntimeError('handled before training')
+        except RuntimeError:
+            self.run_training(self.report())
+        self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
+
+    def test_updates_are_coalesced_and_identical_text_not_resent(self):
+        report = self.report(min_interval=0.3)
+        start = time.time()
+        self.run_training(report, iterations=300)
+        duration = time.time() - start
+        calls = len(self.slack.calls)
+        self.assertLessEqual(calls, duration / 0.3 + 3, (calls, duration))
+        history = self.only_report()['history']
+        for before, after in zip(history, history[1:]):
+            self.assertNotEqual(before, after)
+
+    def test_missing_token_or_channel_warns_once_and_sends_nothing(self):
+        for token, channel in ((None, CHANNEL_ID), (TOKEN, None), ('', '')):
+            with captured() as record:
+                report = SlackReport(token, channel, ENTRIES,
+                                     api_url=self.slack.url, **FAST)
+                self.assertFalse(report.available)
+                trainer = make_trainer(report=report)
+                trainer.run()
+            found = slack_warnings(record)
+            self.assertEqual(len(found), 1, found)
+            self.assertIn('SLACK_ACCESS_TOKEN', found[0])
+            self.assertTrue(report.message.startswith('[Completed]'))
+        self.assertEqual(self.slack.calls, [])
+
+    def test_environment_fallbacks(self):
+        os.environ.update(SLACK_BOT_TOKEN=TOKEN, SLACK_CHANNEL_ID=CHANNEL_ID,
+                          SLACK_API_URL=self.slack.url)
+        report = SlackReport(None, None, ENTRIES, **FAST)
+        self.assertTrue(report.available)
+        self.run_training(report)
+        self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
+
+    def test_repr_and_errors_never_show_the_token(self):
+        report = self.report()
+        self.assertNotIn(TOKEN, repr(report))
+        self.assertNotIn(TOKEN, repr(report.__dict__.get('_sender')))
+        bad = TOKEN + '\n'
+        with self.assertRaises(ValueError) as caught:
+            SlackReport(bad, CHANNEL_ID, ENTRIES)
+        self.assertNotIn(TOKEN, str(caught.exception))
+
+
+###############################################################################
+# Template and placeholders ###################################################
+###############################################################################
+
+class TemplateTest(SlackTestCase):
+
+    def test_every_placeholder(self):
+        template = ('S={status}|H={hostname}|P={pwd}|PS={pwdshort}|C={cmd}|'
+                    'A={args}|E={elapsed}|M={finish_mentions}|\n{content}')
+        argv = sys.argv
+        sys.argv = ['train.py', '--lr', '0.1', 'two words']
+        try:
+            report = self.report(template=template,
+                                 finish_mentions='@U0123ABCD')
+        finally:
+            sys.argv = argv
+        self.run_training(report)
+        history = self.only_report()['history']
+        fields = dict(re.findall(r'(\w+)=([^|]*)\|', history[-1]))
+        home, pwd = os.path.expanduser('~'), os.getcwd()
+        self.assertEqual(fields['S'], '[Completed]')
+        self.assertEqual(fields['H'], socket.gethostname())
+        self.assertEqual(fields['P'], pwd)
+        self.assertEqual(fields['PS'], '~' + pwd[len(home):]
+                         if pwd.startswith(home) else pwd)
+        self.assertEqual(fields['C'], 'train.py')
+        self.assertEqual(fields['A'], "--lr 0.1 'two words'")
+        self.assertRegex(fields['E'], r'^\d+:\d\d:\d\d$')
+        self.assertEqual(fields['M'], '<@U0123ABCD>')
+        self.assertIn('M=|', history[0])  # only filled once finished
+        content = history[-1].split('\n', 1)[1]
+        self.assertTrue(content.startswith('```\niteration   main/loss'))
+        self.assertTrue(content.endswith('\n```'))
+        self.assertNotIn('\033', content)
+        for line in content.splitlines():
+            self.assertEqual(line, line.rstrip())
+
+    def test_pwdshort_uses_a_tilde_under_home(self):
+        home = os.path.expanduser('~')
+        here = os.getcwd()
+        os.chdir(home)
+        self.addCleanup(os.chdir, here)
+        report = SlackReport(TOKEN, CHANNEL_ID, ENTRIES, template='{pwdshort}',
+                             api_url=self.slack.url)
+        self.assertEqual(report.message, '~')
+
+    def test_unknown_placeholder_is_kept_with_one_warning(self):
+        with captured() as record:
+            report = self.report(template='{status} {nope} {0} {status.x} '
+                                 '{content}')
+        found = slack_warnings(record)
+        self.assertEqual(len(found), 1, found)
+        self.assertIn('{nope}', found[0])
+        self.run_training(report)
+        self.assertTrue(self.only_report()['text'].startswith(
+            '[Completed] {nope} {0} {status.x} ```'))
+
+    def test_malformed_template_fails_at_construction(self):
+        for template in ('{status', 'status}', '{content!z}'):
+            with self.assertRaises(ValueError) as caught:
+                SlackReport(TOKEN, CHANNEL_ID, ENTRIES, template=template)
+            self.assertIn('template', str(caught.exception))
+        self.assertEqual(self.slack.calls, [])
+
+    def test_values_are_escaped_but_the_template_is_not(self):
+        argv = sys.argv
+        sys.argv = ['train.py', '<!channel>', 'a&b', '<@U0123ABCD>']
+        try:
+            report = self.report(template='<https://example.com|run> {args} '
+                                 '{content}')
+        finally:
+            sys.argv = argv
+        self.run_training(report)
+        text = self.only_report()['text']
+        self.assertTrue(text.startswith('<https://example.com|run> '))
+        self.assertIn('&lt;!channel&gt;', text)
+        self.assertIn('a&amp;b', text)
+        self.assertNotIn('<!channel>', text)
+        self.assertNotIn('<@U0123ABCD>', text)
+
+    def test_bad_options_are_named_with_the_accepted_ones(self):
+        cases = [
+            (dict(len_normalizer='newest'), ValueError,
+             ["'newest'", "'thin_out', 'FIFO', 'LIFO'"]),
+            (dict(max_length=5000), ValueError, ['5000', '4000']),
+            (dict(api_url='http://slack.example.com/api/'), ValueError,
+             ['http://slack.example.com', 'https://']),
+            (dict(api_url='ftp://127.0.0.1/'), ValueError, ['ftp://']),
+            (dict(timeout=0), ValueError, ['timeout']),
+            (dict(min_interval=-1), ValueError, ['min_interval']),
+            (dict(finish_mentions='@U0123ABCD bad!name'), ValueError,
+             ["'bad!name'", '@U0123ABCD']),
+            (dict(finish_mentions=[42]), ValueError, ['42']),
+            (dict(entries='epoch'), TypeError, ["'epoch'"]),
+            (dict(log_report=3), TypeError, ['3', 'LogReport']),
+        ]
+        for options, error, words in cases:
+            kwargs = dict(api_url=self.slack.url)
+            kwargs.update(options)
+            entries = kwargs.pop('entries', ENTRIES)
+            with self.assertRaises(error) as caught:
+                SlackReport(TOKEN, CHANNEL_ID, entries, **kwargs)
+            for word in words:
+                self.assertIn(word, str(caught.exception), options)
+        for name in ('FIFO', 'fifo', 'LIFO', 'Thin_Out'):
+            SlackReport(TOKEN, CHANNEL_ID, ENTRIES, len_normalizer=name)
+        SlackReport(TOKEN, CHANNEL_ID, ENTRIES, api_url='http://localhost:1/')
+
+    def test_a_template_longer_than_max_length_fails_at_construction(self):
+        with self.assertRaises(ValueError) as caught:
+            SlackReport(TOKEN, CHANNEL_ID, ENTRIES, max_length=100,
+                        template='x' * 120 + '{content}')
+        self.assertIn('max_length=100', str(caught.exception))
+
+
+###############################################################################
+# The length limit ############################################################
+###############################################################################
+
+def check_block(test, text, max_length):
+    """The text fits and holds one whole code block; return its rows.
+
+    The table (so its block) appears with the first report: a [Started]
+    text has none.
+    """
+    test.assertLessEqual(units(text), max_length)
+    if text.startswith('[Started]') and '```' not in text:
+        return None
+    test.assertEqual(text.count('```'), 2, text[:200])
+    block = text.split('```')[1]
+    test.assertTrue(block.startswith('\n') and block.endswith('\n'))
+    return block.strip('\n').split('\n')
+
+
+class LengthTest(SlackTestCase):
+
+    def test_normalizers_on_a_10000_line_log(self):
+        names = ['thin_out', 'FIFO', 'LIFO']
+        entries = ['iteration', 'main/loss', 'main/\u640d\u5931',
+                   'val<&>/\U0001F680']
+        reports = [self.report(entries=entries, len_normalizer=name,
+                               max_length=3000, min_interval=0.2)
+                   for name in names]
+        with captured() as record:
+            make_long_trainer(10000, reports).run()
+        self.assertEqual(slack_warnings(record), [])
+        by_name = {}
+        for ts, message in self.slack.reports().items():
+            rows = None
+            for text in message['history']:
+                rows = check_block(self, text, 3000) or rows
+            by_name[rows[0]] = None  # header identical for all three
+            self.assertIn('val&lt;&amp;&gt;/\U0001F680', rows[0])
+            first = int(rows[1].split()[0])
+            newest = int(rows[-1].split()[0])
+            numbers = [int(r.split()[0]) for r in rows[1:]]
+            self.assertEqual(numbers, sorted(numbers))
+            self.assertGreater(units(text), 2900)  # the budget is used
+            by_name[(first, newest)] = numbers
+        self.assertEqual(len(self.slack.reports()), 3)
+        kept = [v for k, v in by_name.items() if isinstance(k, tuple)]
+        thin = [n for n in kept if n[0] == 1 and n[-1] == 10000]
+        fifo = [n for n in kept if n[0] != 1 and n[-1] == 10000]
+        lifo = [n for n in kept if n[0] == 1 and n[-1] != 10000]
+        self.assertEqual((len(thin), len(fifo), len(lifo)), (1, 1, 1), kept)
+        steps = {b - a for a, b in zip(thin[0], thin[0][1:-1])}
+        self.assertEqual(len(steps), 1, steps)  # uniform thinning
+        self.assertEqual(fifo[0], list(range(fifo[0][0], 10001)))
+        self.assertEqual(lifo[0], list(range(1, len(lifo[0]) + 1)))
+
+    def test_normalizers_with_wide_and_astral_characters(self):
+        lines = ['%05d %s' % (i, '\u5bbd\U0001F600&<' * (i % 5))
+                 for i in range(10000)]
+        for name, normalizer in slack_report._NORMALIZERS.items():
+            table = slack_report._Table()
+            table.write('head\u5bbd er\n')
+            for line in lines:
+                table.write(line + '   \n')
+            for budget in (50, 700, 4000):
+                rendered = table.render(normalizer, budget)
+                rows = check_block(self, rendered, budget)
+                self.assertEqual(rows[0], 'head\u5bbd er')
+                if name != 'lifo':  # the newest, shortened if need be
+                    self.assertTrue(rows[-1].startswith('09999'))
+                    if not rows[-1].endswith('\u2026'):
+                        self.assertEqual(rows[-1],
+                                         slack_report._escape(lines[-1]))
+                if name == 'thin_out' and len(rows) > 2:
+                    self.assertEqual(rows[1][:5], '00000')
+
+    def test_thin_out_picks_the_smallest_interval_that_fits(self):
+        costs = [10] * 1000
+        kept = slack_report._thin_out(costs, 1000)
+        self.assertEqual(kept[:3], [0, 11, 22])
+        self.assertEqual(kept[-1], 999)
+        self.assertLessEqual(sum(costs[i] for i in kept), 1000)
+        # The interval one smaller would not fit.
+        self.assertGreater(sum(costs[0:999:10]) + costs[-1], 1000)
+
+    def test_a_lone_line_too_long_is_shortened_with_an_ellipsis(self):
+        for name, normalizer in slack_report._NORMALIZERS.items():
+            table = slack_report._Table()
+            table.write('header\n')
+            table.write('x' * 500 + '\n')
+            rows = check_block(self, table.render(normalizer, 100), 100)
+            self.assertTrue(rows[1].endswith('\u2026'), name)
+
+    def test_long_values_give_way_before_the_fence_and_mentions(self):
+        argv = sys.argv
+        sys.argv = ['train.py'] + ['<arg>'] * 800
+        try:
+            report = self.report(max_length=600,
+                                 finish_mentions='@U0123ABCD @here')
+        finally:
+            sys.argv = argv
+        self.run_training(report, iterations=30)
+        for text in self.only_report()['history']:
+            rows = check_block(self, text, 600)
+            if rows:
+                self.assertTrue(rows[0].startswith('iteration'))
+        self.assertIn('\u2026', text)
+        self.assertTrue(text.endswith('<@U0123ABCD> <!here>'), text[-60:])
+        self.assertRegex(rows[-1], r'^30 ')
+
+
+###############################################################################
+# Mentions ####################################################################
+###############################################################################
+
+class MentionTest(SlackTestCase):
+
+    def test_mentions_are_a_thread_reply_after_the_final_update(self):
+        report = self.report(finish_mentions=[
+            '@U0123ABCD', 'W0123ABCDE', '<@U0456DEFGH>',
+            '<!subteam^S0123ABCD>', 'S0999ZZZZZ', '@bobby'])
+        self.run_training(report)
+        ts, message = list(self.slack.reports().items())[0]
+        reply = self.slack.calls[-1]
+        self.assertEqual(reply['method'], 'chat.postMessage')
+        self.assertEqual(reply['params']['thread_ts'], ts)
+        self.assertEqual(reply['params']['channel'], CHANNEL_ID)
+        self.assertNotIn('reply_broadcast', reply['params'])
+        expected = ('<@U0123ABCD> <@W0123ABCDE> <@U0456DEFGH> '
+                    '<!subteam^S0123ABCD> <!subteam^S0999ZZZZZ> <@U0BOB00002>')
+        self.assertEqual(reply['params']['text'], expected + ' [Completed]')
+        final = [i for i, c in enumerate(self.slack.calls)
+                 if c['method'] == 'chat.update'][-1]
+        self.assertLess(final, len(self.slack.calls) - 1)
+        self.assertTrue(message['text'].endswith(expected))
+        self.assertEqual(len(self.slack.calls_to('users.list')), 2)
+
+    def test_channel_mentions_are_broadcast_from_the_thread(self):
+        self.run_training(self.report(finish_mentions='!channel'),
+                          fail_at=2)
+        reply = self.slack.calls[-1]
+        self.assertEqual(reply['params']['reply_broadcast'], 'true')
+        self.assertTrue(reply['params']['text'].startswith(
+            '<!channel> [Failed] _Fail'))
+
+    def test_an_unknown_name_gives_one_warning(self):
+        record, _ = self.run_training(self.report(
+            finish_mentions='@alice @nobody'))
+        found = slack_warnings(record)
+        self.assertEqual(len(found), 1, found)
+        self.assertIn('nobody', found[0])
+        self.assertEqual(self.slack.calls[-1]['params']['text'],
+                         '<@U0ALICE0001> [Completed]')
+
+    def test_no_mentions_no_reply(self):
+        self.run_training(self.report())
+        self.assertEqual(len(self.slack.calls_to('chat.postMessage')), 1)
+
+
+###############################################################################
+# Slack answering badly #######################################################
+###############################################################################
+
+def slack_error(error):
+    return 200, {}, json.dumps({'ok': False, 'error': error})
+
+
+class FaultTest(SlackTestCase):
+
+    def test_fatal_error_one_warning_naming_the_fix_and_no_more_calls(self):
+        self.slack.fault = lambda m, p: slack_error('not_in_channel')
+        record, error = self.run_training(self.report(), iterations=20)
+        self.assertIsNone(error)
+        found = slack_warnings(record)
+        self.assertEqual(len(found), 1, found)
+        self.assertIn('/invite', found[0])
+        self.assertEqual(len(self.slack.calls), 1)
+
+    def test_retry_after_is_respected(self):
+        limited = []
+
+        def fault(method, params):
+            if method == 'chat.update' and not limited:
+                limited.append(time.time())
+                return 429, {'Retry-After': '1'}, 'rate limited'
+        self.slack.fault = fault
+        self.run_training(self.report(), iterations=20)
+        self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
+        later = [c['time'] for c in self.slack.calls
+                 if c['time'] > limited[0]]
+        self.assertGreaterEqual(min(later) - limited[0], 1.0)
+
+    def test_a_deleted_message_is_posted_again(self):
+        def fault(method, params):
+            if method == 'chat.update':
+                with self.slack.lock:
+                    self.slack.messages.pop(params['ts'], None)
+                self.slack.fault = None
+        self.slack.fault = fault
+        self.run_training(self.report(), iterations=20)
+        self.assertEqual(len(self.slack.calls_to('chat.postMessage')), 2)
+        self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
+
+    def test_a_hung_slack_does_not_hang_the_end_of_training(self):
+        self.slack.delay = 30
+        start = time.time()
+        record, error = self.run_training(self.report(
+            timeout=10.0, flush_timeout=1.0), iterations=5)
+        self.assertLess(time.time() - start, 5)
+        self.assertIsNone(error)
+        self.assertTrue(any('flush_timeout' in w
+                            for w in slack_warnings(record)))
+
+
+if __name__ == '__main__':
+    unittest.main()
