@@ -463,6 +463,7 @@ class _Sender(object):
         self._wake = threading.Event()
         self._finishing = threading.Event()
         self._done = threading.Event()
+        self._abandoned = False  # finish gave up: make no further call
         self._warned = set()
         self._thread = threading.Thread(target=self._run, name='slack_report')
         self._thread.daemon = True  # a hung Slack never holds the exit
@@ -480,6 +481,7 @@ class _Sender(object):
         self._finishing.set()
         self._wake.set()
         if not self._done.wait(timeout):
+            self._abandoned = True
             self._warn_once('finish', 'Slack did not take the final report '
                             'within flush_timeout=%gs; the message may not '
                             'show the final status' % timeout)
@@ -506,7 +508,7 @@ class _Sender(object):
 
     def _loop(self):
         sent, failures, markup = None, 0, None
-        while True:
+        while not self._abandoned:
             self._wake.wait()
             self._wake.clear()
             with self._lock:
@@ -515,7 +517,8 @@ class _Sender(object):
                 if final is not None:
                     render_final, render_reply, known, names = final
                     if markup is None:
-                        markup = known + self._look_up(names)
+                        markup = known + (self._look_up(names) if names
+                                          else [])
                     text = render_final(' '.join(markup))
                 else:
                     text = render()

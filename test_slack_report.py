@@ -9,9 +9,12 @@ is a real ``chainer.training.Trainer``.
 import contextlib
 import io
 import json
+import math
 import os
 import re
 import socket
+import struct
+import subprocess
 import sys
 import threading
 import time
@@ -52,11 +55,17 @@ class FakeSlack(object):
     """Answers chat.postMessage, chat.update and users.list like Slack.
 
     Every call is recorded. ``fault(method, params)`` may return
-    ``(status, headers, body)`` to answer instead of Slack; ``delay`` holds
-    every answer back.
+    ``(status, headers, body)`` to answer instead of Slack, or ``RESET`` to
+    drop the connection; ``delay`` holds every answer back. With
+    ``enforce_limits`` it answers 429 past Slack's documented rates:
+    chat.update 50 a minute for the whole workspace, chat.postMessage one a
+    second per channel (bursts of a few tolerated).
     """
 
-    def __init__(self):
+    UPDATES_PER_MINUTE = 50
+    POST_BURST = 5
+
+    def __init__(self, port=0):
         self.lock = threading.Lock()
         self.calls = []  # dicts: method, params, headers, path, time
         self.messages = {}  # ts -> {'channel', 'text', 'thread_ts', ...}
@@ -66,6 +75,10 @@ class FakeSlack(object):
                        'profile': {'display_name': 'bobby'}}]
         self.fault = None
         self.delay = 0.0
+        self.enforce_limits = False
+        self.limited = 0  # 429 answers given
+        self._updates = []  # times of recent chat.update calls
+        self._posts = {}  # channel -> (tokens, time)
         self._counter = 0
         fake = self
 
@@ -76,7 +89,7 @@ class FakeSlack(object):
             def log_message(self, *args):
                 pass
 
-        self.server = _Server(('127.0.0.1', 0), Handler)
+        self.server = _Server(('127.0.0.1', port), Handler)
         self.url = 'http://127.0.0.1:%d/api/' % self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever)
         self._thread.daemon = True
@@ -111,6 +124,13 @@ class FakeSlack(object):
         if self.delay:
             time.sleep(self.delay)
         answer = self.fault(method, params) if self.fault else None
+        if answer is RESET:
+            request.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                          struct.pack('ii', 1, 0))
+            request.connection.close()
+            return
+        if answer is None and self.enforce_limits:
+            answer = self._limit(method, params)
         if answer is None:
             answer = 200, {}, json.dumps(self._answer(request, method,
                                                       params))
@@ -125,6 +145,29 @@ class FakeSlack(object):
             request.wfile.write(data)
         except OSError:
             pass  # the client gave up waiting
+
+    def _limit(self, method, params):
+        now = time.time()
+        with self.lock:
+            if method == 'chat.update':
+                self._updates = [t for t in self._updates if t > now - 60]
+                if len(self._updates) < self.UPDATES_PER_MINUTE:
+                    self._updates.append(now)
+                    return None
+                wait = self._updates[0] + 60 - now
+            elif method == 'chat.postMessage':
+                channel = params.get('channel')
+                tokens, then = self._posts.get(channel, (self.POST_BURST, now))
+                tokens = min(self.POST_BURST, tokens + now - then)
+                if tokens >= 1:
+                    self._posts[channel] = tokens - 1, now
+                    return None
+                self._posts[channel] = tokens, now
+                wait = 1 - tokens
+            else:
+                return None
+            self.limited += 1
+        return 429, {'Retry-After': str(int(math.ceil(wait)))}, 'ratelimited'
 
     def _answer(self, request, method, params):
         if request.headers.get('Authorization') != 'Bearer ' + TOKEN:
@@ -165,6 +208,9 @@ class FakeSlack(object):
                         'response_metadata': {
                             'next_cursor': str(start + 1) if more else ''}}
         return {'ok': False, 'error': 'unknown_method'}
+
+
+RESET = object()
 
 
 ###############################################################################
@@ -687,10 +733,6 @@ class MentionTest(SlackTestCase):
 # Slack answering badly #######################################################
 ###############################################################################
 
-def slack_error(error):
-    return 200, {}, json.dumps({'ok': False, 'error': error})
-
-
 class FaultTest(SlackTestCase):
 
     def test_fatal_error_one_warning_naming_the_fix_and_no_more_calls(self):
@@ -736,6 +778,208 @@ class FaultTest(SlackTestCase):
         self.assertIsNone(error)
         self.assertTrue(any('flush_timeout' in w
                             for w in slack_warnings(record)))
+
+
+###############################################################################
+# The fault matrix ############################################################
+###############################################################################
+
+def free_port():
+    """A loopback port nobody listens on (so connecting is refused)."""
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+def slack_error(error):
+    return 200, {}, json.dumps({'ok': False, 'error': error})
+
+
+class FaultMatrixTest(SlackTestCase):
+    """A real Trainer runs to its end while Slack misbehaves.
+
+    The fault holds for the first 80 % of the training (or all of it);
+    training must end normally, with no exception, within ``FLUSH`` seconds
+    of a clean run, and the message must end in its right final state.
+    """
+
+    ITERATIONS = 20
+    FLUSH = 3.0
+    MARGIN = 2.0  # for a noisy machine; far below what a hang would cost
+
+    @classmethod
+    def setUpClass(cls):
+        slack = FakeSlack()
+        try:
+            start = time.time()
+            with captured():
+                cls._trainer(SlackReport(TOKEN, CHANNEL_ID, ENTRIES,
+                                         api_url=slack.url, **cls._fast()),
+                             lambda broken: None).run()
+            cls.clean = time.time() - start
+        finally:
+            slack.close()
+
+    @staticmethod
+    def _fast():
+        return dict(FAST, timeout=0.5, flush_timeout=FaultMatrixTest.FLUSH)
+
+    @classmethod
+    def _trainer(cls, report, switch, **kwargs):
+        """The matrix's training; ``switch(False)`` is called at 80 %."""
+        trainer = make_trainer(iterations=cls.ITERATIONS, report=report,
+                               **kwargs)
+
+        def pace(trainer):
+            time.sleep(0.025)  # a run long enough for a few updates
+            if trainer.updater.iteration == cls.ITERATIONS * 4 // 5:
+                switch(False)
+        trainer.extend(pace, trigger=(1, 'iteration'))
+        return trainer
+
+    def run_case(self, fault=None, whole_run=False, api_url=None,
+                 on_recovery=None, **kwargs):
+        """Run the matrix's training with ``fault`` on; return warnings."""
+        broken = [True]
+
+        def switch(state):
+            if not whole_run:
+                broken[0] = state
+                if on_recovery:
+                    on_recovery()
+        if fault:
+            self.slack.fault = lambda m, p: fault(m, p) if broken[0] else None
+        options = dict(self._fast(), api_url=api_url or self.slack.url)
+        report = SlackReport(TOKEN, CHANNEL_ID, ENTRIES, **options)
+        trainer = self._trainer(report, switch, **kwargs)
+        start = time.time()
+        error = None
+        with captured() as record:
+            try:
+                trainer.run(show_loop_exception_msg=False)
+            except BaseException as e:
+                error = e
+        elapsed = time.time() - start
+        self.assertNotIn(TOKEN, record['text'])
+        self.assertLessEqual(elapsed, self.clean + self.FLUSH + self.MARGIN)
+        self.error = error
+        return slack_warnings(record)
+
+    def assert_final(self, status='[Completed]'):
+        self.assertTrue(self.only_report()['text'].startswith(status),
+                        self.only_report()['text'][:80])
+
+    def test_refused_for_the_whole_run(self):
+        found = self.run_case(api_url='http://127.0.0.1:%d/api/'
+                              % free_port(), whole_run=True)
+        self.assertIsNone(self.error)
+        self.assertEqual(len(found), 2, found)
+        self.assertIn('cannot reach Slack', found[0])
+        self.assertIn('flush_timeout', found[1])
+
+    def test_refused_then_back(self):
+        port = free_port()
+        late = []
+
+        def start_slack():
+            late.append(FakeSlack(port))
+        found = self.run_case(api_url='http://127.0.0.1:%d/api/' % port,
+                              on_recovery=start_slack)
+        self.assertIsNone(self.error)
+        self.addCleanup(late[0].close)
+        self.slack = late[0]
+        self.assert_final()
+        self.assertEqual(len(found), 1, found)
+
+    def test_transient_faults_until_the_final_message_arrives(self):
+        def hang(method, params):
+            time.sleep(1.0)  # past the client's timeout of 0.5 s
+        faults = {
+            'reset': lambda m, p: RESET,
+            'HTTP 500': lambda m, p: (500, {}, 'Internal Server Error'),
+            'HTTP 503': lambda m, p: (503, {}, 'Service Unavailable'),
+            'proxy page': lambda m, p: (200, {'Content-Type': 'text/html'},
+                                        '<html>Proxy error</html>'),
+            'hang': hang,
+            '429': lambda m, p: (429, {'Retry-After': '1'}, ''),
+            'ratelimited': lambda m, p: slack_error('ratelimited'),
+            'internal_error': lambda m, p: slack_error('internal_error'),
+        }
+        for name, fault in faults.items():
+            with self.subTest(fault=name):
+                self.slack.close()
+                self.slack = FakeSlack()
+                found = self.run_case(fault)
+                self.assertIsNone(self.error)
+                self.assert_final()
+                self.assertEqual(len(found), 1, found)  # not one per call
+                self.assertGreaterEqual(len(self.slack.calls), 2)  # retried
+
+    def test_message_deleted_midway_is_posted_again(self):
+        def delete(method, params):
+            if method == 'chat.update' and not deleted:
+                with self.slack.lock:  # a person deletes it, once
+                    deleted.append(self.slack.messages.pop(params['ts']))
+        deleted = []
+        self.run_case(delete)
+        self.assertEqual(len(self.slack.calls_to('chat.postMessage')), 2)
+        self.assert_final()
+        final_ts = list(self.slack.messages)[0]
+        self.assertEqual(self.slack.calls_to('chat.update')[-1]['params'][
+            'ts'], final_ts)
+
+    def test_fatal_errors_warn_once_with_the_fix_and_stop(self):
+        fixes = {'invalid_auth': 'Bot User OAuth Token',
+                 'token_revoked': 'reinstall',
+                 'channel_not_found': 'channel ID',
+                 'not_in_channel': '/invite',
+                 'missing_scope': 'chat:write'}
+        for error, fix in fixes.items():
+            with self.subTest(error=error):
+                self.slack.close()
+                self.slack = FakeSlack()
+                found = self.run_case(lambda m, p: slack_error(error),
+                                      whole_run=True)
+                self.assertIsNone(self.error)
+                self.assertEqual(len(found), 1, found)
+                self.assertIn(error, found[0])
+                self.assertIn(fix, found[0])
+                self.assertEqual(len(self.slack.calls), 1)
+
+    def test_failure_and_interrupt_reach_slack_while_it_is_slow(self):
+        for kwargs, kind, status in (
+                (dict(fail_at=10), _Fail, '[Failed] _Fail: boom'),
+                (dict(interrupt_at=10), KeyboardInterrupt,
+                 '[Interrupted] KeyboardInterrupt')):
+            with self.subTest(status=status):
+                self.slack.close()
+                self.slack = FakeSlack()
+                self.slack.delay = 0.3
+                self.run_case(**kwargs)
+                self.assertIsInstance(self.error, kind)
+                self.assert_final(status)
+
+    def test_the_interpreter_exits_while_slack_hangs(self):
+        self.slack.delay = 60
+        script = (
+            'import sys; sys.path.insert(0, %r)\n'
+            'import test_slack_report as t\n'
+            'report = t.SlackReport(t.TOKEN, t.CHANNEL_ID, t.ENTRIES, '
+            'api_url=%r, min_interval=0.05, timeout=30, flush_timeout=1)\n'
+            't.make_trainer(report=report).run()\n'
+            'print("trained")\n' % (os.path.dirname(os.path.abspath(
+                __file__)), self.slack.url))
+        start = time.time()
+        done = subprocess.run([sys.executable, '-c', script],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=50)
+        elapsed = time.time() - start
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn('trained', done.stdout)
+        self.assertIn('flush_timeout', done.stderr)
+        self.assertNotIn(TOKEN, done.stdout + done.stderr)
+        # 30 s is what waiting for the request would take.
+        self.assertLess(elapsed, 20)
 
 
 if __name__ == '__main__':
