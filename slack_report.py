@@ -205,31 +205,45 @@ def _compile_template(template):
 
 
 class _Table(object):
-    """The stream PrintReport writes to: collects its table line by line.
+    """The stream PrintReport writes to, and the table it wrote.
 
-    Each line is stored once with its cost, so rendering never re-measures
-    old lines.
+    Writing only appends to a list, at C speed, on the training thread;
+    the text is split into lines and measured when it is rendered, each
+    line once, so a report costs training the same on any length of log.
     """
 
     def __init__(self):
         self.header = None
-        self.lines = []
-        self.costs = []  # appended after ``lines``: len(costs) is safe to use
-        self._pending = []
+        self._lines = []
+        self._costs = []
+        self._partial = ''
+        self._lock = threading.Lock()  # the sender and .message both render
+        self._written = []
+        self.write = self._written.append
 
-    def write(self, text):
-        self._pending.append(text)
-        if text.endswith('\n'):
-            for line in ''.join(self._pending).split('\n')[:-1]:
+    def collect(self):
+        """Lines and their costs (UTF-16 units escaped, newline included)."""
+        with self._lock:
+            count = len(self._written)  # appends may go on meanwhile
+            text = self._partial + ''.join(self._written[:count])
+            del self._written[:count]
+            *complete, self._partial = text.split('\n')
+            for line in complete:
                 line = line.replace('\033[J', '').rstrip()
                 if self.header is None:
                     self.header = line
                 else:
-                    self.lines.append(line)
-                    self.costs.append(_units(_escape(line)) + 1)
-            self._pending = []
+                    self._lines.append(line)
+                    self._costs.append(_units(_escape(line)) + 1)
+            return self._costs[:]
 
-    def render(self, normalizer, budget):
+    def bound_backlog(self):
+        """Collect now if nothing has rendered for long (no Slack, or it
+        gave up), so that memory stays one string per line."""
+        if len(self._written) > 4096:
+            self.collect()
+
+    def render(self, normalizer, budget, costs):
         """The table as a code block of at most ``budget`` units, or ''."""
         if self.header is None:
             return ''
@@ -238,13 +252,12 @@ class _Table(object):
         budget -= _units(header) + 1
         if budget < 0 or not header:
             return ''  # never a fence cut open: no block at all
-        costs = self.costs[:]
         rows = [header]
         if costs:
             kept = normalizer(costs, budget)
-            rows.extend(_escape(self.lines[i]) for i in kept)
+            rows.extend(_escape(self._lines[i]) for i in kept)
             if len(kept) == 1 and costs[kept[0]] > budget:
-                rows[1] = _shorten(self.lines[kept[0]], budget - 1)
+                rows[1] = _shorten(self._lines[kept[0]], budget - 1)
                 if not rows[1]:
                     del rows[1]
         return '%s\n%s\n%s' % (_FENCE, '\n'.join(rows), _FENCE)
@@ -273,7 +286,7 @@ class _Message(object):
         # Room for the fence, the table's header and its newest line comes
         # first; past that, the longest substituted values give way.
         header = self.table.header or ''
-        costs = self.table.costs
+        costs = self.table.collect()
         reserve = self._content_uses * (
             len(_FENCE) * 2 + 2 + _units(_escape(header)) +
             (costs[-1] if costs else 0))
@@ -296,7 +309,7 @@ class _Message(object):
         if len(parts) > 1:
             room = (self._max_length - sum(map(_units, parts)))
             content = self.table.render(self._normalizer,
-                                        room // (len(parts) - 1))
+                                        room // (len(parts) - 1), costs)
             return content.join(parts)
         return parts[0]
 
@@ -457,9 +470,9 @@ class _Sender(object):
         self._min_interval = min_interval
         self._interval = min_interval  # grows after 429 answers
         self.ts = None
+        # The newest state, each replaced whole: one store is atomic.
         self._render = None
         self._final = None  # (render_final, render_reply, markup, names)
-        self._lock = threading.Lock()
         self._wake = threading.Event()
         self._finishing = threading.Event()
         self._done = threading.Event()
@@ -470,14 +483,13 @@ class _Sender(object):
         self._thread.start()
 
     def update(self, render):
-        with self._lock:
-            self._render = render
-        self._wake.set()
+        self._render = render
+        if not self._wake.is_set():  # cheaper than setting it again
+            self._wake.set()
 
     def finish(self, render_final, render_reply, markup, names, timeout):
         """Send the final state and the mention; wait at most ``timeout``."""
-        with self._lock:
-            self._final = (render_final, render_reply, markup, names)
+        self._final = (render_final, render_reply, markup, names)
         self._finishing.set()
         self._wake.set()
         if not self._done.wait(timeout):
@@ -511,8 +523,7 @@ class _Sender(object):
         while not self._abandoned:
             self._wake.wait()
             self._wake.clear()
-            with self._lock:
-                render, final = self._render, self._final
+            render, final = self._render, self._final
             try:
                 if final is not None:
                     render_final, render_reply, known, names = final
@@ -755,6 +766,7 @@ class SlackReport(_extensions.PrintReport):
 
     def __call__(self, trainer):
         super(SlackReport, self).__call__(trainer)
+        self._message.table.bound_backlog()
         self._report('[Training]')
 
     def on_error(self, trainer, exc, tb):

@@ -635,7 +635,7 @@ class LengthTest(SlackTestCase):
             for line in lines:
                 table.write(line + '   \n')
             for budget in (50, 700, 4000):
-                rendered = table.render(normalizer, budget)
+                rendered = table.render(normalizer, budget, table.collect())
                 rows = check_block(self, rendered, budget)
                 self.assertEqual(rows[0], 'head\u5bbd er')
                 if name != 'lifo':  # the newest, shortened if need be
@@ -645,6 +645,13 @@ class LengthTest(SlackTestCase):
                                          slack_report._escape(lines[-1]))
                 if name == 'thin_out' and len(rows) > 2:
                     self.assertEqual(rows[1][:5], '00000')
+
+    def test_without_slack_the_table_stays_one_string_per_line(self):
+        with captured():
+            report = SlackReport(None, None, ENTRIES)
+            make_long_trainer(10000, [report]).run()
+        self.assertLessEqual(len(report._message.table._written), 4097)
+        self.assertRegex(report.message.split('```')[1], r'\n10000 ')
 
     def test_thin_out_picks_the_smallest_interval_that_fits(self):
         costs = [10] * 1000
@@ -660,7 +667,8 @@ class LengthTest(SlackTestCase):
             table = slack_report._Table()
             table.write('header\n')
             table.write('x' * 500 + '\n')
-            rows = check_block(self, table.render(normalizer, 100), 100)
+            rows = check_block(self, table.render(normalizer, 100,
+                                                  table.collect()), 100)
             self.assertTrue(rows[1].endswith('\u2026'), name)
 
     def test_long_values_give_way_before_the_fence_and_mentions(self):
@@ -982,5 +990,251 @@ class FaultMatrixTest(SlackTestCase):
         self.assertLess(elapsed, 20)
 
 
+###############################################################################
+# Benchmark (opt-in) ##########################################################
+###############################################################################
+
+class _Null(object):
+    def write(self, text):
+        pass
+
+
+def _median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
+def _mlp_trainer(iterations, report):
+    """A small real training: an MLP on random data, logged every step."""
+    xp = chainer.backend.CpuDevice().xp
+    rng = xp.random.RandomState(0)
+    data = chainer.datasets.TupleDataset(
+        rng.randn(2048, 256).astype(xp.float32),
+        rng.randint(0, 10, 2048).astype(xp.int32))
+    model = L.Classifier(chainer.Sequential(
+        L.Linear(256, 512), chainer.functions.relu, L.Linear(512, 10)))
+    optimizer = chainer.optimizers.SGD(0.01).setup(model)
+    updater = training.updaters.StandardUpdater(
+        chainer.iterators.SerialIterator(data, 64), optimizer)
+    trainer = training.Trainer(updater, (iterations, 'iteration'),
+                               out=_tmpdir())
+    trainer.extend(extensions.LogReport(trigger=(1, 'iteration'),
+                                        log_name=None))
+    trainer.extend(report, trigger=(1, 'iteration'))
+    return trainer
+
+
+def _timed_finalize(report):
+    """Record how long ``report.finalize`` takes (the end-of-run flush)."""
+    spent = [0.0]
+    inner = report.finalize
+
+    def finalize():
+        start = time.perf_counter()
+        inner()
+        spent[0] = time.perf_counter() - start
+    report.finalize = finalize
+    return spent
+
+
+def bench_overhead(rows, repeats=5, iterations=500):
+    slack = FakeSlack()
+    try:
+        def run(latency):
+            slack.delay = latency or 0.0
+            if latency is None:
+                report = extensions.PrintReport(ENTRIES, out=_Null())
+            else:
+                report = SlackReport(TOKEN, CHANNEL_ID, ENTRIES,
+                                     api_url=slack.url, min_interval=1.0)
+            flush = _timed_finalize(report)
+            trainer = _mlp_trainer(iterations, report)
+            start = time.perf_counter()
+            trainer.run()
+            return time.perf_counter() - start - flush[0], flush[0]
+
+        latencies = (None, 0.0, 0.1, 0.5)
+        times = {latency: [] for latency in latencies}
+        run(None)  # warm-up: imports, allocator, BLAS threads
+        for round_ in range(repeats):  # interleaved and rotated, so that
+            for k in range(len(latencies)):  # drift hits all alike
+                latency = latencies[(round_ + k) % len(latencies)]
+                times[latency].append(run(latency))
+        base = _median([t for t, _ in times[None]])
+        rows.append(('1. training overhead', 'PrintReport to a null stream: '
+                     '%d iterations in %.3f s (median of %d)'
+                     % (iterations, base, repeats), '', ''))
+        for latency in latencies[1:]:
+            wall = _median([t for t, _ in times[latency]])
+            flush = _median([f for _, f in times[latency]])
+            rows.append(('', 'SlackReport, Slack answering after %d ms: '
+                         '%.3f s, flush %.3f s' % (latency * 1000, wall,
+                                                   flush),
+                         'ratio %.3f' % (wall / base),
+                         'met' if wall / base <= 1.03 else 'NOT met'))
+    finally:
+        slack.close()
+
+
+class _TimedCalls(object):
+    """Mixin timing each ``__call__`` on the training thread."""
+
+    def __call__(self, trainer):
+        start = time.perf_counter()
+        super(_TimedCalls, self).__call__(trainer)
+        self.spent.append(time.perf_counter() - start)
+
+
+def bench_call_cost(rows, iterations=100000):
+    slack = FakeSlack()
+    try:
+        entries = ['iteration', 'main/loss', 'main/\u640d\u5931',
+                   'elapsed_time']
+        printer = type('TimedPrintReport', (_TimedCalls,
+                                            extensions.PrintReport), {})(
+            entries, out=_Null())
+        report = type('TimedSlackReport', (_TimedCalls, SlackReport), {})(
+            TOKEN, CHANNEL_ID, entries, api_url=slack.url)
+        printer.spent, report.spent = [], []
+        make_long_trainer(iterations, [printer, report]).run()
+        for label, part in (('100', slice(100, 1100)),
+                            ('100,000', slice(-1000, None))):
+            mine = _median(report.spent[part]) * 1e6
+            theirs = _median(printer.spent[part]) * 1e6
+            rows.append(('2. cost per call' if label == '100' else '',
+                         'at %s lines: SlackReport %.1f us, PrintReport '
+                         '%.1f us (medians of 1000 calls)'
+                         % (label, mine, theirs), 'ratio %.2f'
+                         % (mine / theirs),
+                         'met' if mine / theirs <= 1.5 else 'NOT met'))
+        mine = (_median(report.spent[-1000:]) /
+                _median(report.spent[100:1100]))
+        theirs = (_median(printer.spent[-1000:]) /
+                  _median(printer.spent[100:1100]))
+        rows.append(('', 'from 100 to 100,000 lines: SlackReport x%.2f, '
+                     'PrintReport x%.2f (the machine drifts)'
+                     % (mine, theirs), 'relative x%.2f' % (mine / theirs),
+                     'met' if mine / theirs < 1.2 else 'NOT met'))
+    finally:
+        slack.close()
+
+
+def bench_fitting(rows, sizes=(1000, 10000, 100000, 1000000)):
+    header = '  '.join('%-10s' % e for e in ENTRIES).rstrip() + '\n'
+    for name in ('thin_out', 'FIFO', 'LIFO'):
+        report = SlackReport(TOKEN, CHANNEL_ID, ENTRIES, len_normalizer=name,
+                             api_url='http://127.0.0.1:9/api/')
+        message, line_count, previous = report._message, 0, None
+        message.table.write(header)
+        for size in sizes:
+            for i in range(line_count, size):
+                message.table.write('%-10d  %-10g  %-10g  %-10g\n'
+                                    % (i + 1, 1.0 / (i + 1), 0.5, i * 0.01))
+            message.table.collect()  # split and measured once, as in a run
+            line_count = size
+            times = []
+            for _ in range(5 if size < 1000000 else 3):
+                start = time.perf_counter()
+                text = message.render({'status': '[Training]',
+                                       'elapsed': '1:00:00'}, '')
+                times.append(time.perf_counter() - start)
+            assert units(text) <= 4000
+            spent = _median(times) * 1000
+            growth = '' if previous is None else ', x%.1f for 10x lines' % (
+                spent / previous)
+            target = ''
+            if previous is not None:
+                target = 'met' if spent / previous <= 12 else 'NOT met'
+            if size == 100000:
+                target = (target + '; ' if target else '') + (
+                    'under 100 ms' if spent < 100 else 'NOT under 100 ms')
+            rows.append(('3. fitting' if (name, size) == ('thin_out', 1000)
+                         else '', '%-8s %9d lines into 4,000 chars: %.2f ms%s'
+                         % (name, size, spent, growth), '', target))
+            previous = spent
+
+
+def _paced_trainer(seconds, report, step=0.01):
+    """A real Trainer that runs for about ``seconds``, reporting each step."""
+    trainer = make_long_trainer(int(seconds / step), [report])
+    trainer.extend(lambda _: time.sleep(step), trigger=(1, 'iteration'))
+    return trainer
+
+
+def bench_api_economy(rows, seconds=30):
+    slack = FakeSlack()
+    slack.enforce_limits = True
+    try:
+        report = SlackReport(TOKEN, CHANNEL_ID, ENTRIES, api_url=slack.url)
+        start = time.time()
+        _paced_trainer(seconds, report).run()
+        took = time.time() - start
+        calls = len(slack.calls)
+        limit = took / 5.0 + 3
+        rows.append(('4. API economy', '%.1f s run, report every iteration, '
+                     'min_interval=5: %d calls, %d answered 429'
+                     % (took, calls, slack.limited),
+                     'at most %.0f, zero 429' % limit,
+                     'met' if calls <= limit and not slack.limited
+                     else 'NOT met'))
+    finally:
+        slack.close()
+
+
+def bench_many_runs(rows, runs=50):
+    slack = FakeSlack()
+    slack.enforce_limits = True
+    try:
+        reports = [SlackReport(TOKEN, CHANNEL_ID, ENTRIES, api_url=slack.url,
+                               flush_timeout=180.0) for _ in range(runs)]
+        trainers = [_paced_trainer(20 + i % 20, report, step=0.05)
+                    for i, report in enumerate(reports)]
+        threads = [threading.Thread(target=t.run) for t in trainers]
+        start = time.time()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        took = time.time() - start
+        finals = [m['text'].startswith('[Completed]')
+                  for m in slack.reports().values()]
+        calls = len(slack.calls)
+        rows.append(('5. many runs, one bot', '%d runs of 20-40 s in %.0f s: '
+                     '%d of %d messages end [Completed]; %d calls, %d '
+                     'answered 429 (%.0f %%); %d warnings'
+                     % (runs, took, sum(finals), runs, calls, slack.limited,
+                        100.0 * slack.limited / calls, len(caught)),
+                     'all final, few 429',
+                     'met' if sum(finals) == runs else 'NOT met'))
+    finally:
+        slack.close()
+
+
+def run_benchmark(out=sys.stdout):
+    rows = []
+    for bench in (bench_overhead, bench_call_cost, bench_fitting,
+                  bench_api_economy, bench_many_runs):
+        bench(rows)
+    out.write('slack_report %s benchmark, Python %s, Chainer %s, %d cores\n'
+              % (slack_report.__version__, sys.version.split()[0],
+                 chainer.__version__, os.cpu_count()))
+    for row in rows:
+        out.write('%-22s %-76s %-24s %s\n' % row)
+
+
+@unittest.skipUnless(os.environ.get('SLACK_REPORT_BENCH'),
+                     'opt-in: SLACK_REPORT_BENCH=1, or '
+                     'python test_slack_report.py bench')
+class BenchTest(unittest.TestCase):
+
+    def test_bench(self):
+        run_benchmark()
+
+
 if __name__ == '__main__':
-    unittest.main()
+    if sys.argv[1:] == ['bench']:
+        run_benchmark()
+    else:
+        unittest.main()
