@@ -285,8 +285,8 @@ class _Message(object):
         escaped['finish_mentions'] = mentions
         # Room for the fence, the table's header and its newest line comes
         # first; past that, the longest substituted values give way.
+        costs = self.table.collect()  # first: it may set the header
         header = self.table.header or ''
-        costs = self.table.collect()
         reserve = self._content_uses * (
             len(_FENCE) * 2 + 2 + _units(_escape(header)) +
             (costs[-1] if costs else 0))
@@ -507,8 +507,9 @@ class _Sender(object):
         try:
             self._loop()
         except _SlackError as error:
-            fix = _FIXES.get(error.error, 'see https://api.slack.com/methods '
-                             'for what this error means')
+            fix = _FIXES.get(error.error, 'check api_url and any proxy on the '
+                             'way' if error.error.startswith('HTTP') else
+                             'see https://api.slack.com/methods')
             self._warn_once('fatal', 'Slack refused the report (%s): %s. '
                             'slack_report stops sending for this run.'
                             % (error.error, fix))
@@ -541,7 +542,7 @@ class _Sender(object):
                         self._mention(render_reply(' '.join(markup)), markup)
                     return
                 failures = 0
-                self._interval = max(self._min_interval, self._interval / 2)
+                self._interval = max(self._min_interval, self._interval * 0.9)
                 self._pause(self._interval, interruptible=True)
             except _SlackError as error:
                 if error.error in _GONE:
@@ -558,13 +559,14 @@ class _Sender(object):
 
     def _back_off(self, error, failures):
         if error.error == 'ratelimited':
-            # Every run sharing this bot was told the same wait: spread the
-            # retries, and slow down for a while instead of hammering.
-            self._interval = max(self._min_interval,
-                                 min(2 * self._interval, 60.0))
-            wait = error.retry_after or 0.5 * 2 ** failures
-            self._pause(wait + random.uniform(0, self._interval),
+            # All runs sharing this bot share one budget and hear the same
+            # wait: slow down steeply and recover gently (a 2-minute cap
+            # leaves room for dozens of runs), and spread the retries.
+            self._interval = min(4 * self._interval,
+                                 max(self._min_interval, 120.0))
+            self._pause(error.retry_after or 0.5 * 2 ** failures,
                         interruptible=False)
+            self._pause(random.uniform(0, self._interval), interruptible=True)
         else:
             cap = 2.0 if self._finishing.is_set() else 30.0
             self._pause(min(cap, 0.5 * 2 ** failures), interruptible=True)
