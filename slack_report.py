@@ -29,8 +29,10 @@ import os
 import random
 import re
 import shlex
+import math
 import socket
 import string
+import subprocess
 import sys
 import tempfile
 import threading
@@ -102,6 +104,36 @@ def _format_elapsed(seconds):
     return '%d:%02d:%02d' % (hours, minutes, seconds)
 
 
+def _progress_bar(done, length, speed, width=20):
+    """``done`` of ``length`` as a bar, a percentage and the ETA at
+    ``speed`` (units a second); '' when the length is unknown."""
+    if not length:
+        return ''
+    fraction = min(1.0, max(0.0, done / length))
+    filled = int(fraction * width)
+    text = '%s%s %3d%%' % ('\u2588' * filled, '\u2591' * (width - filled),
+                           fraction * 100)
+    if speed > 0 and fraction < 1:
+        text += '  ETA %s' % _format_elapsed((length - done) / speed)
+    return text
+
+
+def _git_commit():
+    """Short commit of the working directory, '+' when dirty; '' if none."""
+    def git(*args):
+        return subprocess.run(('git',) + args, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, timeout=10,
+                              universal_newlines=True)
+    try:
+        commit = git('rev-parse', '--short', 'HEAD')
+        if commit.returncode:
+            return ''
+        dirty = git('status', '--porcelain', '--untracked-files=no').stdout
+    except (OSError, subprocess.SubprocessError):
+        return ''
+    return commit.stdout.strip() + ('+' if dirty.strip() else '')
+
+
 ###############################################################################
 # Length normalizers ##########################################################
 ###############################################################################
@@ -156,17 +188,21 @@ _NORMALIZER_NAMES = "'thin_out', 'FIFO', 'LIFO'"
 # Template ####################################################################
 ###############################################################################
 
-DEFAULT_TEMPLATE = ('{status}  {hostname}:{pwdshort}  `{cmd} {args}`  '
-                    '({elapsed})\n{content}\n{finish_mentions}')
+DEFAULT_TEMPLATE = ('{status}  {elapsed}  {progress}\n'
+                    '{hostname}:{pwdshort}  `{cmd} {args}`  {git}  '
+                    'pid {pid} {processes}\n'
+                    '{trends}\n{content}\n{finish_mentions}')
 
 _PLACEHOLDERS = ('status', 'hostname', 'pwd', 'pwdshort', 'cmd', 'args',
-                 'elapsed', 'content', 'finish_mentions')
+                 'elapsed', 'progress', 'trends', 'git', 'pid', 'processes',
+                 'content', 'finish_mentions')
 _FENCE = '```'
 _CONTENT_MARK = '\x00'  # stands for {content} while the rest is measured
 
 
-def _compile_template(template):
-    """Return ``template`` with every unknown placeholder kept as written.
+def _compile_template(template, known):
+    """Return ``template`` with every placeholder not in ``known`` kept as
+    written.
 
     Raises ValueError at once for text that is not format syntax, so a typo
     fails at construction rather than at the first report.
@@ -186,21 +222,21 @@ def _compile_template(template):
             continue
         written = '{%s%s%s}' % (field, '!' + conversion if conversion else '',
                                 ':' + spec if spec else '')
-        if field in _PLACEHOLDERS and '{' not in spec:
+        if field in known and '{' not in spec:
             pieces.append(written)
         else:
             unknown.append(written)
             pieces.append(written.replace('{', '{{').replace('}', '}}'))
     compiled = ''.join(pieces)
     try:  # conversions and format specs fail only when applied
-        compiled.format_map(dict.fromkeys(_PLACEHOLDERS, ''))
+        compiled.format_map(dict.fromkeys(known, ''))
     except ValueError as error:
         raise ValueError('template %r cannot be formatted: %s'
                          % (template, error))
     if unknown:
         _warn('template placeholders %s are unknown and are kept as written; '
               'known ones: %s' % (', '.join(unknown),
-                                  ', '.join(_PLACEHOLDERS)))
+                                  ', '.join(known)))
     return compiled
 
 
@@ -263,6 +299,70 @@ class _Table(object):
         return '%s\n%s\n%s' % (_FENCE, '\n'.join(rows), _FENCE)
 
 
+class _Trends(object):
+    """A sparkline per numeric entry, from the LogReport's log.
+
+    Each render reads a fixed number of sampled observations, and only the
+    new ones for the latest and best values, so it costs the same on any
+    length of log. Best is the highest for entries naming an accuracy, the
+    lowest otherwise, and is placed by the counter the entries show.
+    """
+
+    _BARS = '\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588'
+    _NOT_TRENDS = ('epoch', 'iteration', 'elapsed_time')
+
+    def __init__(self, entries, width=16):
+        self._entries = [e for e in entries if e not in self._NOT_TRENDS]
+        self._counter = 'iteration' if 'iteration' in entries and (
+            'epoch' not in entries) else 'epoch'
+        self._width = width
+        self._latest, self._best = {}, {}  # entry -> (value, observation)
+        self._seen = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _number(observation, entry):
+        try:
+            value = float(observation[entry])
+        except (KeyError, TypeError, ValueError):
+            return None
+        return value if math.isfinite(value) else None
+
+    def render(self, log):
+        with self._lock:
+            for observation in log[self._seen:]:
+                self._seen += 1
+                for entry in self._entries:
+                    value = self._number(observation, entry)
+                    if value is None:
+                        continue
+                    self._latest[entry] = value, observation
+                    best = self._best.get(entry)
+                    higher = 'acc' in entry
+                    if best is None or (value > best[0] if higher
+                                        else value < best[0]):
+                        self._best[entry] = value, observation
+            count = self._seen
+        step = max(1.0, (count - 1) / (self._width - 1)) if count > 1 else 1
+        sampled = [log[int(round(i * step))] for i in range(self._width)
+                   if int(round(i * step)) < count]
+        name_width = max([len(e) for e in self._latest] or [0])
+        lines = []
+        for entry in self._entries:
+            if entry not in self._latest:
+                continue
+            values = [v for v in (self._number(o, entry) for o in sampled)
+                      if v is not None] or [self._latest[entry][0]]
+            low, high = min(values), max(values)
+            spark = ''.join(self._BARS[int((v - low) / (high - low) * 7)
+                                       if high > low else 0] for v in values)
+            best, at = self._best[entry]
+            lines.append('%-*s  %-*s  %-10.4g  best %.4g @ %s %s' % (
+                name_width, entry, self._width, spark, self._latest[entry][0],
+                best, self._counter, at.get(self._counter, '?')))
+        return '\n'.join(lines)
+
+
 class _Message(object):
     """Formats the Slack text: template, escaped values and fitted table."""
 
@@ -272,10 +372,11 @@ class _Message(object):
         self._max_length = max_length
         self._fixed = fixed_values
         self.table = _Table()
-        fields = [f for _, f, _, _ in string.Formatter().parse(template)]
-        self._content_uses = fields.count('content')
-        self._shrinkable = set(fields) & set(_PLACEHOLDERS) - {
-            'content', 'finish_mentions'}
+        self.fields = [f for _, f, _, _ in string.Formatter().parse(template)]
+        self._content_uses = self.fields.count('content')
+        self._shrinkable = set(self.fields) & (
+            set(_PLACEHOLDERS) | set(fixed_values)) - {
+                'content', 'finish_mentions'}
 
     def render(self, values, mentions):
         """Return the text for ``values`` (raw) and ``mentions`` (markup)."""
@@ -341,6 +442,21 @@ _FIXES = {
     'restricted_action': 'the workspace forbids this app to post there: ask '
                          'an admin',
 }
+
+
+def _fix_for(error):
+    """What the user should do about ``error``, in one sentence."""
+    if error in _FIXES:
+        return _FIXES[error]
+    if 'CERTIFICATE_VERIFY_FAILED' in error or 'SSL' in error:
+        return ('TLS verification failed: if a proxy re-signs traffic, point '
+                'SSL_CERT_FILE at its CA bundle')
+    if error.startswith('cannot reach'):
+        return ('Slack is unreachable from here: set https_proxy (and '
+                'no_proxy), or api_url to a relay that can reach it')
+    if error.startswith('HTTP'):
+        return 'check api_url and any proxy on the way'
+    return 'see https://api.slack.com/methods'
 
 
 class _SlackError(Exception):
@@ -464,12 +580,12 @@ class _Sender(object):
     one warning, on a fatal one.
     """
 
-    def __init__(self, client, channel, min_interval):
+    def __init__(self, client, channel, min_interval, ts=None):
         self._client = client
-        self._channel = channel
+        self.channel = channel  # the ID once posted
         self._min_interval = min_interval
         self._interval = min_interval  # grows after 429 answers
-        self.ts = None
+        self.ts = ts  # a message to update (a resumed run's) or None
         # The newest state, each replaced whole: one store is atomic.
         self._render = None
         self._final = None  # (render_final, render_reply, markup, names)
@@ -507,12 +623,9 @@ class _Sender(object):
         try:
             self._loop()
         except _SlackError as error:
-            fix = _FIXES.get(error.error, 'check api_url and any proxy on the '
-                             'way' if error.error.startswith('HTTP') else
-                             'see https://api.slack.com/methods')
             self._warn_once('fatal', 'Slack refused the report (%s): %s. '
                             'slack_report stops sending for this run.'
-                            % (error.error, fix))
+                            % (error.error, _fix_for(error.error)))
         except Exception as error:  # a bug here must not go unnoticed
             self._warn_once('bug', 'slack_report stopped after an unexpected '
                             '%s: %s' % (type(error).__name__, error))
@@ -580,10 +693,10 @@ class _Sender(object):
     def _send(self, text):
         if self.ts is None:
             answer = self._client.call('chat.postMessage',
-                                       channel=self._channel, text=text)
-            self._channel, self.ts = answer['channel'], answer['ts']
+                                       channel=self.channel, text=text)
+            self.channel, self.ts = answer['channel'], answer['ts']
         else:
-            self._client.call('chat.update', channel=self._channel,
+            self._client.call('chat.update', channel=self.channel,
                               ts=self.ts, text=text)
 
     def _mention(self, text, markup):
@@ -591,7 +704,7 @@ class _Sender(object):
         # broadcast when it addresses the channel (threads alone ignore it).
         broadcast = any(m in ('<!here>', '<!channel>', '<!everyone>')
                         for m in markup)
-        params = {'channel': self._channel, 'thread_ts': self.ts,
+        params = {'channel': self.channel, 'thread_ts': self.ts,
                   'text': text}
         if broadcast:
             params['reply_broadcast'] = 'true'
@@ -642,10 +755,11 @@ class SlackReport(_extensions.PrintReport):
 
     """Trainer extension keeping one Slack message up to date.
 
-    The message shows the PrintReport table of ``entries`` and a status line
-    and, once training ends, mentions ``finish_mentions`` in a thread reply.
-    The Slack app needs the ``chat:write`` scope (and ``users:read`` to
-    mention users by name) and must be invited to the channel.
+    The message shows the PrintReport table of ``entries``, a status line,
+    progress and trends and, once training ends, mentions
+    ``finish_mentions`` in a thread reply. The Slack app needs the
+    ``chat:write`` scope (and ``users:read`` to mention users by name) and
+    must be invited to the channel.
 
     Args:
         access_token (str): Bot token ``xoxb-...``. None or empty falls back
@@ -653,8 +767,8 @@ class SlackReport(_extensions.PrintReport):
         channel_id (str): Channel ID (or name). None or empty falls back to
             ``$SLACK_CHANNEL_ID``.
         entries (list of str): Keys of observations to show, as PrintReport.
-        template (str): ``str.format`` template of the message; see
-            ``_PLACEHOLDERS`` and the README for the placeholders.
+        template (str): ``str.format`` template of the message; the README
+            lists the placeholders.
         finish_mentions (str or list of str): Who to notify at the end.
         len_normalizer (str): How the table is shortened to fit
             ``max_length``: ``'thin_out'``, ``'FIFO'`` or ``'LIFO'``.
@@ -667,6 +781,10 @@ class SlackReport(_extensions.PrintReport):
         timeout (float): Seconds before one HTTP request is abandoned.
         flush_timeout (float): Seconds the end of training may wait for the
             final report and mention.
+        fields (dict): Extra placeholders, such as ``{'tag': 'lr=0.1'}`` for
+            ``{tag}``.
+        comm: A ChainerMN communicator (anything with ``rank`` and
+            ``size``): only rank 0 reports, the others do nothing.
 
     """
 
@@ -674,7 +792,7 @@ class SlackReport(_extensions.PrintReport):
                  template=DEFAULT_TEMPLATE, finish_mentions=(),
                  len_normalizer='thin_out', log_report='LogReport', *,
                  api_url=None, max_length=4000, min_interval=5.0,
-                 timeout=10.0, flush_timeout=30.0):
+                 timeout=10.0, flush_timeout=30.0, fields=None, comm=None):
         if isinstance(entries, str) or not (
                 isinstance(entries, (list, tuple)) and
                 all(isinstance(e, str) for e in entries)):
@@ -698,6 +816,17 @@ class SlackReport(_extensions.PrintReport):
                     name == 'timeout' and not value):
                 raise ValueError('%s must be a number of seconds >= 0 (> 0 '
                                  'for timeout), not %r' % (name, value))
+        fields = dict(fields or {})
+        for key in fields:
+            if not (isinstance(key, str) and key.isidentifier()) or (
+                    key in _PLACEHOLDERS):
+                raise ValueError('fields key %r must be a name that is not '
+                                 'one of the placeholders %s'
+                                 % (key, ', '.join(_PLACEHOLDERS)))
+        if comm is not None and not (hasattr(comm, 'rank') and
+                                     hasattr(comm, 'size')):
+            raise TypeError('comm must be a ChainerMN communicator (with rank '
+                            'and size), not %r' % (comm,))
         token = _env(access_token, 'SLACK_ACCESS_TOKEN', 'SLACK_BOT_TOKEN')
         if token and not (isinstance(token, str) and
                           re.fullmatch(r'[\x21-\x7e]+', token)):
@@ -710,24 +839,31 @@ class SlackReport(_extensions.PrintReport):
         self._markup, self._names = _parse_mentions(finish_mentions)
 
         super(SlackReport, self).__init__(list(entries), log_report)
+        self._silent = comm is not None and comm.rank != 0
         argv = sys.argv or ['']
         pwd = os.getcwd()
         home = os.path.expanduser('~')
-        self._message = _Message(_compile_template(template), normalizer,
-                                 max_length, {
-                                     'hostname': socket.gethostname(),
-                                     'pwd': pwd,
-                                     'pwdshort': '~' + pwd[len(home):]
-                                     if pwd.startswith(home) and home != '/'
-                                     else pwd,
-                                     'cmd': argv[0],
-                                     'args': ' '.join(shlex.quote(a)
-                                                      for a in argv[1:]),
-                                 })
-        # The longest mentions could become: fail now, not at the end.
-        self._message.render({'status': '', 'elapsed': ''}, ' '.join(
-            self._markup + ['<@U0123456789>'] * len(self._names)))
+        fixed = {
+            'hostname': socket.gethostname(),
+            'pwd': pwd,
+            'pwdshort': '~' + pwd[len(home):]
+            if pwd.startswith(home) and home != '/' else pwd,
+            'cmd': argv[0],
+            'args': ' '.join(shlex.quote(a) for a in argv[1:]),
+            'pid': str(os.getpid()),
+            'processes': '%d processes' % comm.size
+            if comm is not None and comm.size > 1 else '',
+            'git': '',
+        }
+        fixed.update((key, str(value)) for key, value in fields.items())
+        template = _compile_template(template, _PLACEHOLDERS + tuple(fields))
+        if '{git' in template and not self._silent:
+            fixed['git'] = _git_commit()
+        self._message = _Message(template, normalizer, max_length, fixed)
         self._out = self._message.table
+        self._trends = _Trends(entries)
+        self._log_report_spec = log_report
+        self._log_source = None
         self._channel = _env(channel_id, 'SLACK_CHANNEL_ID')
         self._client = _SlackClient(token, api_url.rstrip('/') + '/',
                                     timeout) if token else None
@@ -735,11 +871,16 @@ class SlackReport(_extensions.PrintReport):
         self._flush_timeout = flush_timeout
         self._sender = None
         self._trainer = None
+        self._resumed = None  # (channel, ts) from a snapshot, [] if none
         self._status = '[Started]'
         self._elapsed = 0.0
+        self._progress = None  # (length, unit, done at start, start time)
         self._finished = False
         self._exc_before = None
-        if not self.available:
+        # The longest mentions could become: fail now, not at the end.
+        self._render('', 0.0, ' '.join(
+            self._markup + ['<@U0123456789>'] * len(self._names)))
+        if not self.available and not self._silent:
             _warn('SlackReport has no %s: set SLACK_ACCESS_TOKEN and '
                   'SLACK_CHANNEL_ID; training goes on without Slack reports'
                   % ('token' if not token else 'channel'))
@@ -747,7 +888,7 @@ class SlackReport(_extensions.PrintReport):
     @property
     def available(self):
         """Whether this report talks to Slack (it has a token and channel)."""
-        return bool(self._client and self._channel)
+        return bool(self._client and self._channel and not self._silent)
 
     @property
     def message(self):
@@ -759,14 +900,28 @@ class SlackReport(_extensions.PrintReport):
         return self._render_now(mentions)
 
     def initialize(self, trainer):
+        if self._silent:
+            return
         self._trainer = trainer
         self._exc_before = sys.exc_info()[1]
+        spec = self._log_report_spec
+        self._log_source = trainer.get_extension(spec) if isinstance(
+            spec, str) else spec
+        length = getattr(trainer.stop_trigger, 'get_training_length', None)
+        if length is not None:
+            length, unit = length()
+            self._progress = (length, unit, self._done(trainer, unit),
+                              time.time())
+        channel, ts = self._resumed or (self._channel, None)
         if self.available:
-            self._sender = _Sender(self._client, self._channel,
-                                   self._min_interval)
-        self._report('[Started]')
+            self._sender = _Sender(self._client, channel or self._channel,
+                                   self._min_interval, ts or None)
+        self._report('[Resumed]' if self._resumed is not None
+                     else '[Started]')
 
     def __call__(self, trainer):
+        if self._silent:
+            return
         super(SlackReport, self).__call__(trainer)
         self._message.table.bound_backlog()
         self._report('[Training]')
@@ -775,7 +930,7 @@ class SlackReport(_extensions.PrintReport):
         self._status = '[Failed] %s: %s' % (type(exc).__name__, exc)
 
     def finalize(self):
-        if self._finished:
+        if self._finished or self._silent:
             return
         self._finished = True
         if not self._status.startswith('[Failed]'):
@@ -794,6 +949,25 @@ class SlackReport(_extensions.PrintReport):
                                 self._markup, self._names,
                                 self._flush_timeout)
 
+    def serialize(self, serializer):
+        super(SlackReport, self).serialize(serializer)
+        # The message travels in snapshots, so a resumed run keeps it.
+        if isinstance(serializer, chainer.serializer.Serializer):
+            sender = self._sender
+            serializer('_slack_message', json.dumps(
+                [sender.channel, sender.ts] if sender and sender.ts else []))
+        else:
+            try:
+                self._resumed = json.loads(serializer('_slack_message', ''))
+            except KeyError:  # a snapshot taken without SlackReport
+                self._resumed = []
+
+    @staticmethod
+    def _done(trainer, unit):
+        updater = trainer.updater
+        return updater.iteration if unit == 'iteration' else \
+            updater.epoch_detail
+
     def _snapshot(self):
         if self._trainer is not None:
             self._elapsed = self._trainer.elapsed_time
@@ -809,8 +983,17 @@ class SlackReport(_extensions.PrintReport):
         return self._render(self._status, self._elapsed, mentions)
 
     def _render(self, status, elapsed, mentions):
-        return self._message.render(
-            {'status': status, 'elapsed': _format_elapsed(elapsed)}, mentions)
+        values = {'status': status, 'elapsed': _format_elapsed(elapsed),
+                  'progress': '', 'trends': ''}
+        if self._progress is not None:  # read here, not on every report
+            length, unit, start_done, start_time = self._progress
+            done = self._done(self._trainer, unit)
+            spent = time.time() - start_time
+            values['progress'] = _progress_bar(
+                done, length, (done - start_done) / spent if spent else 0)
+        if self._log_source is not None and 'trends' in self._message.fields:
+            values['trends'] = self._trends.render(self._log_source.log)
+        return self._message.render(values, mentions)
 
 
 ###############################################################################
@@ -861,14 +1044,75 @@ def _demo():
     return 0
 
 
+def _check(token, channel, api_url):
+    """Try what a report does; print each step and, on failure, the fix.
+
+    Returns the exit status: 0 only when a report would work.
+    """
+    token = _env(token, 'SLACK_ACCESS_TOKEN', 'SLACK_BOT_TOKEN')
+    channel = _env(channel, 'SLACK_CHANNEL_ID')
+    api_url = _env(api_url, 'SLACK_API_URL') or 'https://slack.com/api/'
+    if not token or not channel:
+        print('FAIL  no %s: set SLACK_ACCESS_TOKEN and SLACK_CHANNEL_ID (or '
+              'pass --token and --channel)' % ('token' if not token else
+                                               'channel'))
+        return 1
+    try:
+        _check_api_url(api_url)
+    except ValueError as error:
+        print('FAIL  %s' % error)
+        return 1
+    client = _SlackClient(token, api_url.rstrip('/') + '/', 10.0)
+
+    def step(what, method, **params):
+        try:
+            answer = client.call(method, **params)
+        except _SlackError as error:
+            print('FAIL  %s: %s\n      fix: %s'
+                  % (what, error.error, _fix_for(error.error)))
+            return None
+        print('ok    %s' % what)
+        return answer
+
+    who = step('the token is valid (auth.test)', 'auth.test')
+    if who is None:
+        return 1
+    print('      bot %s in workspace %s' % (who.get('user'), who.get('team')))
+    posted = step('the bot can post in %s' % channel, 'chat.postMessage',
+                  channel=channel, text='slack_report --check: a test '
+                  'message, deleted at once')
+    if posted is None:
+        return 1
+    where = dict(channel=posted['channel'], ts=posted['ts'])
+    updated = step('the bot can update its message', 'chat.update',
+                   text='slack_report --check: updated', **where)
+    step('the test message is deleted', 'chat.delete', **where)
+    if updated is None:
+        return 1
+    print('A SlackReport with this token and channel will work.')
+    return 0
+
+
 def _main(argv=None):
     parser = argparse.ArgumentParser(
         prog='slack_report.py', description=__doc__.split('\n')[0])
     parser.add_argument('--demo', action='store_true',
                         help='train a tiny model for a few seconds and post '
                         'its report (or show it, without credentials)')
+    parser.add_argument('--check', action='store_true',
+                        help='check the token and channel: post, update and '
+                        'delete a test message, and say how to fix a failure')
+    parser.add_argument('--token', help='for --check: the bot token (default '
+                        '$SLACK_ACCESS_TOKEN; prefer the variable, as '
+                        'arguments show in ps)')
+    parser.add_argument('--channel', help='for --check: the channel (default '
+                        '$SLACK_CHANNEL_ID)')
+    parser.add_argument('--api-url', help='for --check: the Web API base '
+                        '(default $SLACK_API_URL or https://slack.com/api/)')
     parser.add_argument('--version', action='version', version=__version__)
     args = parser.parse_args(argv)
+    if args.check:
+        return _check(args.token, args.channel, args.api_url)
     if args.demo:
         return _demo()
     parser.print_help()
