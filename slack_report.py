@@ -25,11 +25,11 @@ import argparse
 import http.client
 import ipaddress
 import json
+import math
 import os
 import random
 import re
 import shlex
-import math
 import socket
 import string
 import subprocess
@@ -1017,27 +1017,27 @@ def _demo():
     optimizer = chainer.optimizers.Adam(0.05).setup(model)
     updater = training.updaters.StandardUpdater(
         chainer.iterators.SerialIterator(train, 50), optimizer)
-    out = tempfile.mkdtemp(prefix='slack_report_demo_')
-    trainer = training.Trainer(updater, (15, 'epoch'), out=out)
-    trainer.extend(_extensions.Evaluator(
-        chainer.iterators.SerialIterator(valid, 100, repeat=False,
-                                         shuffle=False), model))
-    trainer.extend(_extensions.LogReport(trigger=(1, 'epoch')))
     report = SlackReport(None, None, [
         'epoch', 'main/loss', 'validation/main/loss', 'main/accuracy',
         'validation/main/accuracy', 'elapsed_time'], min_interval=1.0)
-    trainer.extend(report, trigger=(1, 'epoch'))
-    # Slowed down on purpose, so that the updates can be watched.
-    trainer.extend(lambda _: time.sleep(0.3), trigger=(1, 'epoch'))
     if report.available:
         print('Posting to Slack channel %s ...' % report._channel)
     else:
         print('No SLACK_ACCESS_TOKEN/SLACK_CHANNEL_ID: showing the message '
               'it would post.\n')
-        if sys.stdout.isatty():
+    with tempfile.TemporaryDirectory(prefix='slack_report_demo_') as out:
+        trainer = training.Trainer(updater, (15, 'epoch'), out=out)
+        trainer.extend(_extensions.Evaluator(
+            chainer.iterators.SerialIterator(valid, 100, repeat=False,
+                                             shuffle=False), model))
+        trainer.extend(_extensions.LogReport(trigger=(1, 'epoch')))
+        trainer.extend(report, trigger=(1, 'epoch'))
+        # Slowed down on purpose, so that the updates can be watched.
+        trainer.extend(lambda _: time.sleep(0.3), trigger=(1, 'epoch'))
+        if not report.available and sys.stdout.isatty():
             trainer.extend(lambda _: print('\033[H\033[J' + report.message),
                            trigger=(1, 'epoch'))
-    trainer.run()
+        trainer.run()
     if not report.available:
         print(report.message)
     print('\nDone: %s' % report.message.splitlines()[0])

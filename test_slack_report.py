@@ -465,6 +465,16 @@ class MessageLifeTest(SlackTestCase):
         self.run_training(report)
         self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
 
+    def test_without_chainer_the_import_error_says_how_to_install(self):
+        script = ('import sys; sys.modules["chainer"] = None\n'
+                  'sys.path.insert(0, %r)\nimport slack_report\n'
+                  % os.path.dirname(os.path.abspath(__file__)))
+        done = subprocess.run([sys.executable, '-c', script],
+                              stderr=subprocess.PIPE, universal_newlines=True)
+        self.assertNotEqual(done.returncode, 0)
+        self.assertIn('ImportError: slack_report needs Chainer: pip install',
+                      done.stderr)
+
     def test_repr_and_errors_never_show_the_token(self):
         report = self.report()
         self.assertNotIn(TOKEN, repr(report))
