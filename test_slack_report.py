@@ -1013,9 +1013,16 @@ class DistributedTest(SlackTestCase):
             'report = t.SlackReport(t.TOKEN, t.CHANNEL_ID, t.ENTRIES, '
             'api_url=%r, comm=comm, min_interval=0.05)\n'
             't.make_trainer(report=report).run()\n'
+            'print("rank %%d trained" %% comm.rank)\n'
             % (os.path.dirname(os.path.abspath(__file__)), self.slack.url))
-        subprocess.run(['mpiexec', '-n', '2', sys.executable, '-c', script],
-                       check=True, timeout=120)
+        env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT='1',
+                   OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1')
+        done = subprocess.run(
+            ['mpiexec', '-n', '2', sys.executable, '-c', script], env=env,
+            stdout=subprocess.PIPE, universal_newlines=True, timeout=120,
+            check=True)
+        self.assertIn('rank 0 trained', done.stdout)
+        self.assertIn('rank 1 trained', done.stdout)
         self.assertIn('2 processes', self.only_report()['text'])
 
 
