@@ -332,6 +332,12 @@ class SlackTestCase(unittest.TestCase):
         saved = {k: os.environ.pop(k) for k in ENV_NAMES if k in os.environ}
         self.addCleanup(os.environ.update, saved)
 
+    def fresh_slack(self):
+        """A new stand-in, for the next case of a loop."""
+        self.slack.close()
+        self.slack = FakeSlack()
+        self.addCleanup(self.slack.close)
+
     def report(self, channel=CHANNEL_ID, entries=ENTRIES, **kwargs):
         options = dict(FAST, api_url=self.slack.url)
         options.update(kwargs)
@@ -409,21 +415,21 @@ class MessageLifeTest(SlackTestCase):
         for call in self.slack.calls_to('chat.update'):
             self.assertIn(call['params']['ts'], reports)
 
-    def test_an_exception_ends_as_failed_and_still_propagates(self):
-        record, error = self.run_training(self.report(), fail_at=3)
-        self.assertIsInstance(error, _Fail)
-        message = self.only_report()
-        self.assertTrue(message['text'].startswith(
-            '[Failed] _Fail: boom at &lt;3&gt; &amp; more'), message['text'])
-        self.assertFalse(any('Completed' in t for t in message['history']))
-
-    def test_keyboard_interrupt_ends_as_interrupted(self):
-        record, error = self.run_training(self.report(), interrupt_at=4)
-        self.assertIsInstance(error, KeyboardInterrupt)
-        message = self.only_report()
-        self.assertTrue(message['text'].startswith(
-            '[Interrupted] KeyboardInterrupt'), message['text'])
-        self.assertFalse(any('Completed' in t for t in message['history']))
+    def test_a_crash_never_reads_completed_and_still_propagates(self):
+        for kwargs, kind, status in (
+                (dict(fail_at=3), _Fail,
+                 '[Failed] _Fail: boom at &lt;3&gt; &amp; more'),
+                (dict(interrupt_at=4), KeyboardInterrupt,
+                 '[Interrupted] KeyboardInterrupt')):
+            with self.subTest(status=status):
+                self.fresh_slack()
+                _, error = self.run_training(self.report(), **kwargs)
+                self.assertIsInstance(error, kind)
+                message = self.only_report()
+                self.assertTrue(message['text'].startswith(status),
+                                message['text'])
+                self.assertFalse(any('Completed' in t
+                                     for t in message['history']))
 
     def test_a_run_inside_an_except_block_still_completes(self):
         try:
@@ -1198,8 +1204,7 @@ class FaultMatrixTest(SlackTestCase):
         }
         for name, fault in faults.items():
             with self.subTest(fault=name):
-                self.slack.close()
-                self.slack = FakeSlack()
+                self.fresh_slack()
                 found = self.run_case(fault)
                 self.assertIsNone(self.error)
                 self.assert_final()
@@ -1227,8 +1232,7 @@ class FaultMatrixTest(SlackTestCase):
                  'missing_scope': 'chat:write'}
         for error, fix in fixes.items():
             with self.subTest(error=error):
-                self.slack.close()
-                self.slack = FakeSlack()
+                self.fresh_slack()
                 found = self.run_case(lambda m, p: slack_error(error),
                                       whole_run=True)
                 self.assertIsNone(self.error)
@@ -1243,8 +1247,7 @@ class FaultMatrixTest(SlackTestCase):
                 (dict(interrupt_at=10), KeyboardInterrupt,
                  '[Interrupted] KeyboardInterrupt')):
             with self.subTest(status=status):
-                self.slack.close()
-                self.slack = FakeSlack()
+                self.fresh_slack()
                 self.slack.delay = 0.3
                 self.run_case(**kwargs)
                 self.assertIsInstance(self.error, kind)
