@@ -671,18 +671,18 @@ class _Sender(object):
                 self._wake.set()
 
     def _back_off(self, error, failures):
+        backoff = min(2.0 if self._finishing.is_set() else 30.0,
+                      0.5 * 2 ** failures)
         if error.error == 'ratelimited':
             # All runs sharing this bot share one budget and hear the same
             # wait: slow down steeply and recover gently (a 2-minute cap
             # leaves room for dozens of runs), and spread the retries.
             self._interval = min(4 * self._interval,
                                  max(self._min_interval, 120.0))
-            self._pause(error.retry_after or 0.5 * 2 ** failures,
-                        interruptible=False)
+            self._pause(error.retry_after or backoff, interruptible=False)
             self._pause(random.uniform(0, self._interval), interruptible=True)
         else:
-            cap = 2.0 if self._finishing.is_set() else 30.0
-            self._pause(min(cap, 0.5 * 2 ** failures), interruptible=True)
+            self._pause(backoff, interruptible=True)
 
     def _pause(self, seconds, interruptible):
         if interruptible and not self._finishing.is_set():
@@ -983,6 +983,8 @@ class SlackReport(_extensions.PrintReport):
         return self._render(self._status, self._elapsed, mentions)
 
     def _render(self, status, elapsed, mentions):
+        if self._resumed is not None and status != '[Resumed]':
+            status = status.replace(']', ', resumed]', 1)  # for the whole run
         values = {'status': status, 'elapsed': _format_elapsed(elapsed),
                   'progress': '', 'trends': ''}
         if self._progress is not None:  # read here, not on every report
