@@ -469,21 +469,40 @@ class _SlackError(Exception):
         self.retry_after = retry_after
 
 
-def _check_api_url(api_url):
-    """Refuse URLs that would send the token across a network unencrypted."""
+def _env(value, *names):
+    for name in names:
+        value = value or os.environ.get(name)
+    return value
+
+
+def _settings(token, channel, api_url):
+    """Token, channel and API base URL, from the arguments or else the
+    environment, checked before any of them is used.
+
+    Raises ValueError for a malformed token (without showing it: urllib's
+    own error would) and for a URL that would send the token across a
+    network unencrypted.
+    """
+    token = _env(token, 'SLACK_ACCESS_TOKEN', 'SLACK_BOT_TOKEN')
+    if token and not (isinstance(token, str) and
+                      re.fullmatch(r'[\x21-\x7e]+', token)):
+        raise ValueError('access_token must be printable ASCII without '
+                         'spaces, like xoxb-...; check for a stray newline '
+                         'or quote')
+    api_url = _env(api_url, 'SLACK_API_URL') or 'https://slack.com/api/'
     parts = urllib.parse.urlsplit(api_url)
-    if parts.scheme == 'https' and parts.hostname:
-        return
-    if parts.scheme == 'http' and parts.hostname:
-        if parts.hostname == 'localhost':
-            return
-        try:
-            if ipaddress.ip_address(parts.hostname).is_loopback:
-                return
-        except ValueError:
-            pass
-    raise ValueError('api_url %r must be https://... (plain http:// is only '
-                     'accepted for loopback addresses)' % api_url)
+    host = parts.hostname or ''
+    try:
+        loopback = (host == 'localhost' or
+                    ipaddress.ip_address(host).is_loopback)
+    except ValueError:
+        loopback = False
+    if not host or parts.scheme not in ('https', 'http') or (
+            parts.scheme == 'http' and not loopback):
+        raise ValueError('api_url %r must be https://... (plain http:// is '
+                         'only accepted for loopback addresses)' % api_url)
+    return (token, _env(channel, 'SLACK_CHANNEL_ID'),
+            api_url.rstrip('/') + '/')
 
 
 class _SlackClient(object):
@@ -745,12 +764,6 @@ class _Sender(object):
 # The extension ###############################################################
 ###############################################################################
 
-def _env(value, *names):
-    for name in names:
-        value = value or os.environ.get(name)
-    return value
-
-
 class SlackReport(_extensions.PrintReport):
 
     """Trainer extension keeping one Slack message up to date.
@@ -827,15 +840,8 @@ class SlackReport(_extensions.PrintReport):
                                      hasattr(comm, 'size')):
             raise TypeError('comm must be a ChainerMN communicator (with rank '
                             'and size), not %r' % (comm,))
-        token = _env(access_token, 'SLACK_ACCESS_TOKEN', 'SLACK_BOT_TOKEN')
-        if token and not (isinstance(token, str) and
-                          re.fullmatch(r'[\x21-\x7e]+', token)):
-            # The value is not shown: it is a secret, however malformed.
-            raise ValueError('access_token must be printable ASCII without '
-                             'spaces, like xoxb-...; check for a stray '
-                             'newline or quote')
-        api_url = _env(api_url, 'SLACK_API_URL') or 'https://slack.com/api/'
-        _check_api_url(api_url)
+        token, self._channel, api_url = _settings(access_token, channel_id,
+                                                  api_url)
         self._markup, self._names = _parse_mentions(finish_mentions)
 
         super(SlackReport, self).__init__(list(entries), log_report)
@@ -864,8 +870,7 @@ class SlackReport(_extensions.PrintReport):
         self._trends = _Trends(entries)
         self._log_report_spec = log_report
         self._log_source = None
-        self._channel = _env(channel_id, 'SLACK_CHANNEL_ID')
-        self._client = _SlackClient(token, api_url.rstrip('/') + '/',
+        self._client = _SlackClient(token, api_url,
                                     timeout) if token else None
         self._min_interval = min_interval
         self._flush_timeout = flush_timeout
@@ -1051,20 +1056,17 @@ def _check(token, channel, api_url):
 
     Returns the exit status: 0 only when a report would work.
     """
-    token = _env(token, 'SLACK_ACCESS_TOKEN', 'SLACK_BOT_TOKEN')
-    channel = _env(channel, 'SLACK_CHANNEL_ID')
-    api_url = _env(api_url, 'SLACK_API_URL') or 'https://slack.com/api/'
+    try:
+        token, channel, api_url = _settings(token, channel, api_url)
+    except ValueError as error:
+        print('FAIL  %s' % error)
+        return 1
     if not token or not channel:
         print('FAIL  no %s: set SLACK_ACCESS_TOKEN and SLACK_CHANNEL_ID (or '
               'pass --token and --channel)' % ('token' if not token else
                                                'channel'))
         return 1
-    try:
-        _check_api_url(api_url)
-    except ValueError as error:
-        print('FAIL  %s' % error)
-        return 1
-    client = _SlackClient(token, api_url.rstrip('/') + '/', 10.0)
+    client = _SlackClient(token, api_url, 10.0)
 
     def step(what, method, **params):
         try:

@@ -1080,6 +1080,10 @@ class SetupCheckTest(SlackTestCase):
         status, out = self.check(SLACK_ACCESS_TOKEN='')
         self.assertEqual(status, 1)
         self.assertIn('SLACK_ACCESS_TOKEN', out)
+        status, out = self.check('--token', TOKEN + '\n', '--channel',
+                                 CHANNEL_ID, '--api-url', self.slack.url)
+        self.assertEqual(status, 1)  # self.check: the token is not shown
+        self.assertIn('printable ASCII', out)
 
 
 ###############################################################################
