@@ -202,7 +202,7 @@ _CONTENT_MARK = '\x00'  # stands for {content} while the rest is measured
 
 def _compile_template(template, known):
     """Return ``template`` with every placeholder not in ``known`` kept as
-    written.
+    written, and the names of the known ones it uses.
 
     Raises ValueError at once for text that is not format syntax, so a typo
     fails at construction rather than at the first report.
@@ -215,7 +215,7 @@ def _compile_template(template, known):
         raise ValueError('template %r is not valid str.format syntax (%s); '
                          'write a literal brace as {{ or }}'
                          % (template, error))
-    pieces, unknown = [], []
+    pieces, unknown, used = [], [], []
     for literal, field, spec, conversion in parsed:
         pieces.append(literal.replace('{', '{{').replace('}', '}}'))
         if field is None:
@@ -224,6 +224,7 @@ def _compile_template(template, known):
                                 ':' + spec if spec else '')
         if field in known and '{' not in spec:
             pieces.append(written)
+            used.append(field)
         else:
             unknown.append(written)
             pieces.append(written.replace('{', '{{').replace('}', '}}'))
@@ -237,7 +238,7 @@ def _compile_template(template, known):
         _warn('template placeholders %s are unknown and are kept as written; '
               'known ones: %s' % (', '.join(unknown),
                                   ', '.join(known)))
-    return compiled
+    return compiled, used
 
 
 class _Table(object):
@@ -366,17 +367,16 @@ class _Trends(object):
 class _Message(object):
     """Formats the Slack text: template, escaped values and fitted table."""
 
-    def __init__(self, template, normalizer, max_length, fixed_values):
+    def __init__(self, template, fields, normalizer, max_length,
+                 fixed_values):
         self._template = template
         self._normalizer = normalizer
         self._max_length = max_length
         self._fixed = fixed_values
         self.table = _Table()
-        self.fields = [f for _, f, _, _ in string.Formatter().parse(template)]
-        self._content_uses = self.fields.count('content')
-        self._shrinkable = set(self.fields) & (
-            set(_PLACEHOLDERS) | set(fixed_values)) - {
-                'content', 'finish_mentions'}
+        self.fields = fields  # as _compile_template found them
+        self._content_uses = fields.count('content')
+        self._shrinkable = set(fields) - {'content', 'finish_mentions'}
 
     def render(self, values, mentions):
         """Return the text for ``values`` (raw) and ``mentions`` (markup)."""
@@ -862,10 +862,12 @@ class SlackReport(_extensions.PrintReport):
             'git': '',
         }
         fixed.update((key, str(value)) for key, value in fields.items())
-        template = _compile_template(template, _PLACEHOLDERS + tuple(fields))
-        if '{git' in template and not self._silent:
+        template, used = _compile_template(template,
+                                           _PLACEHOLDERS + tuple(fields))
+        if 'git' in used and not self._silent:
             fixed['git'] = _git_commit()
-        self._message = _Message(template, normalizer, max_length, fixed)
+        self._message = _Message(template, used, normalizer, max_length,
+                                 fixed)
         self._out = self._message.table
         self._trends = _Trends(entries)
         self._log_report_spec = log_report
