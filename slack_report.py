@@ -314,6 +314,7 @@ class _Trends(object):
 
     def __init__(self, entries, width=16):
         self._entries = [e for e in entries if e not in self._NOT_TRENDS]
+        self._higher_is_better = {e for e in self._entries if 'acc' in e}
         self._counter = 'iteration' if 'iteration' in entries and (
             'epoch' not in entries) else 'epoch'
         self._width = width
@@ -339,8 +340,8 @@ class _Trends(object):
                         continue
                     self._latest[entry] = value, observation
                     best = self._best.get(entry)
-                    higher = 'acc' in entry
-                    if best is None or (value > best[0] if higher
+                    if best is None or (value > best[0] if entry in
+                                        self._higher_is_better
                                         else value < best[0]):
                         self._best[entry] = value, observation
             count = self._seen
@@ -878,7 +879,8 @@ class SlackReport(_extensions.PrintReport):
         self._flush_timeout = flush_timeout
         self._sender = None
         self._trainer = None
-        self._resumed = None  # (channel, ts) from a snapshot, [] if none
+        # From a snapshot: [channel, ts] of its message, [] if it had none.
+        self._resumed = None
         self._status = '[Started]'
         self._elapsed = 0.0
         self._progress = None  # (length, unit, done at start, start time)
@@ -921,8 +923,8 @@ class SlackReport(_extensions.PrintReport):
                               time.time())
         channel, ts = self._resumed or (self._channel, None)
         if self.available:
-            self._sender = _Sender(self._client, channel or self._channel,
-                                   self._min_interval, ts or None)
+            self._sender = _Sender(self._client, channel, self._min_interval,
+                                   ts)
         self._report('[Resumed]' if self._resumed is not None
                      else '[Started]')
 
