@@ -778,15 +778,6 @@ class MentionTest(SlackTestCase):
 
 class FaultTest(SlackTestCase):
 
-    def test_fatal_error_one_warning_naming_the_fix_and_no_more_calls(self):
-        self.slack.fault = lambda m, p: slack_error('not_in_channel')
-        record, error = self.run_training(self.report(), iterations=20)
-        self.assertIsNone(error)
-        found = slack_warnings(record)
-        self.assertEqual(len(found), 1, found)
-        self.assertIn('/invite', found[0])
-        self.assertEqual(len(self.slack.calls), 1)
-
     def test_retry_after_is_respected(self):
         limited = []
 
@@ -800,17 +791,6 @@ class FaultTest(SlackTestCase):
         later = [c['time'] for c in self.slack.calls
                  if c['time'] > limited[0]]
         self.assertGreaterEqual(min(later) - limited[0], 1.0)
-
-    def test_a_deleted_message_is_posted_again(self):
-        def fault(method, params):
-            if method == 'chat.update':
-                with self.slack.lock:
-                    self.slack.messages.pop(params['ts'], None)
-                self.slack.fault = None
-        self.slack.fault = fault
-        self.run_training(self.report(), iterations=20)
-        self.assertEqual(len(self.slack.calls_to('chat.postMessage')), 2)
-        self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
 
     def test_a_hung_slack_does_not_hang_the_end_of_training(self):
         self.slack.delay = 30
