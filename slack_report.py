@@ -18,10 +18,41 @@ once training ends, a mention posted as a thread reply so that it notifies.
 All network I/O runs on a background thread; Slack being slow, down or
 misconfigured ends as a warning, never as an exception in training.
 
-Copyright (c) 2026 the slack_report authors. License: MIT (see LICENSE).
+The file reads in the order the data flows, one way:
+
+1. ``SlackReport`` (the training thread) copies a few numbers into an
+   immutable ``_State`` at each report and hands it on;
+2. ``_Message`` renders a ``_State`` into Slack text, never touching the
+   trainer;
+3. ``_Sender``'s thread keeps the newest state only, renders it and sends it;
+4. ``_SlackClient`` is the only code that talks to Slack;
+5. the command line (``--demo``, ``--check``).
+
+MIT License
+
+Copyright (c) 2026 the slack_report authors
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in
+all copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
 """
 
 import argparse
+import collections
 import http.client
 import ipaddress
 import json
@@ -51,20 +82,366 @@ except ImportError as _error:  # pragma: no cover - depends on the machine
         '(on Python 3.11, run "pip install wheel" first and add '
         '--no-build-isolation). Original error: %s' % _error)
 
-__version__ = '1.0.0'
-__all__ = ['SlackReport', 'SlackReportWarning']
+__version__ = '1.1.0'
+__all__ = ['SlackReport', 'SlackReportWarning', 'DEFAULT_TEMPLATE']
+
+DEFAULT_TEMPLATE = ('{status}  {elapsed}  {progress}\n'
+                    '{hostname}:{pwdshort}  `{cmd} {args}`  {git}  '
+                    'pid {pid} {processes}\n'
+                    '{trends}\n{content}\n{finish_mentions}')
 
 
 class SlackReportWarning(UserWarning):
     """Category of every warning slack_report gives (filter it if you like)."""
 
 
-def _warn(message):
-    warnings.warn(message, SlackReportWarning, stacklevel=2)
+def _warn(message, stacklevel):
+    warnings.warn(message, SlackReportWarning, stacklevel=stacklevel + 1)
 
 
 ###############################################################################
-# Text helpers ################################################################
+# Options and run identity (at construction) ##################################
+###############################################################################
+
+_PLACEHOLDERS = ('status', 'hostname', 'pwd', 'pwdshort', 'cmd', 'args',
+                 'elapsed', 'progress', 'trends', 'git', 'pid', 'processes',
+                 'content', 'finish_mentions')
+_NORMALIZER_NAMES = "'thin_out', 'FIFO', 'LIFO'"
+_MENTION_FORMS = ("'@U0123ABCD', 'U0123ABCD', '<@U0123ABCD>', "
+                  "'<!subteam^S0123ABCD>', 'S0123ABCD', '@here', '@channel', "
+                  "'@everyone' (or with !), or a user name such as '@alice'")
+_SPECIAL = ('here', 'channel', 'everyone')
+
+
+def _check_options(entries, log_report, max_length, seconds, fields, comm):
+    """Raise a TypeError or ValueError naming the first bad option."""
+    if isinstance(entries, str) or not (
+            isinstance(entries, (list, tuple)) and
+            all(isinstance(e, str) for e in entries)):
+        raise TypeError('entries must be a list of str such as '
+                        "['epoch', 'main/loss'], not %r" % (entries,))
+    if not isinstance(log_report, (str, _extensions.LogReport)):
+        raise TypeError('log_report must be the name of a LogReport '
+                        'extension or a LogReport, not %r' % (log_report,))
+    if not (isinstance(max_length, int) and 100 <= max_length <= 4000):
+        raise ValueError('max_length %r must be an int from 100 to 4000 '
+                         '(chat.update refuses longer text)' % (max_length,))
+    for name, value in sorted(seconds.items()):
+        if not isinstance(value, (int, float)) or not value >= 0 or (
+                name == 'timeout' and not value):
+            raise ValueError('%s must be a number of seconds >= 0 (> 0 for '
+                             'timeout), not %r' % (name, value))
+    for key in fields:
+        if not (isinstance(key, str) and key.isidentifier()) or (
+                key in _PLACEHOLDERS):
+            raise ValueError('fields key %r must be a name that is not one '
+                             'of the placeholders %s'
+                             % (key, ', '.join(_PLACEHOLDERS)))
+    if comm is not None and not (hasattr(comm, 'rank') and
+                                 hasattr(comm, 'size')):
+        raise TypeError('comm must be a ChainerMN communicator (with rank '
+                        'and size), not %r' % (comm,))
+
+
+def _env(value, *names):
+    for name in names:
+        value = value or os.environ.get(name)
+    return value
+
+
+def _settings(token, channel, api_url):
+    """Token, channel and API base URL, from the arguments or else the
+    environment, checked before any of them is used.
+
+    Raises ValueError for a malformed token (without showing it: urllib's
+    own error would) and for a URL that would send the token across a
+    network unencrypted.
+    """
+    token = _env(token, 'SLACK_ACCESS_TOKEN', 'SLACK_BOT_TOKEN')
+    if token and not (isinstance(token, str) and
+                      re.fullmatch(r'[\x21-\x7e]+', token)):
+        raise ValueError('access_token must be printable ASCII without '
+                         'spaces, like xoxb-...; check for a stray newline '
+                         'or quote')
+    api_url = _env(api_url, 'SLACK_API_URL') or 'https://slack.com/api/'
+    parts = urllib.parse.urlsplit(api_url)
+    if not parts.hostname or parts.scheme not in ('https', 'http') or (
+            parts.scheme == 'http' and not _is_loopback(parts.hostname)):
+        raise ValueError('api_url %r must be https://... (plain http:// is '
+                         'only accepted for loopback addresses)' % api_url)
+    return (token, _env(channel, 'SLACK_CHANNEL_ID'),
+            api_url.rstrip('/') + '/')
+
+
+def _is_loopback(host):
+    try:
+        return host == 'localhost' or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _git_commit():
+    """Short commit of the working directory, '+' when dirty; '' if none."""
+    def git(*args):
+        return subprocess.run(('git',) + args, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, timeout=10,
+                              universal_newlines=True)
+    try:
+        commit = git('rev-parse', '--short', 'HEAD')
+        if commit.returncode:
+            return ''
+        dirty = git('status', '--porcelain', '--untracked-files=no').stdout
+    except (OSError, subprocess.SubprocessError):
+        return ''
+    return commit.stdout.strip() + ('+' if dirty.strip() else '')
+
+
+def _run_identity(comm, fields, with_git):
+    """The values of the placeholders that stay fixed for the whole run."""
+    argv = sys.argv or ['']
+    pwd = os.getcwd()
+    home = os.path.expanduser('~')
+    identity = {
+        'hostname': socket.gethostname(),
+        'pwd': pwd,
+        'pwdshort': '~' + pwd[len(home):]
+        if pwd.startswith(home) and home != '/' else pwd,
+        'cmd': argv[0],
+        'args': ' '.join(shlex.quote(a) for a in argv[1:]),
+        'pid': str(os.getpid()),
+        'processes': '%d processes' % comm.size
+        if comm is not None and comm.size > 1 else '',
+        'git': _git_commit() if with_git else '',
+    }
+    identity.update((key, str(value)) for key, value in fields.items())
+    return identity
+
+
+def _parse_mentions(finish_mentions):
+    """Split ``finish_mentions`` into Slack markup and names to look up."""
+    if isinstance(finish_mentions, str):
+        finish_mentions = re.split(r'[\s,]+', finish_mentions.strip())
+    markup, names = [], []
+    for entry in finish_mentions:
+        if not isinstance(entry, str):
+            raise ValueError('finish_mentions entry %r is not a str; accepted '
+                             'forms: %s' % (entry, _MENTION_FORMS))
+        if not entry:
+            continue
+        user = re.match(r'^(?:<@|@)?([UW][A-Z0-9]{8,})>?$', entry)
+        group = re.match(r'^(?:<!subteam\^)?(S[A-Z0-9]{8,})(\|[^>]*)?>?$',
+                         entry)
+        special = re.match(r'^<?[@!](%s)>?$' % '|'.join(_SPECIAL), entry)
+        if user and (entry[0] != '<') == (entry[-1] != '>'):
+            markup.append('<@%s>' % user.group(1))
+        elif group and (entry[0] != '<') == (entry[-1] != '>'):
+            markup.append('<!subteam^%s>' % group.group(1))
+        elif special:
+            markup.append('<!%s>' % special.group(1))
+        elif re.match(r'^@[\w.\-]+$', entry):
+            names.append(entry[1:])
+        else:
+            raise ValueError('finish_mentions entry %r is not a mention; '
+                             'accepted forms: %s' % (entry, _MENTION_FORMS))
+    return markup, names
+
+
+###############################################################################
+# The extension (training thread) #############################################
+###############################################################################
+
+# What one report hands on: numbers copied on the training thread, and the
+# LogReport's log with how many of its observations count (the log only
+# grows, so a length fixes its content). ``kind`` is started, training,
+# completed, failed or interrupted; the last three end the run.
+_State = collections.namedtuple('_State', 'kind detail resumed elapsed '
+                                'progress log rows')
+_ENDINGS = frozenset(['completed', 'failed', 'interrupted'])
+
+
+class SlackReport(_extensions.PrintReport):
+
+    """Trainer extension keeping one Slack message up to date.
+
+    The message shows the PrintReport table of ``entries``, a status line,
+    progress and trends and, once training ends, mentions
+    ``finish_mentions`` in a thread reply. The Slack app needs the
+    ``chat:write`` scope (and ``users:read`` to mention users by name) and
+    must be invited to the channel.
+
+    Args:
+        access_token (str): Bot token ``xoxb-...``. None or empty falls back
+            to ``$SLACK_ACCESS_TOKEN``, then ``$SLACK_BOT_TOKEN``.
+        channel_id (str): Channel ID (or name). None or empty falls back to
+            ``$SLACK_CHANNEL_ID``.
+        entries (list of str): Keys of observations to show, as PrintReport.
+        template (str): ``str.format`` template of the message; the README
+            lists the placeholders.
+        finish_mentions (str or list of str): Who to notify at the end.
+        len_normalizer (str): How the table is shortened to fit
+            ``max_length``: ``'thin_out'``, ``'FIFO'`` or ``'LIFO'``.
+        log_report (str or LogReport): As for PrintReport.
+        api_url (str): Base URL of the Web API. None falls back to
+            ``$SLACK_API_URL``, then ``https://slack.com/api/``.
+        max_length (int): Longest text sent, in UTF-16 units (at most 4000,
+            chat.update's limit).
+        min_interval (float): Fewest seconds between two Slack calls.
+        timeout (float): Seconds before one HTTP request is abandoned.
+        flush_timeout (float): Seconds the end of training may wait for the
+            final report and mention.
+        fields (dict): Extra placeholders, such as ``{'tag': 'lr=0.1'}`` for
+            ``{tag}``.
+        comm: A ChainerMN communicator (anything with ``rank`` and
+            ``size``): only rank 0 reports, the others do nothing.
+
+    """
+
+    def __init__(self, access_token=None, channel_id=None, entries=None,
+                 template=DEFAULT_TEMPLATE, finish_mentions=(),
+                 len_normalizer='thin_out', log_report='LogReport', *,
+                 api_url=None, max_length=4000, min_interval=5.0,
+                 timeout=10.0, flush_timeout=30.0, fields=None, comm=None):
+        fields = dict(fields or {})
+        _check_options(entries, log_report, max_length, dict(
+            min_interval=min_interval, timeout=timeout,
+            flush_timeout=flush_timeout), fields, comm)
+        normalizer = _normalizer(len_normalizer)
+        token, self._channel, api_url = _settings(access_token, channel_id,
+                                                  api_url)
+        template, used = _compile_template(template,
+                                           _PLACEHOLDERS + tuple(fields))
+        self._silent = comm is not None and comm.rank != 0
+        table = _Table(normalizer)
+        super(SlackReport, self).__init__(list(entries), log_report,
+                                          out=table)
+        self._message = _Message(
+            template, used, _run_identity(comm, fields, 'git' in used and
+                                          not self._silent),
+            table, _Trends(entries), max_length,
+            _parse_mentions(finish_mentions))
+        self._client = _SlackClient(token, api_url,
+                                    timeout) if token else None
+        self._log_spec = log_report
+        self._min_interval = min_interval
+        self._flush_timeout = flush_timeout
+        self._resumed = None  # from a snapshot: [channel, ts], or []
+        self._run = None  # set by initialize: what each report reads
+        self._sender = None
+        self._state = _State('started', '', False, 0.0, None, (), 0)
+        self._failure = None
+        self._finished = False
+        if not self.available and not self._silent:
+            _warn('SlackReport has no %s: set SLACK_ACCESS_TOKEN and '
+                  'SLACK_CHANNEL_ID; training goes on without Slack reports'
+                  % ('token' if not token else 'channel'), 2)
+
+    @property
+    def available(self):
+        """Whether this report talks to Slack (it has a token and channel)."""
+        return bool(self._client and self._channel and not self._silent)
+
+    @property
+    def message(self):
+        """The text as it is (or would be) sent for the newest state."""
+        sender = self._sender
+        return self._message.render(self._state, sender and sender.user_ids)
+
+    def initialize(self, trainer):
+        if self._silent:
+            return
+        spec = self._log_spec
+        self._run = _Run(trainer, trainer.get_extension(spec)
+                         if isinstance(spec, str) else spec,
+                         self._resumed is not None)
+        if self.available:
+            channel, ts = self._resumed or (self._channel, None)
+            self._sender = _Sender(self._client, channel, ts, self._message,
+                                   self._min_interval)
+        self._report('started')
+
+    def __call__(self, trainer):
+        if self._silent:
+            return
+        super(SlackReport, self).__call__(trainer)
+        self._report('training')
+
+    def on_error(self, trainer, exc, tb):
+        self._failure = '%s: %s' % (type(exc).__name__, exc)
+
+    def finalize(self):
+        if self._finished or self._silent:
+            return
+        self._finished = True
+        if self._failure is not None:
+            self._report('failed', self._failure)
+        elif self._run is not None and self._run.interrupted():
+            self._report('interrupted', type(sys.exc_info()[1]).__name__)
+        else:
+            self._report('completed')
+        if self._sender is not None:
+            self._sender.finish(self._flush_timeout)
+
+    def serialize(self, serializer):
+        super(SlackReport, self).serialize(serializer)
+        # The message travels in snapshots, so a resumed run keeps it.
+        if isinstance(serializer, chainer.serializer.Serializer):
+            sender = self._sender
+            serializer('_slack_message', json.dumps(
+                [sender.channel, sender.ts] if sender and sender.ts else []))
+        else:
+            try:
+                self._resumed = json.loads(serializer('_slack_message', ''))
+            except KeyError:  # a snapshot taken without SlackReport
+                self._resumed = []
+
+    def _report(self, kind, detail=''):
+        if self._run is not None:
+            self._state = self._run.snapshot(kind, detail)
+        else:  # finalize without initialize: an earlier extension failed
+            self._state = self._state._replace(kind=kind, detail=detail)
+        if self._sender is not None:
+            self._sender.offer(self._state)
+
+
+class _Run(object):
+    """What a report reads of a running trainer: set up once, so that each
+    snapshot only copies a few numbers."""
+
+    def __init__(self, trainer, log_source, resumed):
+        self._trainer = trainer
+        self._log_source = log_source
+        self._resumed = resumed
+        self._handled_before = sys.exc_info()[1]
+        length = getattr(trainer.stop_trigger, 'get_training_length', None)
+        self._length, self._unit = length() if length else (None, None)
+        self._start = time.time(), self._done()
+
+    def _done(self):
+        updater = self._trainer.updater
+        return updater.iteration if self._unit == 'iteration' else \
+            updater.epoch_detail
+
+    def snapshot(self, kind, detail):
+        progress = None
+        if self._length:
+            done, (start_time, start_done) = self._done(), self._start
+            spent = time.time() - start_time
+            progress = (done, self._length,
+                        (done - start_done) / spent if spent > 0 else 0.0)
+        log = self._log_source.log
+        return _State(kind, detail, self._resumed, self._trainer.elapsed_time,
+                      progress, log, len(log))
+
+    def interrupted(self):
+        """Whether an exception that is not an Exception (Trainer's on_error
+        sees those), such as KeyboardInterrupt, is ending the run: one that
+        propagates now and was not already being handled at the start."""
+        exc = sys.exc_info()[1]
+        return exc is not None and exc is not self._handled_before
+
+
+###############################################################################
+# Rendering: a _State into Slack text #########################################
 ###############################################################################
 
 def _escape(text):
@@ -118,29 +495,24 @@ def _progress_bar(done, length, speed, width=20):
     return text
 
 
-def _git_commit():
-    """Short commit of the working directory, '+' when dirty; '' if none."""
-    def git(*args):
-        return subprocess.run(('git',) + args, stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, timeout=10,
-                              universal_newlines=True)
-    try:
-        commit = git('rev-parse', '--short', 'HEAD')
-        if commit.returncode:
-            return ''
-        dirty = git('status', '--porcelain', '--untracked-files=no').stdout
-    except (OSError, subprocess.SubprocessError):
-        return ''
-    return commit.stdout.strip() + ('+' if dirty.strip() else '')
+_LABELS = {'started': 'Started', 'training': 'Training',
+           'completed': 'Completed', 'failed': 'Failed',
+           'interrupted': 'Interrupted'}
 
 
-###############################################################################
-# Length normalizers ##########################################################
-###############################################################################
-# Each takes the cost of every line of a non-empty table (UTF-16 units once
-# escaped, newline included) and a budget, and returns the indices of the
-# lines to keep, in order: at least one, as a lone line that does not fit is
-# shortened by the caller.
+def _status(state):
+    """``[Training]``, ``[Failed] ValueError: ...``, ``[Completed, resumed]``
+    and so on: a resumed run says so for its whole life."""
+    label = _LABELS[state.kind]
+    if state.resumed:
+        label = 'Resumed' if state.kind == 'started' else label + ', resumed'
+    return '[%s]%s' % (label, ' ' + state.detail if state.detail else '')
+
+
+# Length normalizers. Each takes the cost of every line of a non-empty table
+# (UTF-16 units once escaped, newline included) and a budget, and returns
+# the indices of the lines to keep, in order: at least one, as a lone line
+# that does not fit is shortened by the caller.
 
 def _fifo(costs, budget):
     """Drop the oldest lines."""
@@ -181,23 +553,14 @@ def _thin_out(costs, budget):
 
 
 _NORMALIZERS = {'thin_out': _thin_out, 'fifo': _fifo, 'lifo': _lifo}
-_NORMALIZER_NAMES = "'thin_out', 'FIFO', 'LIFO'"
 
 
-###############################################################################
-# Template ####################################################################
-###############################################################################
-
-DEFAULT_TEMPLATE = ('{status}  {elapsed}  {progress}\n'
-                    '{hostname}:{pwdshort}  `{cmd} {args}`  {git}  '
-                    'pid {pid} {processes}\n'
-                    '{trends}\n{content}\n{finish_mentions}')
-
-_PLACEHOLDERS = ('status', 'hostname', 'pwd', 'pwdshort', 'cmd', 'args',
-                 'elapsed', 'progress', 'trends', 'git', 'pid', 'processes',
-                 'content', 'finish_mentions')
-_FENCE = '```'
-_CONTENT_MARK = '\x00'  # stands for {content} while the rest is measured
+def _normalizer(name):
+    normalizer = _NORMALIZERS.get(str(name).lower())
+    if normalizer is None:
+        raise ValueError('len_normalizer %r is unknown; accepted: %s'
+                         % (name, _NORMALIZER_NAMES))
+    return normalizer
 
 
 def _compile_template(template, known):
@@ -236,30 +599,38 @@ def _compile_template(template, known):
                          % (template, error))
     if unknown:
         _warn('template placeholders %s are unknown and are kept as written; '
-              'known ones: %s' % (', '.join(unknown),
-                                  ', '.join(known)))
+              'known ones: %s' % (', '.join(unknown), ', '.join(known)), 3)
     return compiled, used
+
+
+_FENCE = '```'
 
 
 class _Table(object):
     """The stream PrintReport writes to, and the table it wrote.
 
-    Writing only appends to a list, at C speed, on the training thread;
-    the text is split into lines and measured when it is rendered, each
-    line once, so a report costs training the same on any length of log.
+    Writing only appends to a list, at C speed, on the training thread; the
+    text is split into lines and measured when rendered, each line once, so
+    a report costs training the same on any length of log. PrintReport
+    flushes after each line: that is where a backlog nobody renders (no
+    Slack) is split, so that memory stays one string per line.
     """
 
-    def __init__(self):
-        self.header = None
+    def __init__(self, normalizer):
+        self._normalizer = normalizer
+        self._header = None
         self._lines = []
-        self._costs = []
+        self._costs = []  # UTF-16 units of each line escaped, newline incl.
         self._partial = ''
         self._lock = threading.Lock()  # the sender and .message both render
         self._written = []
         self.write = self._written.append
 
-    def collect(self):
-        """Lines and their costs (UTF-16 units escaped, newline included)."""
+    def flush(self):
+        if len(self._written) > 4096:
+            self._split()
+
+    def _split(self):
         with self._lock:
             count = len(self._written)  # appends may go on meanwhile
             text = self._partial + ''.join(self._written[:count])
@@ -267,37 +638,47 @@ class _Table(object):
             *complete, self._partial = text.split('\n')
             for line in complete:
                 line = line.replace('\033[J', '').rstrip()
-                if self.header is None:
-                    self.header = line
+                if self._header is None:
+                    self._header = line
                 else:
                     self._lines.append(line)
                     self._costs.append(_units(_escape(line)) + 1)
-            return self._costs[:]
 
-    def bound_backlog(self):
-        """Collect now if nothing has rendered for long (no Slack, or it
-        gave up), so that memory stays one string per line."""
-        if len(self._written) > 4096:
-            self.collect()
-
-    def render(self, normalizer, budget, costs):
-        """The table as a code block of at most ``budget`` units, or ''."""
-        if self.header is None:
+    def render(self, rows, budget):
+        """The header and the first ``rows`` lines in a code block of at
+        most ``budget`` units: as many lines as fit, and never a fence cut
+        open (no block at all if not even the header fits)."""
+        self._split()
+        header, lines = self._header, self._lines
+        if header is None:
             return ''
+        rows = min(rows, len(lines))
+        costs = self._costs if rows == len(self._costs) else \
+            self._costs[:rows]
         budget -= len(_FENCE) * 2 + 1  # "```\n" ... "```"
-        header = _shorten(self.header, budget - 1)
+        header = _shorten(header, budget - 1)
         budget -= _units(header) + 1
         if budget < 0 or not header:
-            return ''  # never a fence cut open: no block at all
-        rows = [header]
-        if costs:
-            kept = normalizer(costs, budget)
-            rows.extend(_escape(self._lines[i]) for i in kept)
-            if len(kept) == 1 and costs[kept[0]] > budget:
-                rows[1] = _shorten(self._lines[kept[0]], budget - 1)
-                if not rows[1]:
-                    del rows[1]
-        return '%s\n%s\n%s' % (_FENCE, '\n'.join(rows), _FENCE)
+            return ''
+        kept = [header]
+        if rows:
+            chosen = self._normalizer(costs, budget)
+            kept.extend(_escape(lines[i]) for i in chosen)
+            if len(chosen) == 1 and costs[chosen[0]] > budget:
+                kept[1:] = [_shorten(lines[chosen[0]], budget - 1)]
+                if not kept[1]:
+                    del kept[1]
+        return '%s\n%s\n%s' % (_FENCE, '\n'.join(kept), _FENCE)
+
+    def least(self, rows):
+        """Units of the smallest block worth showing: header and newest
+        line (``render`` gives way below it, this only measures)."""
+        self._split()
+        if self._header is None:
+            return 0
+        rows = min(rows, len(self._costs))
+        return (len(_FENCE) * 2 + 2 + _units(_escape(self._header)) +
+                (self._costs[rows - 1] if rows else 0))
 
 
 class _Trends(object):
@@ -330,9 +711,9 @@ class _Trends(object):
             return None
         return value if math.isfinite(value) else None
 
-    def render(self, log):
+    def _take(self, log, rows):
         with self._lock:
-            for observation in log[self._seen:]:
+            for observation in log[self._seen:rows]:
                 self._seen += 1
                 for entry in self._entries:
                     value = self._number(observation, entry)
@@ -344,76 +725,312 @@ class _Trends(object):
                                         self._higher_is_better
                                         else value < best[0]):
                         self._best[entry] = value, observation
-            count = self._seen
-        step = max(1.0, (count - 1) / (self._width - 1)) if count > 1 else 1
+            return dict(self._latest), dict(self._best)
+
+    def render(self, log, rows):
+        """The trends of the first ``rows`` observations of ``log``."""
+        latest, best = self._take(log, rows)
+        step = max(1.0, (rows - 1) / (self._width - 1)) if rows > 1 else 1
         sampled = [log[int(round(i * step))] for i in range(self._width)
-                   if int(round(i * step)) < count]
-        name_width = max([len(e) for e in self._latest] or [0])
+                   if int(round(i * step)) < rows]
+        name_width = max([len(e) for e in latest] or [0])
         lines = []
         for entry in self._entries:
-            if entry not in self._latest:
+            if entry not in latest:
                 continue
             values = [v for v in (self._number(o, entry) for o in sampled)
-                      if v is not None] or [self._latest[entry][0]]
+                      if v is not None] or [latest[entry][0]]
             low, high = min(values), max(values)
             spark = ''.join(self._BARS[int((v - low) / (high - low) * 7)
                                        if high > low else 0] for v in values)
-            best, at = self._best[entry]
+            value, at = best[entry]
             lines.append('%-*s  %-*s  %-10.4g  best %.4g @ %s %s' % (
-                name_width, entry, self._width, spark, self._latest[entry][0],
-                best, self._counter, at.get(self._counter, '?')))
+                name_width, entry, self._width, spark, latest[entry][0],
+                value, self._counter, at.get(self._counter, '?')))
         return '\n'.join(lines)
 
 
-class _Message(object):
-    """Formats the Slack text: template, escaped values and fitted table."""
+_CONTENT_MARK = '\x00'  # stands for {content} while the rest is measured
 
-    def __init__(self, template, fields, normalizer, max_length,
-                 fixed_values):
+
+class _Message(object):
+    """Renders a _State into the Slack text: the template with escaped
+    values, the table fitted into what is left, and the mentions.
+
+    Mentions are parsed at construction and rendered here only; the names
+    among them are resolved by whoever can ask Slack, and passed in as
+    ``user_ids`` (lower-cased name -> ID; None while unknown).
+    """
+
+    def __init__(self, template, fields, identity, table, trends, max_length,
+                 mentions):
         self._template = template
-        self._normalizer = normalizer
+        self._fields = fields  # as _compile_template found them
+        self._identity = identity
+        self._table = table
+        self._trends = trends
         self._max_length = max_length
-        self._fixed = fixed_values
-        self.table = _Table()
-        self.fields = fields  # as _compile_template found them
+        self._markup, self.names = mentions
         self._content_uses = fields.count('content')
         self._shrinkable = set(fields) - {'content', 'finish_mentions'}
+        # The longest the mentions can become: fail now, not at the end.
+        self.render(_State('completed', '', False, 0.0, None, (), 0),
+                    dict.fromkeys((n.lower() for n in self.names),
+                                  'U0123456789'))
 
-    def render(self, values, mentions):
-        """Return the text for ``values`` (raw) and ``mentions`` (markup)."""
-        raw = dict(self._fixed, **values)
+    def mentions(self, user_ids):
+        """The mentions' markup: names Slack resolved as ``<@U...>``; names
+        not (yet) resolved as plain text, which notifies nobody."""
+        if user_ids is None:
+            return self._markup + [_escape('@' + n) for n in self.names]
+        return self._markup + ['<@%s>' % user_ids[n.lower()]
+                               for n in self.names if n.lower() in user_ids]
+
+    def reply(self, state, user_ids):
+        """The thread reply that notifies, and whether to broadcast it (a
+        thread alone ignores @here, @channel and @everyone)."""
+        markup = self.mentions(user_ids)
+        if not markup:
+            return None, False
+        broadcast = any(m in ('<!here>', '<!channel>', '<!everyone>')
+                        for m in markup)
+        return '%s %s' % (' '.join(markup), _escape(_status(state))), broadcast
+
+    def render(self, state, user_ids):
+        raw = dict(self._identity, status=_status(state),
+                   elapsed=_format_elapsed(state.elapsed),
+                   progress=_progress_bar(*state.progress)
+                   if state.progress else '',
+                   trends=self._trends.render(state.log, state.rows)
+                   if 'trends' in self._fields else '')
         escaped = {key: _escape(raw[key]) for key in self._shrinkable}
         escaped['content'] = _CONTENT_MARK
-        escaped['finish_mentions'] = mentions
+        escaped['finish_mentions'] = ' '.join(
+            self.mentions(user_ids)) if state.kind in _ENDINGS else ''
         # Room for the fence, the table's header and its newest line comes
         # first; past that, the longest substituted values give way.
-        costs = self.table.collect()  # first: it may set the header
-        header = self.table.header or ''
-        reserve = self._content_uses * (
-            len(_FENCE) * 2 + 2 + _units(_escape(header)) +
-            (costs[-1] if costs else 0))
+        reserve = self._content_uses and self._table.least(state.rows)
         while True:
             parts = self._template.format_map(escaped).split(_CONTENT_MARK)
-            spare = self._max_length - reserve - sum(map(_units, parts))
+            spare = self._max_length - reserve * self._content_uses - sum(
+                map(_units, parts))
             if spare >= 0:
                 break
             key = max(self._shrinkable, key=lambda k: _units(escaped[k]),
                       default=None)
             length = _units(escaped[key]) if key else 0
             if length <= 1:
-                if header:  # values are gone; let the header give way
-                    reserve, header = 0, ''
+                if reserve:  # values are gone; let the table give way
+                    reserve = 0
                     continue
                 raise ValueError(
                     'the template alone is longer than max_length=%d '
                     'characters; shorten it' % self._max_length)
             escaped[key] = _shorten(raw[key], max(1, length + spare))
-        if len(parts) > 1:
-            room = (self._max_length - sum(map(_units, parts)))
-            content = self.table.render(self._normalizer,
-                                        room // (len(parts) - 1), costs)
-            return content.join(parts)
-        return parts[0]
+        if len(parts) == 1:
+            return parts[0]
+        room = self._max_length - sum(map(_units, parts))
+        content = self._table.render(state.rows, room // (len(parts) - 1))
+        return content.join(parts)
+
+
+###############################################################################
+# Sending: the newest state, from a thread ####################################
+###############################################################################
+
+class _Retry(object):
+    """When the sender calls Slack again after a failure (seconds)."""
+
+    backoff_first = 0.5  # after the first transient failure; then doubling
+    backoff_max = 30.0  # while training runs
+    backoff_max_finishing = 2.0  # once training has ended
+    # After a 429: all runs sharing the bot share one budget and hear the
+    # same wait, so the interval between calls grows steeply, recovers
+    # gently, and the retries spread out.
+    rate_limit_slowdown = 4.0
+    interval_max = 120.0
+    recovery = 0.9  # the interval shrinks so after each success
+
+
+class _Sender(object):
+    """Keeps one Slack message equal to the newest state, from a thread.
+
+    ``offer`` records the newest state and returns at once; the thread
+    renders it, sends at most one call per ``min_interval`` seconds, skips
+    text already sent, re-posts a message that vanished, backs off on
+    transient failures and stops for good, with one warning, on a fatal
+    one. ``finish`` sets a deadline: no wait and no call goes past it.
+    """
+
+    def __init__(self, client, channel, ts, message, min_interval):
+        self._client = client
+        self.channel = channel  # the ID once posted
+        self.ts = ts  # the message to update (a resumed run's) or None
+        self._message = message
+        self._min_interval = min_interval
+        self._interval = min_interval  # grows after 429 answers
+        self.user_ids = None  # the names of the mentions, once resolved
+        self._newest = None  # replaced whole: one store is atomic
+        self._deadline = None  # time.monotonic() past which nothing is done
+        self._wake = threading.Event()
+        self._finishing = threading.Event()
+        self._done = threading.Event()
+        # Whether the final state went out, or a warning said why not.
+        self._settled = False
+        self._warned = set()
+        self._thread = threading.Thread(target=self._run, name='slack_report')
+        self._thread.daemon = True  # a hung Slack never holds the exit
+        self._thread.start()
+
+    def offer(self, state):
+        self._newest = state
+        if not self._wake.is_set():  # cheaper than setting it again
+            self._wake.set()
+
+    def finish(self, timeout):
+        """Send the final state (offered last) and the mention; wait at most
+        ``timeout`` seconds, then make no further call."""
+        self._deadline = time.monotonic() + timeout
+        self._finishing.set()
+        self._wake.set()
+        if not (self._done.wait(timeout) and self._settled):
+            self._warn_once('finish', 'Slack did not take the final report '
+                            'within flush_timeout=%gs; the message may not '
+                            'show the final status' % timeout)
+
+    def _warn_once(self, key, message):
+        if key not in self._warned:
+            self._warned.add(key)
+            _warn(message, 3)
+
+    def _run(self):
+        try:
+            self._settled = self._loop()
+        except _SlackError as error:
+            self._settled = True
+            self._warn_once('fatal', 'Slack refused the report (%s): %s. '
+                            'slack_report stops sending for this run.'
+                            % (error.error, _fix_for(error.error)))
+        except Exception as error:  # a bug here must not go unnoticed
+            self._settled = True
+            self._warn_once('bug', 'slack_report stopped after an unexpected '
+                            '%s: %s' % (type(error).__name__, error))
+        finally:
+            self._done.set()
+
+    def _past_deadline(self):
+        return self._deadline is not None and (
+            time.monotonic() >= self._deadline)
+
+    def _wait(self, seconds, asked_by_slack=False):
+        """Wait ``seconds``, but never past the deadline. The end of
+        training cuts short a wait begun before it, unless Slack asked for
+        that wait (Retry-After): the final report should go out at once."""
+        end = time.monotonic() + seconds
+        if not self._finishing.is_set() and (
+                not self._finishing.wait(seconds) or not asked_by_slack):
+            return
+        time.sleep(max(0.0, min(end, self._deadline) - time.monotonic()))
+
+    def _loop(self):
+        """Send states until the final one is out (True) or the deadline
+        has passed (False)."""
+        sent, failures = None, 0
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._past_deadline():
+                return False
+            state = self._newest
+            final = state.kind in _ENDINGS
+            try:
+                if final and self.user_ids is None:
+                    self.user_ids = self._look_up(self._message.names)
+                text = self._message.render(state, self.user_ids)
+                if text != sent:
+                    self._send(text)
+                    sent = text
+                if final:
+                    self._reply(state)
+                    return True
+                failures = 0
+                self._interval = max(self._min_interval,
+                                     self._interval * _Retry.recovery)
+                self._wait(self._interval)
+            except _SlackError as error:
+                if error.error in _GONE:
+                    self.ts = sent = None  # deleted or frozen: post anew
+                elif not error.transient:
+                    raise
+                else:
+                    failures += 1
+                    self._warn_once(error.error, 'Slack call failed (%s); '
+                                    'retrying in the background'
+                                    % error.error)
+                    self._back_off(error, failures)
+                self._wake.set()
+
+    def _back_off(self, error, failures):
+        backoff = min(_Retry.backoff_max_finishing if self._finishing.is_set()
+                      else _Retry.backoff_max,
+                      _Retry.backoff_first * 2 ** failures)
+        if error.error == 'ratelimited':
+            self._interval = min(_Retry.rate_limit_slowdown * self._interval,
+                                 max(self._min_interval, _Retry.interval_max))
+            self._wait(error.retry_after or backoff, asked_by_slack=True)
+            self._wait(random.uniform(0, self._interval))
+        else:
+            self._wait(backoff)
+
+    def _send(self, text):
+        if self.ts is None:
+            answer = self._client.call('chat.postMessage',
+                                       channel=self.channel, text=text)
+            self.channel, self.ts = answer['channel'], answer['ts']
+        else:
+            self._client.call('chat.update', channel=self.channel,
+                              ts=self.ts, text=text)
+
+    def _reply(self, state):
+        # Edits never notify: the mention goes out as a new thread reply.
+        text, broadcast = self._message.reply(state, self.user_ids)
+        if text is None:
+            return
+        params = {'channel': self.channel, 'thread_ts': self.ts,
+                  'text': text}
+        if broadcast:
+            params['reply_broadcast'] = 'true'
+        self._client.call('chat.postMessage', **params)
+
+    def _look_up(self, names):
+        """Map the lower-cased ``names`` that users.list knows to IDs."""
+        wanted = {name.lower(): name for name in names}
+        found, cursor = {}, ''
+        try:
+            while wanted.keys() - found.keys():
+                answer = self._client.call('users.list', limit=200,
+                                           cursor=cursor)
+                for user in answer.get('members', []):
+                    profile = user.get('profile', {})
+                    for known in (user.get('name'),
+                                  profile.get('display_name')):
+                        if known and known.lower() in wanted:
+                            found.setdefault(known.lower(), user['id'])
+                cursor = answer.get('response_metadata', {}).get(
+                    'next_cursor')
+                if not cursor:
+                    break
+        except _SlackError as error:
+            self._warn_once('users', 'cannot look up %s with users.list (%s);'
+                            ' give user IDs (U0123ABCD) instead, or add the '
+                            'users:read scope' % (', '.join(names),
+                                                  error.error))
+            return {}
+        missing = [wanted[k] for k in wanted if k not in found]
+        if missing:
+            self._warn_once('names', 'no Slack user is named %s; they are '
+                            'not mentioned' % ', '.join(missing))
+        return found
 
 
 ###############################################################################
@@ -470,42 +1087,6 @@ class _SlackError(Exception):
         self.retry_after = retry_after
 
 
-def _env(value, *names):
-    for name in names:
-        value = value or os.environ.get(name)
-    return value
-
-
-def _settings(token, channel, api_url):
-    """Token, channel and API base URL, from the arguments or else the
-    environment, checked before any of them is used.
-
-    Raises ValueError for a malformed token (without showing it: urllib's
-    own error would) and for a URL that would send the token across a
-    network unencrypted.
-    """
-    token = _env(token, 'SLACK_ACCESS_TOKEN', 'SLACK_BOT_TOKEN')
-    if token and not (isinstance(token, str) and
-                      re.fullmatch(r'[\x21-\x7e]+', token)):
-        raise ValueError('access_token must be printable ASCII without '
-                         'spaces, like xoxb-...; check for a stray newline '
-                         'or quote')
-    api_url = _env(api_url, 'SLACK_API_URL') or 'https://slack.com/api/'
-    parts = urllib.parse.urlsplit(api_url)
-    host = parts.hostname or ''
-    try:
-        loopback = (host == 'localhost' or
-                    ipaddress.ip_address(host).is_loopback)
-    except ValueError:
-        loopback = False
-    if not host or parts.scheme not in ('https', 'http') or (
-            parts.scheme == 'http' and not loopback):
-        raise ValueError('api_url %r must be https://... (plain http:// is '
-                         'only accepted for loopback addresses)' % api_url)
-    return (token, _env(channel, 'SLACK_CHANNEL_ID'),
-            api_url.rstrip('/') + '/')
-
-
 class _SlackClient(object):
     """A minimal Slack Web API client on urllib.
 
@@ -549,462 +1130,6 @@ class _SlackClient(object):
             error = str(answer.get('error', 'unknown_error'))
             raise _SlackError(error, error in _TRANSIENT)
         return answer
-
-
-###############################################################################
-# Background sender ###########################################################
-###############################################################################
-
-_MENTION_FORMS = ("'@U0123ABCD', 'U0123ABCD', '<@U0123ABCD>', "
-                  "'<!subteam^S0123ABCD>', 'S0123ABCD', '@here', '@channel', "
-                  "'@everyone' (or with !), or a user name such as '@alice'")
-_SPECIAL = ('here', 'channel', 'everyone')
-
-
-def _parse_mentions(finish_mentions):
-    """Split ``finish_mentions`` into Slack markup and names to look up."""
-    if isinstance(finish_mentions, str):
-        finish_mentions = re.split(r'[\s,]+', finish_mentions.strip())
-    markup, names = [], []
-    for entry in finish_mentions:
-        if not isinstance(entry, str):
-            raise ValueError('finish_mentions entry %r is not a str; accepted '
-                             'forms: %s' % (entry, _MENTION_FORMS))
-        if not entry:
-            continue
-        user = re.match(r'^(?:<@|@)?([UW][A-Z0-9]{8,})>?$', entry)
-        group = re.match(r'^(?:<!subteam\^)?(S[A-Z0-9]{8,})(\|[^>]*)?>?$',
-                         entry)
-        special = re.match(r'^<?[@!](%s)>?$' % '|'.join(_SPECIAL), entry)
-        if user and (entry[0] != '<') == (entry[-1] != '>'):
-            markup.append('<@%s>' % user.group(1))
-        elif group and (entry[0] != '<') == (entry[-1] != '>'):
-            markup.append('<!subteam^%s>' % group.group(1))
-        elif special:
-            markup.append('<!%s>' % special.group(1))
-        elif re.match(r'^@[\w.\-]+$', entry):
-            names.append(entry[1:])
-        else:
-            raise ValueError('finish_mentions entry %r is not a mention; '
-                             'accepted forms: %s' % (entry, _MENTION_FORMS))
-    return markup, names
-
-
-class _Sender(object):
-    """Keeps one Slack message equal to the newest state, from a thread.
-
-    It only talks to Slack: ``update`` records a callable that renders the
-    newest text and returns at once; the thread sends at most one call per
-    ``min_interval`` seconds, skips text already sent, re-posts a message
-    that vanished, backs off on transient failures and stops for good, with
-    one warning, on a fatal one.
-    """
-
-    def __init__(self, client, channel, min_interval, ts=None):
-        self._client = client
-        self.channel = channel  # the ID once posted
-        self._min_interval = min_interval
-        self._interval = min_interval  # grows after 429 answers
-        self.ts = ts  # a message to update (a resumed run's) or None
-        # The newest state, each replaced whole: one store is atomic.
-        self._render = None
-        self._final = None  # (render_final, render_reply, markup, names)
-        self._wake = threading.Event()
-        self._finishing = threading.Event()
-        self._done = threading.Event()
-        self._abandoned = False  # finish gave up: make no further call
-        self._warned = set()
-        self._thread = threading.Thread(target=self._run, name='slack_report')
-        self._thread.daemon = True  # a hung Slack never holds the exit
-        self._thread.start()
-
-    def update(self, render):
-        self._render = render
-        if not self._wake.is_set():  # cheaper than setting it again
-            self._wake.set()
-
-    def finish(self, render_final, render_reply, markup, names, timeout):
-        """Send the final state and the mention; wait at most ``timeout``."""
-        self._final = (render_final, render_reply, markup, names)
-        self._finishing.set()
-        self._wake.set()
-        if not self._done.wait(timeout):
-            self._abandoned = True
-            self._warn_once('finish', 'Slack did not take the final report '
-                            'within flush_timeout=%gs; the message may not '
-                            'show the final status' % timeout)
-
-    def _warn_once(self, key, message):
-        if key not in self._warned:
-            self._warned.add(key)
-            _warn(message)
-
-    def _run(self):
-        try:
-            self._loop()
-        except _SlackError as error:
-            self._warn_once('fatal', 'Slack refused the report (%s): %s. '
-                            'slack_report stops sending for this run.'
-                            % (error.error, _fix_for(error.error)))
-        except Exception as error:  # a bug here must not go unnoticed
-            self._warn_once('bug', 'slack_report stopped after an unexpected '
-                            '%s: %s' % (type(error).__name__, error))
-        finally:
-            self._done.set()
-
-    def _loop(self):
-        sent, failures, markup = None, 0, None
-        while not self._abandoned:
-            self._wake.wait()
-            self._wake.clear()
-            render, final = self._render, self._final
-            try:
-                if final is not None:
-                    render_final, render_reply, known, names = final
-                    if markup is None:
-                        markup = known + (self._look_up(names) if names
-                                          else [])
-                    text = render_final(' '.join(markup))
-                else:
-                    text = render()
-                if text != sent:
-                    self._send(text)
-                    sent = text
-                if final is not None:
-                    if markup:
-                        self._mention(render_reply(' '.join(markup)), markup)
-                    return
-                failures = 0
-                self._interval = max(self._min_interval, self._interval * 0.9)
-                self._pause(self._interval, interruptible=True)
-            except _SlackError as error:
-                if error.error in _GONE:
-                    self.ts = sent = None  # deleted or frozen: post anew
-                elif not error.transient:
-                    raise
-                else:
-                    failures += 1
-                    self._warn_once(error.error, 'Slack call failed (%s); '
-                                    'retrying in the background'
-                                    % error.error)
-                    self._back_off(error, failures)
-                self._wake.set()
-
-    def _back_off(self, error, failures):
-        backoff = min(2.0 if self._finishing.is_set() else 30.0,
-                      0.5 * 2 ** failures)
-        if error.error == 'ratelimited':
-            # All runs sharing this bot share one budget and hear the same
-            # wait: slow down steeply and recover gently (a 2-minute cap
-            # leaves room for dozens of runs), and spread the retries.
-            self._interval = min(4 * self._interval,
-                                 max(self._min_interval, 120.0))
-            self._pause(error.retry_after or backoff, interruptible=False)
-            self._pause(random.uniform(0, self._interval), interruptible=True)
-        else:
-            self._pause(backoff, interruptible=True)
-
-    def _pause(self, seconds, interruptible):
-        if interruptible and not self._finishing.is_set():
-            self._finishing.wait(seconds)
-        else:
-            time.sleep(seconds)
-
-    def _send(self, text):
-        if self.ts is None:
-            answer = self._client.call('chat.postMessage',
-                                       channel=self.channel, text=text)
-            self.channel, self.ts = answer['channel'], answer['ts']
-        else:
-            self._client.call('chat.update', channel=self.channel,
-                              ts=self.ts, text=text)
-
-    def _mention(self, text, markup):
-        # Edits never notify: the mention goes out as a new thread reply,
-        # broadcast when it addresses the channel (threads alone ignore it).
-        broadcast = any(m in ('<!here>', '<!channel>', '<!everyone>')
-                        for m in markup)
-        params = {'channel': self.channel, 'thread_ts': self.ts,
-                  'text': text}
-        if broadcast:
-            params['reply_broadcast'] = 'true'
-        self._client.call('chat.postMessage', **params)
-
-    def _look_up(self, names):
-        """Return markup for the user ``names`` that users.list knows."""
-        wanted = {name.lower(): name for name in names}
-        found, cursor = {}, ''
-        try:
-            while True:
-                answer = self._client.call('users.list', limit=200,
-                                           cursor=cursor)
-                for user in answer.get('members', []):
-                    profile = user.get('profile', {})
-                    for known in (user.get('name'),
-                                  profile.get('display_name')):
-                        if known and known.lower() in wanted:
-                            found.setdefault(known.lower(), user['id'])
-                cursor = answer.get('response_metadata', {}).get(
-                    'next_cursor')
-                if not cursor or len(found) == len(wanted):
-                    break
-        except _SlackError as error:
-            self._warn_once('users', 'cannot look up %s with users.list (%s);'
-                            ' give user IDs (U0123ABCD) instead, or add the '
-                            'users:read scope' % (', '.join(names),
-                                                  error.error))
-            return []
-        missing = [wanted[k] for k in wanted if k not in found]
-        if missing:
-            self._warn_once('names', 'no Slack user is named %s; they are '
-                            'not mentioned' % ', '.join(missing))
-        return ['<@%s>' % found[k] for k in wanted if k in found]
-
-
-###############################################################################
-# The extension ###############################################################
-###############################################################################
-
-class SlackReport(_extensions.PrintReport):
-
-    """Trainer extension keeping one Slack message up to date.
-
-    The message shows the PrintReport table of ``entries``, a status line,
-    progress and trends and, once training ends, mentions
-    ``finish_mentions`` in a thread reply. The Slack app needs the
-    ``chat:write`` scope (and ``users:read`` to mention users by name) and
-    must be invited to the channel.
-
-    Args:
-        access_token (str): Bot token ``xoxb-...``. None or empty falls back
-            to ``$SLACK_ACCESS_TOKEN``, then ``$SLACK_BOT_TOKEN``.
-        channel_id (str): Channel ID (or name). None or empty falls back to
-            ``$SLACK_CHANNEL_ID``.
-        entries (list of str): Keys of observations to show, as PrintReport.
-        template (str): ``str.format`` template of the message; the README
-            lists the placeholders.
-        finish_mentions (str or list of str): Who to notify at the end.
-        len_normalizer (str): How the table is shortened to fit
-            ``max_length``: ``'thin_out'``, ``'FIFO'`` or ``'LIFO'``.
-        log_report (str or LogReport): As for PrintReport.
-        api_url (str): Base URL of the Web API. None falls back to
-            ``$SLACK_API_URL``, then ``https://slack.com/api/``.
-        max_length (int): Longest text sent, in UTF-16 units (at most 4000,
-            chat.update's limit).
-        min_interval (float): Fewest seconds between two Slack calls.
-        timeout (float): Seconds before one HTTP request is abandoned.
-        flush_timeout (float): Seconds the end of training may wait for the
-            final report and mention.
-        fields (dict): Extra placeholders, such as ``{'tag': 'lr=0.1'}`` for
-            ``{tag}``.
-        comm: A ChainerMN communicator (anything with ``rank`` and
-            ``size``): only rank 0 reports, the others do nothing.
-
-    """
-
-    def __init__(self, access_token=None, channel_id=None, entries=None,
-                 template=DEFAULT_TEMPLATE, finish_mentions=(),
-                 len_normalizer='thin_out', log_report='LogReport', *,
-                 api_url=None, max_length=4000, min_interval=5.0,
-                 timeout=10.0, flush_timeout=30.0, fields=None, comm=None):
-        if isinstance(entries, str) or not (
-                isinstance(entries, (list, tuple)) and
-                all(isinstance(e, str) for e in entries)):
-            raise TypeError('entries must be a list of str such as '
-                            "['epoch', 'main/loss'], not %r" % (entries,))
-        if not isinstance(log_report, (str, _extensions.LogReport)):
-            raise TypeError('log_report must be the name of a LogReport '
-                            'extension or a LogReport, not %r' % (log_report,))
-        normalizer = _NORMALIZERS.get(str(len_normalizer).lower())
-        if normalizer is None:
-            raise ValueError('len_normalizer %r is unknown; accepted: %s'
-                             % (len_normalizer, _NORMALIZER_NAMES))
-        if not (isinstance(max_length, int) and 100 <= max_length <= 4000):
-            raise ValueError('max_length %r must be an int from 100 to 4000 '
-                             '(chat.update refuses longer text)'
-                             % (max_length,))
-        for name, value in (('min_interval', min_interval),
-                            ('timeout', timeout),
-                            ('flush_timeout', flush_timeout)):
-            if not isinstance(value, (int, float)) or not value >= 0 or (
-                    name == 'timeout' and not value):
-                raise ValueError('%s must be a number of seconds >= 0 (> 0 '
-                                 'for timeout), not %r' % (name, value))
-        fields = dict(fields or {})
-        for key in fields:
-            if not (isinstance(key, str) and key.isidentifier()) or (
-                    key in _PLACEHOLDERS):
-                raise ValueError('fields key %r must be a name that is not '
-                                 'one of the placeholders %s'
-                                 % (key, ', '.join(_PLACEHOLDERS)))
-        if comm is not None and not (hasattr(comm, 'rank') and
-                                     hasattr(comm, 'size')):
-            raise TypeError('comm must be a ChainerMN communicator (with rank '
-                            'and size), not %r' % (comm,))
-        token, self._channel, api_url = _settings(access_token, channel_id,
-                                                  api_url)
-        self._markup, self._names = _parse_mentions(finish_mentions)
-
-        super(SlackReport, self).__init__(list(entries), log_report)
-        self._silent = comm is not None and comm.rank != 0
-        argv = sys.argv or ['']
-        pwd = os.getcwd()
-        home = os.path.expanduser('~')
-        fixed = {
-            'hostname': socket.gethostname(),
-            'pwd': pwd,
-            'pwdshort': '~' + pwd[len(home):]
-            if pwd.startswith(home) and home != '/' else pwd,
-            'cmd': argv[0],
-            'args': ' '.join(shlex.quote(a) for a in argv[1:]),
-            'pid': str(os.getpid()),
-            'processes': '%d processes' % comm.size
-            if comm is not None and comm.size > 1 else '',
-            'git': '',
-        }
-        fixed.update((key, str(value)) for key, value in fields.items())
-        template, used = _compile_template(template,
-                                           _PLACEHOLDERS + tuple(fields))
-        if 'git' in used and not self._silent:
-            fixed['git'] = _git_commit()
-        self._message = _Message(template, used, normalizer, max_length,
-                                 fixed)
-        self._out = self._message.table
-        self._trends = _Trends(entries)
-        self._log_report_spec = log_report
-        self._log_source = None
-        self._client = _SlackClient(token, api_url,
-                                    timeout) if token else None
-        self._min_interval = min_interval
-        self._flush_timeout = flush_timeout
-        self._sender = None
-        self._trainer = None
-        # From a snapshot: [channel, ts] of its message, [] if it had none.
-        self._resumed = None
-        self._status = '[Started]'
-        self._elapsed = 0.0
-        self._progress = None  # (length, unit, done at start, start time)
-        self._finished = False
-        self._exc_before = None
-        # The longest mentions could become: fail now, not at the end.
-        self._render('', 0.0, ' '.join(
-            self._markup + ['<@U0123456789>'] * len(self._names)))
-        if not self.available and not self._silent:
-            _warn('SlackReport has no %s: set SLACK_ACCESS_TOKEN and '
-                  'SLACK_CHANNEL_ID; training goes on without Slack reports'
-                  % ('token' if not token else 'channel'))
-
-    @property
-    def available(self):
-        """Whether this report talks to Slack (it has a token and channel)."""
-        return bool(self._client and self._channel and not self._silent)
-
-    @property
-    def message(self):
-        """The text as it would be sent now."""
-        mentions = ''
-        if self._finished:
-            mentions = ' '.join(self._markup +
-                                [_escape('@' + n) for n in self._names])
-        return self._render_now(mentions)
-
-    def initialize(self, trainer):
-        if self._silent:
-            return
-        self._trainer = trainer
-        self._exc_before = sys.exc_info()[1]
-        spec = self._log_report_spec
-        self._log_source = trainer.get_extension(spec) if isinstance(
-            spec, str) else spec
-        length = getattr(trainer.stop_trigger, 'get_training_length', None)
-        if length is not None:
-            length, unit = length()
-            self._progress = (length, unit, self._done(trainer, unit),
-                              time.time())
-        channel, ts = self._resumed or (self._channel, None)
-        if self.available:
-            self._sender = _Sender(self._client, channel, self._min_interval,
-                                   ts)
-        self._report('[Resumed]' if self._resumed is not None
-                     else '[Started]')
-
-    def __call__(self, trainer):
-        if self._silent:
-            return
-        super(SlackReport, self).__call__(trainer)
-        self._message.table.bound_backlog()
-        self._report('[Training]')
-
-    def on_error(self, trainer, exc, tb):
-        self._status = '[Failed] %s: %s' % (type(exc).__name__, exc)
-
-    def finalize(self):
-        if self._finished or self._silent:
-            return
-        self._finished = True
-        if not self._status.startswith('[Failed]'):
-            # Trainer calls on_error only for an Exception: anything else,
-            # such as KeyboardInterrupt, is seen here propagating.
-            exc = sys.exc_info()[1]
-            if exc is not None and exc is not self._exc_before:
-                self._status = '[Interrupted] %s' % type(exc).__name__
-            else:
-                self._status = '[Completed]'
-        self._snapshot()
-        if self._sender is not None:
-            self._sender.finish(self._render_now,
-                                lambda markup: '%s %s' % (markup, _escape(
-                                    self._status)),
-                                self._markup, self._names,
-                                self._flush_timeout)
-
-    def serialize(self, serializer):
-        super(SlackReport, self).serialize(serializer)
-        # The message travels in snapshots, so a resumed run keeps it.
-        if isinstance(serializer, chainer.serializer.Serializer):
-            sender = self._sender
-            serializer('_slack_message', json.dumps(
-                [sender.channel, sender.ts] if sender and sender.ts else []))
-        else:
-            try:
-                self._resumed = json.loads(serializer('_slack_message', ''))
-            except KeyError:  # a snapshot taken without SlackReport
-                self._resumed = []
-
-    @staticmethod
-    def _done(trainer, unit):
-        updater = trainer.updater
-        return updater.iteration if unit == 'iteration' else \
-            updater.epoch_detail
-
-    def _snapshot(self):
-        if self._trainer is not None:
-            self._elapsed = self._trainer.elapsed_time
-
-    def _report(self, status):
-        self._status = status
-        self._snapshot()
-        if self._sender is not None:
-            status, elapsed = self._status, self._elapsed
-            self._sender.update(lambda: self._render(status, elapsed, ''))
-
-    def _render_now(self, mentions):
-        return self._render(self._status, self._elapsed, mentions)
-
-    def _render(self, status, elapsed, mentions):
-        if self._resumed is not None and status != '[Resumed]':
-            status = status.replace(']', ', resumed]', 1)  # for the whole run
-        values = {'status': status, 'elapsed': _format_elapsed(elapsed),
-                  'progress': '', 'trends': ''}
-        if self._progress is not None:  # read here, not on every report
-            length, unit, start_done, start_time = self._progress
-            done = self._done(self._trainer, unit)
-            spent = time.time() - start_time
-            values['progress'] = _progress_bar(
-                done, length, (done - start_done) / spent if spent else 0)
-        if self._log_source is not None and 'trends' in self._message.fields:
-            values['trends'] = self._trends.render(self._log_source.log)
-        return self._message.render(values, mentions)
 
 
 ###############################################################################
