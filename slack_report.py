@@ -53,6 +53,7 @@ SOFTWARE.
 
 import argparse
 import collections
+import collections.abc
 import http.client
 import ipaddress
 import json
@@ -62,6 +63,7 @@ import random
 import re
 import shlex
 import socket
+import ssl
 import string
 import subprocess
 import sys
@@ -99,6 +101,15 @@ def _warn(message, stacklevel):
     warnings.warn(message, SlackReportWarning, stacklevel=stacklevel + 1)
 
 
+def _warn_quietly(message):
+    """Warn while training runs: even where warnings are made errors
+    (python -W error), nothing may raise into training or the thread."""
+    try:
+        _warn(message, 2)
+    except Exception:
+        pass
+
+
 ###############################################################################
 # Options and run identity (at construction) ##################################
 ###############################################################################
@@ -114,10 +125,14 @@ _SPECIAL = ('here', 'channel', 'everyone')
 
 
 def _check_options(entries, log_report, max_length, seconds, fields, comm):
-    """Raise a TypeError or ValueError naming the first bad option."""
-    if isinstance(entries, str) or not (
-            isinstance(entries, (list, tuple)) and
-            all(isinstance(e, str) for e in entries)):
+    """Raise a TypeError or ValueError naming the first bad option; return
+    ``entries`` as a list."""
+    if isinstance(entries, str) or not isinstance(
+            entries, collections.abc.Iterable):
+        entries = None
+    else:
+        entries = list(entries)
+    if not entries or not all(isinstance(e, str) for e in entries):
         raise TypeError('entries must be a list of str such as '
                         "['epoch', 'main/loss'], not %r" % (entries,))
     if not isinstance(log_report, (str, _extensions.LogReport)):
@@ -141,6 +156,7 @@ def _check_options(entries, log_report, max_length, seconds, fields, comm):
                                  hasattr(comm, 'size')):
         raise TypeError('comm must be a ChainerMN communicator (with rank '
                         'and size), not %r' % (comm,))
+    return entries
 
 
 def _env(value, *names):
@@ -302,7 +318,7 @@ class SlackReport(_extensions.PrintReport):
                  api_url=None, max_length=4000, min_interval=5.0,
                  timeout=10.0, flush_timeout=30.0, fields=None, comm=None):
         fields = dict(fields or {})
-        _check_options(entries, log_report, max_length, dict(
+        entries = _check_options(entries, log_report, max_length, dict(
             min_interval=min_interval, timeout=timeout,
             flush_timeout=flush_timeout), fields, comm)
         normalizer = _normalizer(len_normalizer)
@@ -312,7 +328,7 @@ class SlackReport(_extensions.PrintReport):
                                            _PLACEHOLDERS + tuple(fields))
         self._silent = comm is not None and comm.rank != 0
         table = _Table(normalizer)
-        super(SlackReport, self).__init__(list(entries), log_report,
+        super(SlackReport, self).__init__(entries, log_report,
                                           out=table)
         self._message = _Message(
             template, used, _run_identity(comm, fields, 'git' in used and
@@ -389,9 +405,10 @@ class SlackReport(_extensions.PrintReport):
             serializer('_slack_message', json.dumps(
                 [sender.channel, sender.ts] if sender and sender.ts else []))
         else:
-            try:
-                self._resumed = json.loads(serializer('_slack_message', ''))
-            except KeyError:  # a snapshot taken without SlackReport
+            try:  # '' from load_npz(strict=False) without SlackReport
+                self._resumed = json.loads(
+                    str(serializer('_slack_message', '')) or '[]')
+            except (KeyError, ValueError):  # a snapshot without SlackReport
                 self._resumed = []
 
     def _report(self, kind, detail=''):
@@ -444,9 +461,17 @@ class _Run(object):
 # Rendering: a _State into Slack text #########################################
 ###############################################################################
 
+def _clean(text):
+    """Bytes that were not UTF-8 (a Latin-1 directory name; any non-ASCII
+    under LANG=C) reach Python as lone surrogates, which cannot be sent:
+    decode them as UTF-8 where they are, else show them replaced."""
+    return text.encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')
+
+
 def _escape(text):
     """Escape the three characters Slack reads as markup."""
-    return text.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
+    return _clean(text).replace('&', '&amp;').replace('<', '&lt;').replace(
+        '>', '&gt;')
 
 
 def _units(text):
@@ -460,6 +485,7 @@ def _shorten(raw, limit):
     The cut falls between characters of ``raw``, so it never splits an
     escape such as ``&amp;`` nor a surrogate pair.
     """
+    raw = _clean(raw)
     escaped = _escape(raw)
     if _units(escaped) <= limit:
         return escaped
@@ -740,8 +766,9 @@ class _Trends(object):
                 continue
             values = [v for v in (self._number(o, entry) for o in sampled)
                       if v is not None] or [latest[entry][0]]
-            low, high = min(values), max(values)
-            spark = ''.join(self._BARS[int((v - low) / (high - low) * 7)
+            # Halved, so that a range such as -1e308..1e308 cannot overflow.
+            low, high = min(values) / 2, max(values) / 2
+            spark = ''.join(self._BARS[int((v / 2 - low) / (high - low) * 7)
                                        if high > low else 0] for v in values)
             value, at = best[entry]
             lines.append('%-*s  %-*s  %-10.4g  best %.4g @ %s %s' % (
@@ -771,6 +798,7 @@ class _Message(object):
         self._trends = trends
         self._max_length = max_length
         self._markup, self.names = mentions
+        self._failed = set()  # the optional parts that failed once
         self._content_uses = fields.count('content')
         self._shrinkable = set(fields) - {'content', 'finish_mentions'}
         # The longest the mentions can become: fail now, not at the end.
@@ -783,8 +811,10 @@ class _Message(object):
         not (yet) resolved as plain text, which notifies nobody."""
         if user_ids is None:
             return self._markup + [_escape('@' + n) for n in self.names]
-        return self._markup + ['<@%s>' % user_ids[n.lower()]
-                               for n in self.names if n.lower() in user_ids]
+        found = ['<@%s>' % user_ids[n.lower()] for n in self.names
+                 if n.lower() in user_ids]
+        # Once: a person may be given both by ID and by name.
+        return list(collections.OrderedDict.fromkeys(self._markup + found))
 
     def reply(self, state, user_ids):
         """The thread reply that notifies, and whether to broadcast it (a
@@ -796,13 +826,32 @@ class _Message(object):
                         for m in markup)
         return '%s %s' % (' '.join(markup), _escape(_status(state))), broadcast
 
+    def _optional(self, name, render, *args):
+        """A part of the message that may fail on odd data (a log holding
+        1e308, say): it is left out, with one warning, and the rest goes."""
+        if name not in self._fields:
+            return ''
+        try:
+            return render(*args)
+        except Exception as error:
+            if name not in self._failed:
+                self._failed.add(name)
+                _warn_quietly('slack_report leaves {%s} out of the message: '
+                              '%s: %s' % (name, type(error).__name__, error))
+            return ''
+
     def render(self, state, user_ids):
+        """The text for ``state``: never empty (Slack refuses that)."""
+        text = self._fill(state, user_ids)
+        return text if text.strip() else _escape(_status(state))
+
+    def _fill(self, state, user_ids):
         raw = dict(self._identity, status=_status(state),
                    elapsed=_format_elapsed(state.elapsed),
-                   progress=_progress_bar(*state.progress)
-                   if state.progress else '',
-                   trends=self._trends.render(state.log, state.rows)
-                   if 'trends' in self._fields else '')
+                   progress=self._optional('progress', _progress_bar,
+                                           *state.progress or (0, 0, 0)),
+                   trends=self._optional('trends', self._trends.render,
+                                         state.log, state.rows))
         escaped = {key: _escape(raw[key]) for key in self._shrinkable}
         escaped['content'] = _CONTENT_MARK
         escaped['finish_mentions'] = ' '.join(
@@ -870,6 +919,8 @@ class _Sender(object):
         self._min_interval = min_interval
         self._interval = min_interval  # grows after 429 answers
         self.user_ids = None  # the names of the mentions, once resolved
+        # Whether Slack answered this run: None until a call has ended.
+        self._reached = None
         self._newest = None  # replaced whole: one store is atomic
         self._deadline = None  # time.monotonic() past which nothing is done
         self._wake = threading.Event()
@@ -890,18 +941,24 @@ class _Sender(object):
     def finish(self, timeout):
         """Send the final state (offered last) and the mention; wait at most
         ``timeout`` seconds, then make no further call."""
+        limit = 'flush_timeout=%gs' % timeout
+        if self._reached is False and timeout > self._client.timeout:
+            # A CA, DNS or proxy problem: it will not heal at the end.
+            timeout = self._client.timeout
+            limit += ' (cut to timeout=%gs: Slack was never reached in ' \
+                'this run)' % timeout
         self._deadline = time.monotonic() + timeout
         self._finishing.set()
         self._wake.set()
         if not (self._done.wait(timeout) and self._settled):
             self._warn_once('finish', 'Slack did not take the final report '
-                            'within flush_timeout=%gs; the message may not '
-                            'show the final status' % timeout)
+                            'within %s; the message may not show the final '
+                            'status' % limit)
 
     def _warn_once(self, key, message):
         if key not in self._warned:
             self._warned.add(key)
-            _warn(message, 3)
+            _warn_quietly(message)
 
     def _run(self):
         try:
@@ -954,10 +1011,12 @@ class _Sender(object):
                     self._reply(state)
                     return True
                 failures = 0
+                self._reached = True
                 self._interval = max(self._min_interval,
                                      self._interval * _Retry.recovery)
                 self._wait(self._interval)
             except _SlackError as error:
+                self._reached = bool(self._reached or error.reached)
                 if error.error in _GONE:
                     self.ts = sent = None  # deleted or frozen: post anew
                 elif not error.transient:
@@ -974,7 +1033,7 @@ class _Sender(object):
         backoff = min(_Retry.backoff_max_finishing if self._finishing.is_set()
                       else _Retry.backoff_max,
                       _Retry.backoff_first * 2 ** failures)
-        if error.error == 'ratelimited':
+        if error.error in _SLOW_DOWN:
             self._interval = min(_Retry.rate_limit_slowdown * self._interval,
                                  max(self._min_interval, _Retry.interval_max))
             self._wait(error.retry_after or backoff, asked_by_slack=True)
@@ -1021,6 +1080,8 @@ class _Sender(object):
                 if not cursor:
                     break
         except _SlackError as error:
+            if error.transient:  # Tier 2: 429s are expected; try again
+                raise
             self._warn_once('users', 'cannot look up %s with users.list (%s);'
                             ' give user IDs (U0123ABCD) instead, or add the '
                             'users:read scope' % (', '.join(names),
@@ -1037,8 +1098,13 @@ class _Sender(object):
 # Slack client ################################################################
 ###############################################################################
 
-_TRANSIENT = frozenset(['ratelimited', 'internal_error', 'service_unavailable',
-                        'fatal_error', 'request_timeout'])
+# Slack's pages describe these as conditions that pass.
+_SLOW_DOWN = frozenset(['ratelimited', 'rate_limited',
+                        'message_limit_exceeded'])
+_TRANSIENT = _SLOW_DOWN | frozenset([
+    'internal_error', 'service_unavailable', 'fatal_error', 'request_timeout',
+    'update_failed', 'team_added_to_org', 'org_login_required',
+    'external_channel_migrating'])
 _GONE = frozenset(['message_not_found', 'cant_update_message',
                    'edit_window_closed'])
 _APP_PAGE = 'your app at https://api.slack.com/apps'
@@ -1069,6 +1135,12 @@ def _fix_for(error):
     if 'CERTIFICATE_VERIFY_FAILED' in error or 'SSL' in error:
         return ('TLS verification failed: if a proxy re-signs traffic, point '
                 'SSL_CERT_FILE at its CA bundle')
+    if ' 407' in error:
+        return ('the proxy wants credentials: '
+                'https_proxy=http://user:password@host:port')
+    if ' 403' in error and 'roxy' in error:
+        return ('the proxy refuses the way to Slack: ask its admin, or set '
+                'api_url to a relay that can reach it')
     if error.startswith('cannot reach'):
         return ('Slack is unreachable from here: set https_proxy (and '
                 'no_proxy), or api_url to a relay that can reach it')
@@ -1080,24 +1152,30 @@ def _fix_for(error):
 class _SlackError(Exception):
     """A call failed; ``transient`` failures are worth retrying."""
 
-    def __init__(self, error, transient, retry_after=None):
+    def __init__(self, error, transient, retry_after=None, reached=True):
         super(_SlackError, self).__init__(error)
         self.error = error
         self.transient = transient
         self.retry_after = retry_after
+        self.reached = reached  # Slack itself answered
 
 
 class _SlackClient(object):
     """A minimal Slack Web API client on urllib.
 
     The token travels only in the Authorization header. urllib takes proxies
-    from http_proxy/https_proxy/no_proxy and verifies TLS certificates.
+    from http_proxy/https_proxy/no_proxy and verifies TLS certificates; a
+    loopback URL never goes through a proxy, which would see the token
+    (urllib's no_proxy does not match a bracketed [::1]).
     """
 
     def __init__(self, token, api_url, timeout):
         self._token = token
         self._api_url = api_url
-        self._timeout = timeout
+        self.timeout = timeout
+        local = _is_loopback(urllib.parse.urlsplit(api_url).hostname)
+        self._open = urllib.request.build_opener(
+            *[urllib.request.ProxyHandler({})] if local else []).open
 
     def call(self, method, **params):
         """POST ``method`` with form ``params``; return the decoded answer."""
@@ -1108,24 +1186,32 @@ class _SlackClient(object):
                            'application/x-www-form-urlencoded')
         request.add_header('User-Agent', 'slack_report/' + __version__)
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as r:
-                body = r.read()
+            with self._open(request, timeout=self.timeout) as answer:
+                body = answer.read()
         except urllib.error.HTTPError as error:
             if error.code == 429:
                 retry_after = error.headers.get('Retry-After', '')
                 raise _SlackError('ratelimited', True, float(
                     retry_after) if retry_after.isdigit() else None)
-            raise _SlackError('HTTP %d from %s' % (error.code, method),
-                              error.code >= 500)
+            raise _SlackError('HTTP %d %s from %s' % (
+                error.code, error.reason, method), error.code >= 500 and (
+                    error.code != 407), reached=False)
         except (OSError, http.client.HTTPException) as error:
             reason = getattr(error, 'reason', None) or error
-            raise _SlackError('cannot reach Slack: %s' % (reason,), True)
+            # A CA missing, a name unknown or a proxy refusing: none of
+            # these heals within a run.
+            lasting = isinstance(reason, (socket.gaierror,
+                                          ssl.CertificateError)) or re.search(
+                r'CERTIFICATE_VERIFY_FAILED|Tunnel connection failed: 40[37]',
+                str(reason))
+            raise _SlackError('cannot reach Slack: %s' % (reason,),
+                              not lasting, reached=False)
         try:
             answer = json.loads(body.decode('utf-8'))
             ok = answer['ok']
         except (ValueError, KeyError, TypeError):
             raise _SlackError('the answer to %s was not Slack JSON (a proxy '
-                              'error page?)' % method, True)
+                              'error page?)' % method, True, reached=False)
         if not ok:
             error = str(answer.get('error', 'unknown_error'))
             raise _SlackError(error, error in _TRANSIENT)

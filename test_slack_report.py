@@ -89,6 +89,14 @@ class FakeSlack(object):
             def do_POST(self):
                 fake._handle(self)
 
+            def do_CONNECT(self):  # as a proxy that wants credentials
+                with fake.lock:
+                    fake.calls.append({'method': 'CONNECT',
+                                       'path': self.path})
+                self.send_response(407, 'Proxy Authentication Required')
+                self.send_header('Content-Length', '0')
+                self.end_headers()
+
             def log_message(self, *args):
                 pass
 
@@ -190,6 +198,9 @@ class FakeSlack(object):
         if 'token' in params or 'token' in request.path:
             return {'ok': False, 'error': 'invalid_arguments'}
         with self.lock:
+            if method in ('chat.postMessage', 'chat.update') and not (
+                    params.get('text', '').strip()):
+                return {'ok': False, 'error': 'no_text'}
             if method == 'chat.postMessage':
                 if params.get('channel') not in (CHANNEL_ID, 'general'):
                     return {'ok': False, 'error': 'channel_not_found'}
@@ -832,6 +843,26 @@ class MentionTest(SlackTestCase):
         self.assertEqual(self.slack.calls[-1]['params']['text'],
                          '<@U0ALICE0001> [Completed]')
 
+    def test_users_list_rate_limits_are_waited_out_not_fatal(self):
+        limited = []
+
+        def fault(method, params):
+            if method == 'users.list' and not limited:
+                limited.append(method)
+                return 429, {'Retry-After': '1'}, ''
+        self.slack.fault = fault
+        record, _ = self.run_training(self.report(finish_mentions='@bobby'))
+        self.assertEqual(limited, ['users.list'])
+        self.assertEqual(self.slack.calls[-1]['params']['text'],
+                         '<@U0BOB00002> [Completed]')
+        self.assertFalse([w for w in slack_warnings(record)
+                          if 'users:read' in w])
+
+    def test_a_person_given_by_id_and_by_name_is_mentioned_once(self):
+        self.run_training(self.report(finish_mentions='@U0ALICE0001 @alice'))
+        self.assertEqual(self.slack.calls[-1]['params']['text'],
+                         '<@U0ALICE0001> [Completed]')
+
     def test_no_mentions_no_reply(self):
         self.run_training(self.report())
         self.assertEqual(len(self.slack.calls_to('chat.postMessage')), 1)
@@ -1131,6 +1162,178 @@ class SetupCheckTest(SlackTestCase):
 
 
 ###############################################################################
+# Odd input that must not stop the report ####################################
+###############################################################################
+
+class _HugeUpdater(training.updaters.StandardUpdater):
+    """Reports values at the ends of the float range."""
+
+    def update_core(self):
+        chainer.report({'main/loss': (-1) ** self.iteration * 1e308})
+
+
+class OddInputTest(SlackTestCase):
+
+    def test_a_template_of_only_the_table_never_sends_empty_text(self):
+        report = self.report(template='{content}')
+        self.run_training(report, trigger=(2, 'iteration'))
+        errors = [c for c in self.slack.calls if 'no_text' in str(
+            c.get('answer'))]
+        self.assertEqual(errors, [])
+        history = self.only_report()['history']
+        self.assertEqual(history[0], '[Started]')
+        self.assertTrue(history[-1].startswith('```\niteration'))
+
+    def test_values_at_the_ends_of_the_float_range(self):
+        report = self.report(entries=['iteration', 'main/loss'])
+        trainer = make_long_trainer(6, [report])
+        trainer.updater.__class__ = _HugeUpdater
+        with captured() as record:
+            trainer.run()
+        self.assertEqual(slack_warnings(record), [])
+        text = self.only_report()['text']
+        self.assertTrue(text.startswith('[Completed]'), text)
+        self.assertRegex(text, r'main/loss +[\u2581\u2588]{6} +-1e\+308 +'
+                         r'best -1e\+308 @ iteration 2')
+
+    def test_a_part_that_fails_to_render_is_left_out_with_one_warning(self):
+        class Broken(object):
+            def render(self, log, rows):
+                raise RuntimeError('odd data')
+        report = self.report()
+        report._message._trends = Broken()
+        record, _ = self.run_training(report)
+        found = slack_warnings(record)
+        self.assertEqual(len(found), 1, found)
+        self.assertIn('{trends}', found[0])
+        self.assertIn('odd data', found[0])
+        self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
+
+    def test_resume_from_a_snapshot_taken_with_print_report(self):
+        out = _tmpdir()
+        first = make_trainer(iterations=4, out=out)
+        first.extend(extensions.PrintReport(ENTRIES, out=_Null()))
+        with captured():
+            first.run()
+        path = os.path.join(out, 'snapshot')
+        chainer.serializers.save_npz(path, first)
+        second = make_trainer(iterations=8, report=self.report(), out=out)
+        chainer.serializers.load_npz(path, second, strict=False)
+        with captured():
+            second.run()
+        self.assertTrue(self.only_report()['text'].startswith(
+            '[Completed, resumed]'))
+
+    def test_entries_may_be_any_iterable_of_str(self):
+        entries = collections.OrderedDict.fromkeys(ENTRIES).keys()
+        self.run_training(self.report(entries=entries))
+        self.assertIn('iteration   main/loss   main/accuracy',
+                      self.only_report()['text'])
+
+
+###############################################################################
+# Cluster realities: locales, CAs, DNS, proxies, -W error #####################
+###############################################################################
+
+def run_script(body, timeout=60, **popen):
+    """Run ``body`` in a fresh interpreter that imports this file."""
+    script = ('import sys; sys.path.insert(0, %r)\n'
+              'import test_slack_report as t\n'
+              % os.path.dirname(os.path.abspath(__file__))) + body
+    return subprocess.run([sys.executable, '-c', script],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=timeout, **popen)
+
+
+class ClusterTest(SlackTestCase):
+
+    def test_directory_names_that_are_not_utf8_under_lang_c(self):
+        root = _tmpdir().encode()
+        for name, shown in ((b'caf\xe9', 'caf\ufffd'),
+                            ('\u30c7\u30fc\u30bf'.encode(), '\u30c7\u30fc'
+                             '\u30bf')):
+            with self.subTest(shown=shown):
+                self.fresh_slack()
+                where = os.path.join(root, name)
+                os.mkdir(where)
+                env = dict(os.environ, LANG='C', LC_ALL='C')
+                env.pop('PYTHONIOENCODING', None)
+                done = run_script(
+                    'report = t.SlackReport(t.TOKEN, t.CHANNEL_ID, '
+                    't.ENTRIES, api_url=%r, template="{pwd}|{content}", '
+                    'min_interval=0.05)\n'
+                    't.make_trainer(report=report).run()\n' % self.slack.url,
+                    cwd=where, env=env)
+                self.assertEqual(done.returncode, 0, done.stderr)
+                text = self.only_report()['text']
+                self.assertTrue(text.startswith(
+                    root.decode() + '/' + shown + '|```'), text[:80])
+
+    def test_a_name_that_does_not_resolve_warns_once_and_ends_quickly(self):
+        report = self.report(api_url='https://slack.invalid/api/',
+                             timeout=0.5, flush_timeout=20)
+        start = time.time()
+        record, error = self.run_training(report)
+        self.assertIsNone(error)
+        self.assertLess(time.time() - start, 5)  # not flush_timeout
+        found = slack_warnings(record)
+        self.assertEqual(len(found), 1, found)
+        self.assertIn('https_proxy', found[0])
+
+    def test_warnings_made_errors_never_raise_into_training(self):
+        done = run_script(
+            'import warnings\n'
+            'report = t.SlackReport(t.TOKEN, t.CHANNEL_ID, t.ENTRIES, '
+            'api_url="http://127.0.0.1:%d/api/", min_interval=0.05, '
+            'timeout=0.5, flush_timeout=1)\n'
+            'warnings.simplefilter("error")\n'
+            't.make_trainer(report=report, out=".").run()\n'
+            'print("after training")\n' % free_port(), cwd=_tmpdir())
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn(b'after training', done.stdout)
+        self.assertNotIn(b'Traceback', done.stderr)
+
+    def test_a_loopback_url_never_goes_through_a_proxy(self):
+        proxy = FakeSlack()
+        self.addCleanup(proxy.close)
+        for name in ('http_proxy', 'https_proxy', 'no_proxy'):
+            self.addCleanup(os.environ.__setitem__, name,
+                            os.environ.get(name, '')) if name in \
+                os.environ else self.addCleanup(os.environ.pop, name, None)
+        os.environ.update(http_proxy=proxy.url, no_proxy='::1')
+        self.run_training(self.report())
+        self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
+        ipv6 = slack_report._SlackClient(
+            TOKEN, 'http://[::1]:%d/api/' % free_port(), 1.0)
+        with self.assertRaises(slack_report._SlackError):
+            ipv6.call('auth.test')
+        self.assertEqual(proxy.calls, [])
+
+    def test_a_proxy_that_wants_credentials_is_named(self):
+        proxy = FakeSlack()
+        self.addCleanup(proxy.close)
+        self.addCleanup(os.environ.pop, 'https_proxy', None)
+        os.environ['https_proxy'] = proxy.url.rsplit('/api/', 1)[0]
+        report = self.report(api_url='https://slack.example.com/api/',
+                             flush_timeout=20)
+        start = time.time()
+        record, error = self.run_training(report)
+        self.assertLess(time.time() - start, 5)  # not flush_timeout
+        found = slack_warnings(record)
+        self.assertEqual(len(found), 1, found)
+        self.assertIn('user:password', found[0])
+        self.assertEqual(proxy.calls[0]['method'], 'CONNECT')
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            status = slack_report._main([
+                '--check', '--token', TOKEN, '--channel', CHANNEL_ID,
+                '--api-url', 'https://slack.example.com/api/'])
+        self.assertEqual(status, 1)
+        self.assertIn('user:password', out.getvalue())
+        self.assertNotIn('set https_proxy', out.getvalue())
+
+
+###############################################################################
 # The fault matrix ############################################################
 ###############################################################################
 
@@ -1259,6 +1462,10 @@ class FaultMatrixTest(SlackTestCase):
             'ratelimited': lambda m, p: slack_error('ratelimited'),
             'internal_error': lambda m, p: slack_error('internal_error'),
         }
+        for error in ('rate_limited', 'update_failed', 'team_added_to_org',
+                      'org_login_required', 'external_channel_migrating',
+                      'message_limit_exceeded'):  # documented as passing
+            faults[error] = lambda m, p, error=error: slack_error(error)
         for name, fault in faults.items():
             with self.subTest(fault=name):
                 self.fresh_slack()
