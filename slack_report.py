@@ -62,6 +62,7 @@ import os
 import random
 import re
 import shlex
+import signal
 import socket
 import ssl
 import string
@@ -269,10 +270,16 @@ def _parse_mentions(finish_mentions):
 # What one report hands on: numbers copied on the training thread, and the
 # LogReport's log with how many of its observations count (the log only
 # grows, so a length fixes its content). ``kind`` is started, training,
-# completed, failed or interrupted; the last three end the run.
+# completed, failed, interrupted or terminated; the last four end the run.
 _State = collections.namedtuple('_State', 'kind detail resumed elapsed '
                                 'progress log rows')
-_ENDINGS = frozenset(['completed', 'failed', 'interrupted'])
+_ENDINGS = frozenset(['completed', 'failed', 'interrupted', 'terminated'])
+# Schedulers end jobs with these (a lost terminal: SIGHUP); SIGUSR1/2 are
+# the program's own. They follow with SIGKILL after 30 s by default: the
+# report of a termination gets at most this many seconds.
+_ENDING_SIGNALS = [getattr(signal, n) for n in ('SIGTERM', 'SIGHUP')
+                   if hasattr(signal, n)]
+_SIGNAL_GRACE = 10.0
 
 
 class SlackReport(_extensions.PrintReport):
@@ -309,6 +316,10 @@ class SlackReport(_extensions.PrintReport):
             ``{tag}``.
         comm: A ChainerMN communicator (anything with ``rank`` and
             ``size``): only rank 0 reports, the others do nothing.
+        handle_signals (bool): On SIGTERM or SIGHUP, report
+            ``[Terminated]`` and mention, within at most 10 s, then let the
+            signal act as it would have (the program's own handler, or the
+            default: the process ends killed by that signal).
 
     """
 
@@ -316,7 +327,8 @@ class SlackReport(_extensions.PrintReport):
                  template=DEFAULT_TEMPLATE, finish_mentions=(),
                  len_normalizer='thin_out', log_report='LogReport', *,
                  api_url=None, max_length=4000, min_interval=5.0,
-                 timeout=10.0, flush_timeout=30.0, fields=None, comm=None):
+                 timeout=10.0, flush_timeout=30.0, fields=None, comm=None,
+                 handle_signals=True):
         fields = dict(fields or {})
         entries = _check_options(entries, log_report, max_length, dict(
             min_interval=min_interval, timeout=timeout,
@@ -340,6 +352,9 @@ class SlackReport(_extensions.PrintReport):
         self._log_spec = log_report
         self._min_interval = min_interval
         self._flush_timeout = flush_timeout
+        self._handle_signals = handle_signals
+        self._previous_handlers = {}
+        self._terminated = None  # the signal's description, once seen
         self._resumed = None  # from a snapshot: [channel, ts], or []
         self._run = None  # set by initialize: what each report reads
         self._sender = None
@@ -373,6 +388,9 @@ class SlackReport(_extensions.PrintReport):
             channel, ts = self._resumed or (self._channel, None)
             self._sender = _Sender(self._client, channel, ts, self._message,
                                    self._min_interval)
+            if self._handle_signals and (threading.current_thread() is
+                                         threading.main_thread()):
+                self._install_signal_handlers()
         self._report('started')
 
     def __call__(self, trainer):
@@ -387,15 +405,54 @@ class SlackReport(_extensions.PrintReport):
     def finalize(self):
         if self._finished or self._silent:
             return
-        self._finished = True
+        self._restore_signal_handlers()
         if self._failure is not None:
-            self._report('failed', self._failure)
+            self._finish('failed', self._failure)
         elif self._run is not None and self._run.interrupted():
-            self._report('interrupted', type(sys.exc_info()[1]).__name__)
+            if self._terminated:  # the program's handler ended the run
+                self._finish('terminated', self._terminated)
+            else:
+                self._finish('interrupted', type(sys.exc_info()[1]).__name__)
         else:
-            self._report('completed')
+            self._finish('completed')
+
+    def _finish(self, kind, detail=''):
+        self._finished = True
+        self._report(kind, detail)
         if self._sender is not None:
-            self._sender.finish(self._flush_timeout)
+            self._sender.finish(min(_SIGNAL_GRACE, self._flush_timeout)
+                                if kind == 'terminated' else
+                                self._flush_timeout)
+
+    def _install_signal_handlers(self):
+        for signum in _ENDING_SIGNALS:
+            previous = signal.getsignal(signum)
+            if previous not in (signal.SIG_IGN, None):  # None: not Python's
+                self._previous_handlers[signum] = previous
+                signal.signal(signum, self._on_signal)
+
+    def _restore_signal_handlers(self):
+        for signum, previous in self._previous_handlers.items():
+            if signal.getsignal(signum) == self._on_signal:  # not replaced
+                signal.signal(signum, previous)
+        self._previous_handlers = {}
+
+    def _on_signal(self, signum, frame):
+        description = signal.Signals(signum).name
+        if os.environ.get('SLURM_JOB_ID'):
+            description += ', Slurm job %s' % os.environ['SLURM_JOB_ID']
+        previous = self._previous_handlers.get(signum, signal.SIG_DFL)
+        if callable(previous):
+            # The program's own handler decides: if it ends the run (it
+            # raises), finalize reports the termination.
+            try:
+                return previous(signum, frame)
+            except BaseException:
+                self._terminated = description
+                raise
+        self._restore_signal_handlers()
+        self._finish('terminated', description)
+        os.kill(os.getpid(), signum)  # now the default: ends as it would
 
     def serialize(self, serializer):
         super(SlackReport, self).serialize(serializer)
@@ -523,7 +580,7 @@ def _progress_bar(done, length, speed, width=20):
 
 _LABELS = {'started': 'Started', 'training': 'Training',
            'completed': 'Completed', 'failed': 'Failed',
-           'interrupted': 'Interrupted'}
+           'interrupted': 'Interrupted', 'terminated': 'Terminated'}
 
 
 def _status(state):
@@ -979,13 +1036,12 @@ class _Sender(object):
         return self._deadline is not None and (
             time.monotonic() >= self._deadline)
 
-    def _wait(self, seconds, asked_by_slack=False):
-        """Wait ``seconds``, but never past the deadline. The end of
-        training cuts short a wait begun before it, unless Slack asked for
-        that wait (Retry-After): the final report should go out at once."""
+    def _wait(self, seconds, cut_by_the_end):
+        """Wait ``seconds``, never past the deadline. A wait ``cut_by_the_end``
+        is over once training has ended (at once if it already has), so
+        that the final report goes out without delay."""
         end = time.monotonic() + seconds
-        if not self._finishing.is_set() and (
-                not self._finishing.wait(seconds) or not asked_by_slack):
+        if not self._finishing.wait(seconds) or cut_by_the_end:
             return
         time.sleep(max(0.0, min(end, self._deadline) - time.monotonic()))
 
@@ -1014,7 +1070,7 @@ class _Sender(object):
                 self._reached = True
                 self._interval = max(self._min_interval,
                                      self._interval * _Retry.recovery)
-                self._wait(self._interval)
+                self._wait(self._interval, cut_by_the_end=True)
             except _SlackError as error:
                 self._reached = bool(self._reached or error.reached)
                 if error.error in _GONE:
@@ -1030,16 +1086,19 @@ class _Sender(object):
                 self._wake.set()
 
     def _back_off(self, error, failures):
-        backoff = min(_Retry.backoff_max_finishing if self._finishing.is_set()
-                      else _Retry.backoff_max,
+        # A backoff begun while training runs gives way to the final report;
+        # one begun after keeps retries apart. Retry-After always holds.
+        training = not self._finishing.is_set()
+        backoff = min(_Retry.backoff_max if training else
+                      _Retry.backoff_max_finishing,
                       _Retry.backoff_first * 2 ** failures)
         if error.error in _SLOW_DOWN:
             self._interval = min(_Retry.rate_limit_slowdown * self._interval,
                                  max(self._min_interval, _Retry.interval_max))
-            self._wait(error.retry_after or backoff, asked_by_slack=True)
-            self._wait(random.uniform(0, self._interval))
+            self._wait(error.retry_after or backoff, cut_by_the_end=False)
+            self._wait(random.uniform(0, self._interval), cut_by_the_end=True)
         else:
-            self._wait(backoff)
+            self._wait(backoff, cut_by_the_end=training)
 
     def _send(self, text):
         if self.ts is None:

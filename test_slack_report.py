@@ -14,6 +14,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -888,6 +889,13 @@ class FaultTest(SlackTestCase):
                  if c['time'] > limited[0]]
         self.assertGreaterEqual(min(later) - limited[0], 1.0)
 
+    def test_the_end_during_a_call_does_not_wait_for_min_interval(self):
+        self.slack.delay = 0.3  # training ends while the post is under way
+        start = time.time()
+        self.run_training(self.report(min_interval=5.0), iterations=3)
+        self.assertLess(time.time() - start, 2.5)  # not min_interval
+        self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
+
     def test_a_hung_slack_does_not_hang_the_end_of_training(self):
         self.slack.delay = 30
         start = time.time()
@@ -908,7 +916,7 @@ class AtAGlanceTest(SlackTestCase):
 
     def test_progress_bar_with_percentage_and_eta(self):
         report = self.report(template='{progress}|{content}')
-        trainer = make_trainer(iterations=20, report=report)
+        trainer = make_trainer(iterations=10, report=report)
 
         def sent(trainer):  # each iteration's state reaches Slack
             done = trainer.updater.iteration
@@ -1334,6 +1342,105 @@ class ClusterTest(SlackTestCase):
 
 
 ###############################################################################
+# How a scheduler ends a job #################################################
+###############################################################################
+
+class SignalTest(SlackTestCase):
+    """A real process, trained until a signal comes, as under Slurm."""
+
+    SCRIPT = (
+        'import os, signal, sys, time\n'
+        '%s\n'
+        'report = t.SlackReport(t.TOKEN, t.CHANNEL_ID, t.ENTRIES, '
+        'api_url=%r, min_interval=0.05, timeout=2, flush_timeout=%g, '
+        'finish_mentions="@U0123ABCD", handle_signals=%r)\n'
+        'trainer = t.make_trainer(iterations=10 ** 6, report=report, '
+        'out=".")\n'
+        'def ready(trainer):\n'
+        '    if trainer.updater.iteration == 3:\n'
+        '        print("ready", flush=True)\n'
+        '    time.sleep(0.01)  # a training step\n'
+        'trainer.extend(ready, trigger=(1, "iteration"))\n'
+        'trainer.run()\n')
+
+    def terminate(self, signum, before='', flush_timeout=5.0,
+                  handle_signals=True, when_ready=None):
+        """Start a training, send ``signum`` once it runs; return the
+        process, its output and the seconds from signal to exit."""
+        env = dict(os.environ, SLURM_JOB_ID='4242')
+        process = subprocess.Popen(
+            [sys.executable, '-c', (
+                'import sys; sys.path.insert(0, %r)\n'
+                'import test_slack_report as t\n' % os.path.dirname(
+                    os.path.abspath(__file__))) + self.SCRIPT % (
+                before, self.slack.url, flush_timeout, handle_signals)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            cwd=_tmpdir())
+        self.assertEqual(process.stdout.readline(), b'ready\n')
+        self.assertTrue(self.slack.wait_for(
+            lambda: self.slack.calls_to('chat.update')))
+        if when_ready:
+            when_ready()
+        start = time.time()
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=30)
+        return process, out + err, time.time() - start
+
+    def test_sigterm_and_sighup_end_the_report_and_the_process(self):
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            with self.subTest(signal=signum.name):
+                self.fresh_slack()
+                process, output, took = self.terminate(signum)
+                self.assertEqual(process.returncode, -signum, output)
+                status = '[Terminated] %s, Slurm job 4242' % signum.name
+                self.assertTrue(self.only_report()['text'].startswith(
+                    status), self.only_report()['text'][:60])
+                reply = self.slack.calls_to('chat.postMessage')[-1]
+                self.assertEqual(reply['params']['text'],
+                                 '<@U0123ABCD> ' + status)
+                self.assertLess(took, 5)
+
+    def test_the_program_s_own_handler_is_called_and_decides(self):
+        before = ('def own(signum, frame):\n'
+                  '    print("own handler", flush=True)\n'
+                  '    raise SystemExit(3)\n'
+                  'signal.signal(signal.SIGTERM, own)')
+        process, output, _ = self.terminate(signal.SIGTERM, before)
+        self.assertEqual(process.returncode, 3, output)
+        self.assertIn(b'own handler', output)
+        self.assertTrue(self.only_report()['text'].startswith(
+            '[Terminated] SIGTERM'))
+
+    def test_a_hung_slack_delays_the_end_by_flush_timeout_at_most(self):
+        def hang():
+            self.slack.delay = 30
+        process, output, took = self.terminate(
+            signal.SIGTERM, flush_timeout=1.0, when_ready=hang)
+        self.assertEqual(process.returncode, -signal.SIGTERM, output)
+        self.assertLess(took, 4)
+
+    def test_handle_signals_false_leaves_them_alone(self):
+        process, output, _ = self.terminate(signal.SIGTERM,
+                                            handle_signals=False)
+        self.assertEqual(process.returncode, -signal.SIGTERM, output)
+        self.assertTrue(self.only_report()['text'].startswith('[Training]'))
+
+    def test_handlers_are_restored_at_the_end(self):
+        def own(signum, frame):
+            pass
+        previous = signal.signal(signal.SIGTERM, own)
+        self.addCleanup(signal.signal, signal.SIGTERM, previous)
+        report, during = self.report(), []
+        trainer = make_trainer(report=report)
+        trainer.extend(lambda _: during.append(signal.getsignal(
+            signal.SIGTERM)), trigger=(8, 'iteration'))
+        with captured():
+            trainer.run()
+        self.assertEqual(during, [report._on_signal])
+        self.assertIs(signal.getsignal(signal.SIGTERM), own)
+
+
+###############################################################################
 # The fault matrix ############################################################
 ###############################################################################
 
@@ -1356,7 +1463,7 @@ class FaultMatrixTest(SlackTestCase):
     of a clean run, and the message must end in its right final state.
     """
 
-    ITERATIONS = 20
+    ITERATIONS = 10
     FLUSH = 3.0
     MARGIN = 2.0  # for a noisy machine; far below what a hang would cost
 
@@ -1507,8 +1614,8 @@ class FaultMatrixTest(SlackTestCase):
 
     def test_failure_and_interrupt_reach_slack_while_it_is_slow(self):
         for kwargs, kind, status in (
-                (dict(fail_at=10), _Fail, '[Failed] _Fail: boom'),
-                (dict(interrupt_at=10), KeyboardInterrupt,
+                (dict(fail_at=6), _Fail, '[Failed] _Fail: boom'),
+                (dict(interrupt_at=6), KeyboardInterrupt,
                  '[Interrupted] KeyboardInterrupt')):
             with self.subTest(status=status):
                 self.fresh_slack()
