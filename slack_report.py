@@ -88,7 +88,7 @@ except ImportError as _error:  # pragma: no cover - depends on the machine
 __version__ = '1.1.0'
 __all__ = ['SlackReport', 'SlackReportWarning', 'DEFAULT_TEMPLATE']
 
-DEFAULT_TEMPLATE = ('{status}  {elapsed}  {progress}\n'
+DEFAULT_TEMPLATE = ('{status}  {elapsed}  {progress}  updated {updated}\n'
                     '{hostname}:{pwdshort}  `{cmd} {args}`  {git}  '
                     'pid {pid} {processes}\n'
                     '{trends}\n{content}\n{finish_mentions}')
@@ -117,7 +117,7 @@ def _warn_quietly(message):
 
 _PLACEHOLDERS = ('status', 'hostname', 'pwd', 'pwdshort', 'cmd', 'args',
                  'elapsed', 'progress', 'trends', 'git', 'pid', 'processes',
-                 'content', 'finish_mentions')
+                 'updated', 'content', 'finish_mentions')
 _NORMALIZER_NAMES = "'thin_out', 'FIFO', 'LIFO'"
 _MENTION_FORMS = ("'@U0123ABCD', 'U0123ABCD', '<@U0123ABCD>', "
                   "'<!subteam^S0123ABCD>', 'S0123ABCD', '@here', '@channel', "
@@ -125,7 +125,8 @@ _MENTION_FORMS = ("'@U0123ABCD', 'U0123ABCD', '<@U0123ABCD>', "
 _SPECIAL = ('here', 'channel', 'everyone')
 
 
-def _check_options(entries, log_report, max_length, seconds, fields, comm):
+def _check_options(entries, log_report, max_length, seconds, fields, comm,
+                   stale_after):
     """Raise a TypeError or ValueError naming the first bad option; return
     ``entries`` as a list."""
     if isinstance(entries, str) or not isinstance(
@@ -157,6 +158,10 @@ def _check_options(entries, log_report, max_length, seconds, fields, comm):
                                  hasattr(comm, 'size')):
         raise TypeError('comm must be a ChainerMN communicator (with rank '
                         'and size), not %r' % (comm,))
+    if stale_after not in (None, 'auto') and not (
+            isinstance(stale_after, (int, float)) and stale_after > 0):
+        raise ValueError("stale_after %r must be 'auto', None or a number of "
+                         'seconds > 0' % (stale_after,))
     return entries
 
 
@@ -272,7 +277,10 @@ def _parse_mentions(finish_mentions):
 # grows, so a length fixes its content). ``kind`` is started, training,
 # completed, failed, interrupted or terminated; the last four end the run.
 _State = collections.namedtuple('_State', 'kind detail resumed elapsed '
-                                'progress log rows')
+                                'progress log rows time stale_after')
+_STALE_FLOOR = 600.0  # seconds; 'auto' stale_after is never shorter
+_STALE_GAPS = 3  # times the longest gap between reports
+_STALE_FIRST = 3600.0  # before a gap has been seen
 _ENDINGS = frozenset(['completed', 'failed', 'interrupted', 'terminated'])
 # Schedulers end jobs with these (a lost terminal: SIGHUP); SIGUSR1/2 are
 # the program's own. They follow with SIGKILL after 30 s by default: the
@@ -316,6 +324,11 @@ class SlackReport(_extensions.PrintReport):
             ``{tag}``.
         comm: A ChainerMN communicator (anything with ``rank`` and
             ``size``): only rank 0 reports, the others do nothing.
+        stale_after (float or str): Seconds without a report after which
+            Slack itself posts, in the thread, that the run may have died
+            or hung (a reply scheduled in advance and kept moving while the
+            run reports). ``'auto'``: from the gaps between reports, at
+            least 10 minutes. None: no such reply.
         handle_signals (bool): On SIGTERM or SIGHUP, report
             ``[Terminated]`` and mention, within at most 10 s, then let the
             signal act as it would have (the program's own handler, or the
@@ -328,11 +341,11 @@ class SlackReport(_extensions.PrintReport):
                  len_normalizer='thin_out', log_report='LogReport', *,
                  api_url=None, max_length=4000, min_interval=5.0,
                  timeout=10.0, flush_timeout=30.0, fields=None, comm=None,
-                 handle_signals=True):
+                 stale_after='auto', handle_signals=True):
         fields = dict(fields or {})
         entries = _check_options(entries, log_report, max_length, dict(
             min_interval=min_interval, timeout=timeout,
-            flush_timeout=flush_timeout), fields, comm)
+            flush_timeout=flush_timeout), fields, comm, stale_after)
         normalizer = _normalizer(len_normalizer)
         token, self._channel, api_url = _settings(access_token, channel_id,
                                                   api_url)
@@ -352,13 +365,16 @@ class SlackReport(_extensions.PrintReport):
         self._log_spec = log_report
         self._min_interval = min_interval
         self._flush_timeout = flush_timeout
+        self._stale_after = stale_after
         self._handle_signals = handle_signals
         self._previous_handlers = {}
         self._terminated = None  # the signal's description, once seen
-        self._resumed = None  # from a snapshot: [channel, ts], or []
+        # From a snapshot: [channel, ts, scheduled reply's id], or [].
+        self._resumed = None
         self._run = None  # set by initialize: what each report reads
         self._sender = None
-        self._state = _State('started', '', False, 0.0, None, (), 0)
+        self._state = _State('started', '', False, 0.0, None, (), 0,
+                             time.time(), None)
         self._failure = None
         self._finished = False
         if not self.available and not self._silent:
@@ -383,11 +399,12 @@ class SlackReport(_extensions.PrintReport):
         spec = self._log_spec
         self._run = _Run(trainer, trainer.get_extension(spec)
                          if isinstance(spec, str) else spec,
-                         self._resumed is not None)
+                         self._resumed is not None, self._stale_after)
         if self.available:
-            channel, ts = self._resumed or (self._channel, None)
-            self._sender = _Sender(self._client, channel, ts, self._message,
-                                   self._min_interval)
+            channel, ts, switch = ((self._resumed or []) + [None] * 3)[:3]
+            self._sender = _Sender(self._client, channel or self._channel,
+                                   ts, self._message, self._min_interval,
+                                   switch)
             if self._handle_signals and (threading.current_thread() is
                                          threading.main_thread()):
                 self._install_signal_handlers()
@@ -460,7 +477,8 @@ class SlackReport(_extensions.PrintReport):
         if isinstance(serializer, chainer.serializer.Serializer):
             sender = self._sender
             serializer('_slack_message', json.dumps(
-                [sender.channel, sender.ts] if sender and sender.ts else []))
+                [sender.channel, sender.ts, sender.switch]
+                if sender and sender.ts else []))
         else:
             try:  # '' from load_npz(strict=False) without SlackReport
                 self._resumed = json.loads(
@@ -481,10 +499,13 @@ class _Run(object):
     """What a report reads of a running trainer: set up once, so that each
     snapshot only copies a few numbers."""
 
-    def __init__(self, trainer, log_source, resumed):
+    def __init__(self, trainer, log_source, resumed, stale_after):
         self._trainer = trainer
         self._log_source = log_source
         self._resumed = resumed
+        self._stale_after = stale_after
+        self._last = None  # when the previous report was taken
+        self._longest_gap = None
         self._handled_before = sys.exc_info()[1]
         length = getattr(trainer.stop_trigger, 'get_training_length', None)
         self._length, self._unit = length() if length else (None, None)
@@ -496,15 +517,27 @@ class _Run(object):
             updater.epoch_detail
 
     def snapshot(self, kind, detail):
-        progress = None
+        now, progress = time.time(), None
         if self._length:
             done, (start_time, start_done) = self._done(), self._start
-            spent = time.time() - start_time
+            spent = now - start_time
             progress = (done, self._length,
                         (done - start_done) / spent if spent > 0 else 0.0)
         log = self._log_source.log
         return _State(kind, detail, self._resumed, self._trainer.elapsed_time,
-                      progress, log, len(log))
+                      progress, log, len(log), now, self._silence(now))
+
+    def _silence(self, now):
+        """How long without a report means the run died or hangs: as given,
+        or ``'auto'``, a few times the longest gap between reports so far
+        (an hour before the second report), never under a floor."""
+        last, self._last = self._last, now
+        if self._stale_after != 'auto':
+            return self._stale_after
+        if last is None:
+            return _STALE_FIRST
+        self._longest_gap = max(now - last, self._longest_gap or 0.0)
+        return max(_STALE_FLOOR, _STALE_GAPS * self._longest_gap)
 
     def interrupted(self):
         """Whether an exception that is not an Exception (Trainer's on_error
@@ -562,6 +595,19 @@ def _format_elapsed(seconds):
     minutes, seconds = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return '%d:%02d:%02d' % (hours, minutes, seconds)
+
+
+def _date(seconds):
+    """A time that Slack shows in each reader's own zone ("today 14:03"),
+    with a UTC fallback where it cannot."""
+    return '<!date^%d^{date_short_pretty} {time}|%s>' % (
+        seconds, time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(seconds)))
+
+
+def _marker(report_ts):
+    """What ends a scheduled reply: which report's thread it belongs to
+    (Slack's list of scheduled messages does not say)."""
+    return ' (report %s)' % report_ts
 
 
 def _progress_bar(done, length, speed, width=20):
@@ -857,9 +903,11 @@ class _Message(object):
         self._markup, self.names = mentions
         self._failed = set()  # the optional parts that failed once
         self._content_uses = fields.count('content')
-        self._shrinkable = set(fields) - {'content', 'finish_mentions'}
+        self._shrinkable = set(fields) - {'content', 'finish_mentions',
+                                          'updated'}
         # The longest the mentions can become: fail now, not at the end.
-        self.render(_State('completed', '', False, 0.0, None, (), 0),
+        self.render(_State('completed', '', False, 0.0, None, (), 0, 0.0,
+                           None),
                     dict.fromkeys((n.lower() for n in self.names),
                                   'U0123456789'))
 
@@ -873,15 +921,24 @@ class _Message(object):
         # Once: a person may be given both by ID and by name.
         return list(collections.OrderedDict.fromkeys(self._markup + found))
 
-    def reply(self, state, user_ids):
-        """The thread reply that notifies, and whether to broadcast it (a
-        thread alone ignores @here, @channel and @everyone)."""
+    def reply(self, state, user_ids, silent_since=None, report_ts=None):
+        """The thread reply that notifies of the end (None without
+        mentions), or the one Slack posts if no report came after
+        ``silent_since`` (marked with ``report_ts``, so that a resumed run
+        finds it); and whether to broadcast it (a thread alone ignores
+        @here, @channel and @everyone)."""
         markup = self.mentions(user_ids)
-        if not markup:
-            return None, False
         broadcast = any(m in ('<!here>', '<!channel>', '<!everyone>')
                         for m in markup)
-        return '%s %s' % (' '.join(markup), _escape(_status(state))), broadcast
+        status = _escape(_status(state))
+        if silent_since is not None:
+            status = ('No report from this run since %s: it may have been '
+                      'killed (out of memory, SIGKILL, a node failure) or be '
+                      'hung. Its last status: %s%s' % (
+                          _date(silent_since), status, _marker(report_ts)))
+        elif not markup:
+            return None, False
+        return ' '.join(markup + [status]), broadcast
 
     def _optional(self, name, render, *args):
         """A part of the message that may fail on odd data (a log holding
@@ -911,6 +968,7 @@ class _Message(object):
                                          state.log, state.rows))
         escaped = {key: _escape(raw[key]) for key in self._shrinkable}
         escaped['content'] = _CONTENT_MARK
+        escaped['updated'] = _date(state.time)
         escaped['finish_mentions'] = ' '.join(
             self.mentions(user_ids)) if state.kind in _ENDINGS else ''
         # Room for the fence, the table's header and its newest line comes
@@ -958,6 +1016,11 @@ class _Retry(object):
     recovery = 0.9  # the interval shrinks so after each success
 
 
+# chat.scheduleMessage errors that another time may not give.
+_RESCHEDULE = frozenset(['restricted_too_many', 'time_in_past',
+                         'time_too_far'])
+
+
 class _Sender(object):
     """Keeps one Slack message equal to the newest state, from a thread.
 
@@ -968,10 +1031,18 @@ class _Sender(object):
     one. ``finish`` sets a deadline: no wait and no call goes past it.
     """
 
-    def __init__(self, client, channel, ts, message, min_interval):
+    def __init__(self, client, channel, ts, message, min_interval, switch):
         self._client = client
         self.channel = channel  # the ID once posted
         self.ts = ts  # the message to update (a resumed run's) or None
+        # The reply scheduled to post if reports stop: its ID, its time and
+        # the kind of status it names.
+        self.switch, self._switch_at, self._switch_kind = switch, None, None
+        self._dropped = []  # scheduled replies to delete
+        # A resumed run's killed predecessor may have moved its scheduled
+        # reply after the snapshot that carried its ID: look for it once.
+        self._look_for_switches = ts is not None
+        self._replied = False
         self._message = message
         self._min_interval = min_interval
         self._interval = min_interval  # grows after 429 answers
@@ -1011,6 +1082,10 @@ class _Sender(object):
             self._warn_once('finish', 'Slack did not take the final report '
                             'within %s; the message may not show the final '
                             'status' % limit)
+
+    def _warn_retrying(self, error):
+        self._warn_once(error.error, 'Slack call failed (%s); retrying in '
+                        'the background' % error.error)
 
     def _warn_once(self, key, message):
         if key not in self._warned:
@@ -1057,15 +1132,22 @@ class _Sender(object):
             state = self._newest
             final = state.kind in _ENDINGS
             try:
-                if final and self.user_ids is None:
+                if self._look_for_switches:
+                    self._find_switches()
+                if self.user_ids is None and (final or state.stale_after):
                     self.user_ids = self._look_up(self._message.names)
                 text = self._message.render(state, self.user_ids)
+                if not final:  # first: it names the newest status
+                    self._keep_switch(state)
                 if text != sent:
                     self._send(text)
                     sent = text
                 if final:
                     self._reply(state)
+                    self._retire_switch()
+                    self._drop_switches(finishing=True)
                     return True
+                self._keep_switch(state)  # after a first post: in its thread
                 failures = 0
                 self._reached = True
                 self._interval = max(self._min_interval,
@@ -1073,15 +1155,14 @@ class _Sender(object):
                 self._wait(self._interval, cut_by_the_end=True)
             except _SlackError as error:
                 self._reached = bool(self._reached or error.reached)
-                if error.error in _GONE:
-                    self.ts = sent = None  # deleted or frozen: post anew
+                if error.error in _GONE:  # deleted or frozen: post anew
+                    self.ts = sent = None
+                    self._retire_switch()
                 elif not error.transient:
                     raise
                 else:
                     failures += 1
-                    self._warn_once(error.error, 'Slack call failed (%s); '
-                                    'retrying in the background'
-                                    % error.error)
+                    self._warn_retrying(error)
                     self._back_off(error, failures)
                 self._wake.set()
 
@@ -1109,16 +1190,90 @@ class _Sender(object):
             self._client.call('chat.update', channel=self.channel,
                               ts=self.ts, text=text)
 
+    def _in_thread(self, text, broadcast, **params):
+        params.update(channel=self.channel, thread_ts=self.ts, text=text)
+        if broadcast:
+            params['reply_broadcast'] = 'true'
+        return params
+
     def _reply(self, state):
         # Edits never notify: the mention goes out as a new thread reply.
         text, broadcast = self._message.reply(state, self.user_ids)
-        if text is None:
+        if text is not None and not self._replied:
+            self._client.call('chat.postMessage',
+                              **self._in_thread(text, broadcast))
+        self._replied = True
+
+    def _keep_switch(self, state):
+        """Keep one reply scheduled in the thread, due no sooner than
+        ``stale_after`` past the newest report: if reports stop (SIGKILL,
+        out of memory, a node lost, a hang), Slack itself posts it.
+
+        It moves when the status it names changes, or once reports have
+        run past half its margin, to a random point of the next one: a run
+        makes about four calls per ``stale_after``, and runs started
+        together do not crowd one channel's 5-minute window (Slack allows
+        30 in one). So when it posts, no report came for ``stale_after``.
+        """
+        if not state.stale_after or self.ts is None or (
+                self._switch_kind == state.kind and self._switch_at and
+                self._switch_at >= state.time + state.stale_after):
             return
-        params = {'channel': self.channel, 'thread_ts': self.ts,
-                  'text': text}
-        if broadcast:
-            params['reply_broadcast'] = 'true'
-        self._client.call('chat.postMessage', **params)
+        post_at = int(state.time + state.stale_after * (1 + random.random())
+                      ) + 1
+        text, broadcast = self._message.reply(
+            state, self.user_ids, post_at - state.stale_after, self.ts)
+        try:
+            answer = self._client.call('chat.scheduleMessage',
+                                       **self._in_thread(text, broadcast,
+                                                         post_at=post_at))
+        except _SlackError as error:
+            if error.transient or error.error in _RESCHEDULE:
+                self._warn_retrying(error)  # at a later report
+            else:
+                self._warn_once('switch', 'cannot schedule the reply that '
+                                'tells if this run goes silent (%s): %s'
+                                % (error.error, _fix_for(error.error)))
+                self._switch_at = float('inf')  # not again this run
+            return
+        self._retire_switch()
+        self.switch, self._switch_at = answer['scheduled_message_id'], post_at
+        self._switch_kind = state.kind
+        self._drop_switches()
+
+    def _find_switches(self):
+        """Retire the replies still scheduled in this report's thread."""
+        cursor, mark = '', _marker(self.ts)
+        while True:
+            answer = self._client.call('chat.scheduledMessages.list',
+                                       channel=self.channel, cursor=cursor)
+            self._dropped += [m['id'] for m in answer.get(
+                'scheduled_messages', []) if m.get('text', '').endswith(mark)
+                and m['id'] != self.switch]
+            cursor = answer.get('response_metadata', {}).get('next_cursor')
+            if not cursor:
+                break
+        self._look_for_switches = False
+
+    def _retire_switch(self):
+        if self.switch:
+            self._dropped.append(self.switch)
+        self.switch = self._switch_at = None
+
+    def _drop_switches(self, finishing=False):
+        """Delete the retired scheduled replies. Slack being busy leaves
+        them for later, unless ``finishing``: then it raises, to retry."""
+        while self._dropped:
+            try:
+                self._client.call('chat.deleteScheduledMessage',
+                                  channel=self.channel,
+                                  scheduled_message_id=self._dropped[0])
+            except _SlackError as error:
+                if error.transient and finishing:
+                    raise
+                if error.transient:
+                    break
+            del self._dropped[0]  # deleted, or already posted or gone
 
     def _look_up(self, names):
         """Map the lower-cased ``names`` that users.list knows to IDs."""
@@ -1364,8 +1519,17 @@ def _check(token, channel, api_url):
     where = dict(channel=posted['channel'], ts=posted['ts'])
     updated = step('the bot can update its message', 'chat.update',
                    text='slack_report --check: updated', **where)
+    # The reply Slack posts if a run goes silent (stale_after).
+    scheduled = step('the bot can schedule a reply', 'chat.scheduleMessage',
+                     channel=where['channel'], thread_ts=where['ts'],
+                     post_at=int(time.time()) + 600,
+                     text='slack_report --check: a scheduled reply')
+    if scheduled:
+        step('the scheduled reply is deleted', 'chat.deleteScheduledMessage',
+             channel=where['channel'],
+             scheduled_message_id=scheduled['scheduled_message_id'])
     step('the test message is deleted', 'chat.delete', **where)
-    if updated is None:
+    if updated is None or scheduled is None:
         return 1
     print('A SlackReport with this token and channel will work.')
     return 0
@@ -1378,8 +1542,9 @@ def _main(argv=None):
                         help='train a tiny model for a few seconds and post '
                         'its report (or show it, without credentials)')
     parser.add_argument('--check', action='store_true',
-                        help='check the token and channel: post, update and '
-                        'delete a test message, and say how to fix a failure')
+                        help='check the token and channel: post, update, '
+                        'schedule a reply to and delete a test message, and '
+                        'say how to fix a failure')
     parser.add_argument('--token', help='for --check: the bot token (default '
                         '$SLACK_ACCESS_TOKEN; prefer the variable, as '
                         'arguments show in ps)')

@@ -73,6 +73,7 @@ class FakeSlack(object):
         self.lock = threading.Condition()  # notified at each call answered
         self.calls = []  # dicts: method, params, headers, path, time
         self.messages = {}  # ts -> {'channel', 'text', 'thread_ts', ...}
+        self.scheduled = {}  # id -> (params, timer posting it when due)
         self.users = [{'id': 'U0ALICE0001', 'name': 'alice',
                        'profile': {'display_name': 'Alice'}},
                       {'id': 'U0BOB00002', 'name': 'bob',
@@ -110,6 +111,9 @@ class FakeSlack(object):
         self._thread.start()
 
     def close(self):
+        with self.lock:
+            for _, timer in self.scheduled.values():
+                timer.cancel()
         self.server.shutdown()
         self.server.server_close()
         self._thread.join()
@@ -227,6 +231,23 @@ class FakeSlack(object):
                 message['history'].append(params['text'])
                 return {'ok': True, 'channel': CHANNEL_ID,
                         'ts': params['ts']}
+            if method == 'chat.scheduleMessage':
+                return self._schedule(params)
+            if method == 'chat.scheduledMessages.list':
+                return {'ok': True, 'response_metadata': {'next_cursor': ''},
+                        'scheduled_messages': [
+                            {'id': i, 'channel_id': CHANNEL_ID,
+                             'post_at': int(p['post_at']), 'text': p['text']}
+                            for i, (p, _) in self.scheduled.items()
+                            if p['channel'] == params.get('channel')]}
+            if method == 'chat.deleteScheduledMessage':
+                scheduled = self.scheduled.pop(
+                    params.get('scheduled_message_id'), None)
+                if scheduled is None:
+                    return {'ok': False,
+                            'error': 'invalid_scheduled_message_id'}
+                scheduled[1].cancel()
+                return {'ok': True}
             if method == 'chat.delete':
                 if self.messages.pop(params.get('ts'), None) is None:
                     return {'ok': False, 'error': 'message_not_found'}
@@ -242,6 +263,48 @@ class FakeSlack(object):
                         'response_metadata': {
                             'next_cursor': str(start + 1) if more else ''}}
         return {'ok': False, 'error': 'unknown_method'}
+
+
+    def _schedule(self, params):
+        """chat.scheduleMessage, with Slack's checks; the message posts
+        when its time comes (called with the lock held)."""
+        post_at, now = int(params.get('post_at', 0)), time.time()
+        if post_at <= now:
+            return {'ok': False, 'error': 'time_in_past'}
+        if post_at > now + 120 * 86400:
+            return {'ok': False, 'error': 'time_too_far'}
+        if params.get('thread_ts') not in self.messages:
+            return {'ok': False, 'error': 'thread_not_found'}
+        crowd = [p for p, _ in self.scheduled.values()
+                 if p['channel'] == params['channel'] and
+                 abs(int(p['post_at']) - post_at) < 300]
+        if len(crowd) >= 30:
+            return {'ok': False, 'error': 'restricted_too_many'}
+        self._counter += 1
+        scheduled_id = 'Q%06d' % self._counter
+        timer = threading.Timer(post_at - now, self._post_scheduled,
+                                (scheduled_id,))
+        timer.daemon = True
+        self.scheduled[scheduled_id] = params, timer
+        timer.start()
+        return {'ok': True, 'channel': CHANNEL_ID, 'post_at': post_at,
+                'scheduled_message_id': scheduled_id}
+
+    def _post_scheduled(self, scheduled_id):
+        with self.lock:
+            scheduled = self.scheduled.pop(scheduled_id, None)
+            if scheduled is None:
+                return
+            self._counter += 1
+            self.messages['1700000000.%06d' % self._counter] = dict(
+                scheduled[0], channel=CHANNEL_ID, scheduled=scheduled_id,
+                history=[scheduled[0]['text']])
+            self.lock.notify_all()
+
+    def posted_scheduled(self):
+        """The scheduled messages that Slack has posted."""
+        with self.lock:
+            return [m for m in self.messages.values() if 'scheduled' in m]
 
 
 RESET = object()
@@ -395,6 +458,13 @@ class SlackTestCase(unittest.TestCase):
         self.assertNotIn(TOKEN, record['text'])
         return record, error
 
+    def mention(self):
+        """The newest thread reply the report posted (as a call)."""
+        replies = [c for c in self.slack.calls_to('chat.postMessage')
+                   if 'thread_ts' in c['params']]
+        self.assertTrue(replies, 'no thread reply was posted')
+        return replies[-1]
+
     def only_report(self):
         reports = self.slack.reports()
         self.assertEqual(len(reports), 1, reports)
@@ -483,8 +553,18 @@ class MessageLifeTest(SlackTestCase):
         start = time.time()
         self.run_training(report, iterations=300)
         duration = time.time() - start
-        calls = len(self.slack.calls)
+        calls = len(self.slack.calls_to('chat.postMessage') +
+                    self.slack.calls_to('chat.update'))
         self.assertLessEqual(calls, duration / 0.3 + 3, (calls, duration))
+        # The reply kept scheduled in case the run goes silent: placed once
+        # ('auto' gives an hour at first, then 10 minutes), deleted once.
+        # Placed at [Started], moved once to name [Training], deleted.
+        self.assertEqual([c['method'] for c in self.slack.calls
+                          if 'Scheduled' in c['method'] or
+                          'schedule' in c['method']],
+                         ['chat.scheduleMessage', 'chat.scheduleMessage',
+                          'chat.deleteScheduledMessage',
+                          'chat.deleteScheduledMessage'])
         history = self.only_report()['history']
         for before, after in zip(history, history[1:]):
             self.assertNotEqual(before, after)
@@ -563,6 +643,8 @@ class OptionsTest(SlackTestCase):
             (dict(finish_mentions=[42]), ValueError, ['42']),
             (dict(entries='epoch'), TypeError, ["'epoch'"]),
             (dict(log_report=3), TypeError, ['3', 'LogReport']),
+            (dict(stale_after='soon'), ValueError, ["'soon'", "'auto'"]),
+            (dict(stale_after=0), ValueError, ['0', 'None']),
         ]
         for options, error, words in cases:
             kwargs = dict(api_url=self.slack.url)
@@ -805,8 +887,7 @@ class MentionTest(SlackTestCase):
             '<!subteam^S0123ABCD>', 'S0999ZZZZZ', '@bobby'])
         self.run_training(report)
         ts, message = list(self.slack.reports().items())[0]
-        reply = self.slack.calls[-1]
-        self.assertEqual(reply['method'], 'chat.postMessage')
+        reply = self.mention()
         self.assertEqual(reply['params']['thread_ts'], ts)
         self.assertEqual(reply['params']['channel'], CHANNEL_ID)
         self.assertNotIn('reply_broadcast', reply['params'])
@@ -815,14 +896,14 @@ class MentionTest(SlackTestCase):
         self.assertEqual(reply['params']['text'], expected + ' [Completed]')
         final = [i for i, c in enumerate(self.slack.calls)
                  if c['method'] == 'chat.update'][-1]
-        self.assertLess(final, len(self.slack.calls) - 1)
+        self.assertLess(final, self.slack.calls.index(reply))
         self.assertTrue(message['text'].endswith(expected))
         self.assertEqual(len(self.slack.calls_to('users.list')), 2)
 
     def test_channel_mentions_are_broadcast_from_the_thread(self):
         self.run_training(self.report(finish_mentions='!channel'),
                           fail_at=2)
-        reply = self.slack.calls[-1]
+        reply = self.mention()
         self.assertEqual(reply['params']['reply_broadcast'], 'true')
         self.assertTrue(reply['params']['text'].startswith(
             '<!channel> [Failed] _Fail'))
@@ -841,7 +922,7 @@ class MentionTest(SlackTestCase):
         found = slack_warnings(record)
         self.assertEqual(len(found), 1, found)
         self.assertIn('nobody', found[0])
-        self.assertEqual(self.slack.calls[-1]['params']['text'],
+        self.assertEqual(self.mention()['params']['text'],
                          '<@U0ALICE0001> [Completed]')
 
     def test_users_list_rate_limits_are_waited_out_not_fatal(self):
@@ -854,14 +935,14 @@ class MentionTest(SlackTestCase):
         self.slack.fault = fault
         record, _ = self.run_training(self.report(finish_mentions='@bobby'))
         self.assertEqual(limited, ['users.list'])
-        self.assertEqual(self.slack.calls[-1]['params']['text'],
+        self.assertEqual(self.mention()['params']['text'],
                          '<@U0BOB00002> [Completed]')
         self.assertFalse([w for w in slack_warnings(record)
                           if 'users:read' in w])
 
     def test_a_person_given_by_id_and_by_name_is_mentioned_once(self):
         self.run_training(self.report(finish_mentions='@U0ALICE0001 @alice'))
-        self.assertEqual(self.slack.calls[-1]['params']['text'],
+        self.assertEqual(self.mention()['params']['text'],
                          '<@U0ALICE0001> [Completed]')
 
     def test_no_mentions_no_reply(self):
@@ -1019,7 +1100,8 @@ class AtAGlanceTest(SlackTestCase):
         text = self.only_report()['text']
         first, second, trends = text.split('\n')[:3]
         self.assertRegex(first, r'^\[Completed\]  \d:\d\d:\d\d  \u2588{20} '
-                         r'100%$')
+                         r'100%  updated <!date\^\d+\^\{date_short_pretty\} '
+                         r'\{time\}\|\d{4}-\d\d-\d\d \d\d:\d\d UTC>$')
         self.assertIn('pid %d' % os.getpid(), second)
         self.assertTrue(trends.startswith('main/loss '), trends)
 
@@ -1135,7 +1217,8 @@ class SetupCheckTest(SlackTestCase):
                                  SLACK_ACCESS_TOKEN=TOKEN,
                                  SLACK_CHANNEL_ID='general')
         self.assertEqual(status, 0, out)
-        self.assertEqual(out.count('ok    '), 4, out)
+        self.assertEqual(out.count('ok    '), 6, out)
+        self.assertEqual(self.slack.scheduled, {})
         self.assertEqual(self.slack.messages, {})
 
     def test_each_failure_names_its_fix(self):
@@ -1178,6 +1261,58 @@ class _HugeUpdater(training.updaters.StandardUpdater):
 
     def update_core(self):
         chainer.report({'main/loss': (-1) ** self.iteration * 1e308})
+
+
+class SwitchTest(SlackTestCase):
+    """The reply Slack posts when a run goes silent (stale_after)."""
+
+    def test_a_hung_training_is_told_and_the_end_removes_the_reply(self):
+        report = self.report(stale_after=1, finish_mentions='@U0123ABCD')
+        trainer = make_trainer(report=report)
+        told = []
+
+        def hang(trainer):  # a deadlocked collective, until Slack tells
+            if trainer.updater.iteration == 3:
+                told.append(bool(self.slack.wait_for(
+                    self.slack.posted_scheduled, 10)))
+        trainer.extend(hang, trigger=(1, 'iteration'))
+        with captured():
+            trainer.run()
+        self.assertEqual(told, [True])
+        alarm, = self.slack.posted_scheduled()
+        self.assertIn('be hung. Its last status: [Training]', alarm['text'])
+        self.assertTrue(alarm['text'].startswith('<@U0123ABCD> No report'))
+        self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
+        self.assertEqual(self.slack.scheduled, {})  # the last one deleted
+
+    def test_every_ending_the_process_sees_deletes_it(self):
+        for kwargs in (dict(), dict(fail_at=3), dict(interrupt_at=3)):
+            with self.subTest(**kwargs):
+                self.fresh_slack()
+                self.run_training(self.report(stale_after=60), **kwargs)
+                self.assertTrue(self.slack.calls_to('chat.scheduleMessage'))
+                self.assertEqual(self.slack.scheduled, {})
+
+    def test_a_crowded_channel_is_retried_at_later_reports(self):
+        self.slack.fault = lambda m, p: slack_error(
+            'restricted_too_many') if m == 'chat.scheduleMessage' else None
+        tried = []
+
+        def busy(trainer):  # training goes on until a report tries again
+            if trainer.updater.iteration == 4:
+                tried.append(bool(self.slack.wait_for(lambda: len(
+                    self.slack.calls_to('chat.scheduleMessage')) >= 2)))
+        trainer = make_trainer(report=self.report(stale_after=60))
+        trainer.extend(busy, trigger=(1, 'iteration'))
+        with captured() as record:
+            trainer.run()
+        self.assertEqual(tried, [True])
+        self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
+        self.assertEqual(len(slack_warnings(record)), 1)
+
+    def test_stale_after_none_schedules_nothing(self):
+        self.run_training(self.report(stale_after=None))
+        self.assertEqual(self.slack.calls_to('chat.scheduleMessage'), [])
 
 
 class OddInputTest(SlackTestCase):
@@ -1353,18 +1488,19 @@ class SignalTest(SlackTestCase):
         '%s\n'
         'report = t.SlackReport(t.TOKEN, t.CHANNEL_ID, t.ENTRIES, '
         'api_url=%r, min_interval=0.05, timeout=2, flush_timeout=%g, '
-        'finish_mentions="@U0123ABCD", handle_signals=%r)\n'
+        'finish_mentions="@U0123ABCD", %s)\n'
         'trainer = t.make_trainer(iterations=10 ** 6, report=report, '
         'out=".")\n'
         'def ready(trainer):\n'
         '    if trainer.updater.iteration == 3:\n'
+        '        t.chainer.serializers.save_npz("snapshot", trainer)\n'
         '        print("ready", flush=True)\n'
         '    time.sleep(0.01)  # a training step\n'
         'trainer.extend(ready, trigger=(1, "iteration"))\n'
         'trainer.run()\n')
 
     def terminate(self, signum, before='', flush_timeout=5.0,
-                  handle_signals=True, when_ready=None):
+                  options='handle_signals=True', when_ready=None, cwd=None):
         """Start a training, send ``signum`` once it runs; return the
         process, its output and the seconds from signal to exit."""
         env = dict(os.environ, SLURM_JOB_ID='4242')
@@ -1373,9 +1509,9 @@ class SignalTest(SlackTestCase):
                 'import sys; sys.path.insert(0, %r)\n'
                 'import test_slack_report as t\n' % os.path.dirname(
                     os.path.abspath(__file__))) + self.SCRIPT % (
-                before, self.slack.url, flush_timeout, handle_signals)],
+                before, self.slack.url, flush_timeout, options)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-            cwd=_tmpdir())
+            cwd=cwd or _tmpdir())
         self.assertEqual(process.stdout.readline(), b'ready\n')
         self.assertTrue(self.slack.wait_for(
             lambda: self.slack.calls_to('chat.update')))
@@ -1421,9 +1557,42 @@ class SignalTest(SlackTestCase):
 
     def test_handle_signals_false_leaves_them_alone(self):
         process, output, _ = self.terminate(signal.SIGTERM,
-                                            handle_signals=False)
+                                            options='handle_signals=False')
         self.assertEqual(process.returncode, -signal.SIGTERM, output)
         self.assertTrue(self.only_report()['text'].startswith('[Training]'))
+
+    def test_after_sigkill_slack_itself_posts_that_the_run_went_silent(self):
+        process, output, _ = self.terminate(signal.SIGKILL,
+                                            options='stale_after=1')
+        killed = time.time()
+        self.assertEqual(process.returncode, -signal.SIGKILL, output)
+        self.assertTrue(self.slack.wait_for(self.slack.posted_scheduled, 10))
+        shown = time.time() - killed
+        alarm, = self.slack.posted_scheduled()
+        report_ts, report = list(self.slack.reports().items())[0]
+        self.assertEqual(alarm['thread_ts'], report_ts)
+        self.assertRegex(alarm['text'], r'^<@U0123ABCD> No report from this '
+                         r'run since <!date\^\d+\^.*\|.* UTC>: it may have '
+                         r'been killed \(out of memory, SIGKILL, a node '
+                         r'failure\) or be hung. Its last status: '
+                         r'\[Training\] \(report %s\)$' % re.escape(report_ts))
+        self.assertTrue(report['text'].startswith('[Training]'))
+        self.assertLess(shown, 4)  # 1 to 2 s after the last report, + 1
+
+    def test_a_resumed_run_removes_the_reply_its_killed_run_scheduled(self):
+        out = _tmpdir()
+        self.terminate(signal.SIGKILL, options='stale_after=60', cwd=out)
+        self.assertEqual(len(self.slack.scheduled), 1)
+        old = list(self.slack.scheduled)[0]
+        resumed = make_trainer(iterations=8, out=out, report=self.report())
+        chainer.serializers.load_npz(os.path.join(out, 'snapshot'), resumed)
+        with captured():
+            resumed.run()
+        self.assertEqual(self.slack.scheduled, {})
+        self.assertIn(old, [c['params']['scheduled_message_id'] for c in
+                            self.slack.calls_to('chat.deleteScheduledMessage')])
+        self.assertTrue(self.only_report()['text'].startswith(
+            '[Completed, resumed]'))
 
     def test_handlers_are_restored_at_the_end(self):
         def own(signum, frame):
@@ -1801,7 +1970,7 @@ def bench_fitting(rows, sizes=(1000, 10000, 100000, 1000000)):
             table.render(size, 0)  # split and measured once, as in a run
             line_count = size
             state = slack_report._State('training', '', False, 3600.0, None,
-                                        [], size)
+                                        [], size, time.time(), None)
             times = []
             for _ in range(5 if size < 1000000 else 3):
                 start = time.perf_counter()
