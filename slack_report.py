@@ -319,7 +319,9 @@ class SlackReport(_extensions.PrintReport):
         min_interval (float): Fewest seconds between two Slack calls.
         timeout (float): Seconds before one HTTP request is abandoned.
         flush_timeout (float): Seconds the end of training may wait for the
-            final report and mention.
+            final report and mention (only while Slack is slow or busy: a
+            channel takes about one post a second, so 50 runs ending
+            together need most of a minute).
         fields (dict): Extra placeholders, such as ``{'tag': 'lr=0.1'}`` for
             ``{tag}``.
         comm: A ChainerMN communicator (anything with ``rank`` and
@@ -340,7 +342,7 @@ class SlackReport(_extensions.PrintReport):
                  template=DEFAULT_TEMPLATE, finish_mentions=(),
                  len_normalizer='thin_out', log_report='LogReport', *,
                  api_url=None, max_length=4000, min_interval=5.0,
-                 timeout=10.0, flush_timeout=30.0, fields=None, comm=None,
+                 timeout=10.0, flush_timeout=60.0, fields=None, comm=None,
                  stale_after='auto', handle_signals=True):
         fields = dict(fields or {})
         entries = _check_options(entries, log_report, max_length, dict(
@@ -1012,6 +1014,7 @@ class _Retry(object):
     # same wait, so the interval between calls grows steeply, recovers
     # gently, and the retries spread out.
     rate_limit_slowdown = 4.0
+    rate_limit_floor = 60.0  # the interval after a 429, at least
     interval_max = 120.0
     recovery = 0.9  # the interval shrinks so after each success
 
@@ -1039,6 +1042,9 @@ class _Sender(object):
         # the kind of status it names.
         self.switch, self._switch_at, self._switch_kind = switch, None, None
         self._dropped = []  # scheduled replies to delete
+        # A 429 seen: others share the budget, so the posts at the end are
+        # spread (once) rather than sent at the instant everyone ends.
+        self._contended = False
         # A resumed run's killed predecessor may have moved its scheduled
         # reply after the snapshot that carried its ID: look for it once.
         self._look_for_switches = ts is not None
@@ -1114,11 +1120,14 @@ class _Sender(object):
     def _wait(self, seconds, cut_by_the_end):
         """Wait ``seconds``, never past the deadline. A wait ``cut_by_the_end``
         is over once training has ended (at once if it already has), so
-        that the final report goes out without delay."""
+        that the final report goes out without delay. Returns whether
+        training has ended."""
         end = time.monotonic() + seconds
-        if not self._finishing.wait(seconds) or cut_by_the_end:
-            return
-        time.sleep(max(0.0, min(end, self._deadline) - time.monotonic()))
+        if not self._finishing.wait(seconds):
+            return False
+        if not cut_by_the_end:
+            time.sleep(max(0.0, min(end, self._deadline) - time.monotonic()))
+        return True
 
     def _loop(self):
         """Send states until the final one is out (True) or the deadline
@@ -1139,10 +1148,14 @@ class _Sender(object):
                 text = self._message.render(state, self.user_ids)
                 if not final:  # first: it names the newest status
                     self._keep_switch(state)
+                if final and self._contended and self.ts is None:
+                    self._spread_before_deadline()  # the post that notifies
                 if text != sent:
-                    self._send(text)
+                    self._send(text, final)
                     sent = text
                 if final:
+                    if self._contended and not self._replied:
+                        self._spread_before_deadline()
                     self._reply(state)
                     self._retire_switch()
                     self._drop_switches(finishing=True)
@@ -1172,20 +1185,45 @@ class _Sender(object):
         training = not self._finishing.is_set()
         backoff = min(_Retry.backoff_max if training else
                       _Retry.backoff_max_finishing,
-                      _Retry.backoff_first * 2 ** failures)
-        if error.error in _SLOW_DOWN:
-            self._interval = min(_Retry.rate_limit_slowdown * self._interval,
-                                 max(self._min_interval, _Retry.interval_max))
-            self._wait(error.retry_after or backoff, cut_by_the_end=False)
-            self._wait(random.uniform(0, self._interval), cut_by_the_end=True)
-        else:
-            self._wait(backoff, cut_by_the_end=training)
+                      _Retry.backoff_first * 2 ** (failures - 1))
+        if error.error not in _SLOW_DOWN:
+            return self._wait(backoff, cut_by_the_end=training)
+        self._interval = max(self._min_interval, min(
+            _Retry.interval_max, max(_Retry.rate_limit_floor,
+                                     _Retry.rate_limit_slowdown *
+                                     self._interval)))
+        self._contended = True
+        wait = error.retry_after or backoff
+        if not training and time.monotonic() + wait > self._deadline:
+            self._deadline = time.monotonic()  # it would come too late
+            return
+        self._wait(wait, cut_by_the_end=False)
+        # Everyone limited heard the same wait: spread the retries, over the
+        # interval while training runs; from its end on (which cuts that
+        # short for every run at once), over what is left before the
+        # deadline, less one request, so that they land inside it.
+        if training and not self._wait(random.uniform(0, self._interval),
+                                       cut_by_the_end=True):
+            return
+        self._spread_before_deadline()
 
-    def _send(self, text):
+    def _spread_before_deadline(self):
+        """Wait a random part of what is left before the deadline, less one
+        request, so that the call after it lands inside it."""
+        self._contended = False  # once is enough: later 429s spread anew
+        self._wait(random.uniform(0, max(0.0, self._deadline - time.monotonic()
+                                         - self._client.timeout)),
+                   cut_by_the_end=False)
+
+    def _send(self, text, final):
         if self.ts is None:
             answer = self._client.call('chat.postMessage',
                                        channel=self.channel, text=text)
             self.channel, self.ts = answer['channel'], answer['ts']
+            # A new message notifies: one first posted at the end with the
+            # mentions in it needs no reply (a channel takes 1 post/s).
+            mentions = self._message.mentions(self.user_ids)
+            self._replied = final and all(m in text for m in mentions)
         else:
             self._client.call('chat.update', channel=self.channel,
                               ts=self.ts, text=text)
@@ -1219,8 +1257,8 @@ class _Sender(object):
                 self._switch_kind == state.kind and self._switch_at and
                 self._switch_at >= state.time + state.stale_after):
             return
-        post_at = int(state.time + state.stale_after * (1 + random.random())
-                      ) + 1
+        post_at = int(math.ceil(state.time + state.stale_after *
+                                (1 + random.random())))
         text, broadcast = self._message.reply(
             state, self.user_ids, post_at - state.stale_after, self.ts)
         try:

@@ -38,7 +38,7 @@ from slack_report import SlackReport, SlackReportWarning
 
 TOKEN = 'xoxb-1111-2222-SeCrEtToKeNvAlUe'
 CHANNEL_ID = 'C0TESTCHAN'
-FAST = dict(min_interval=0.05, timeout=2.0, flush_timeout=5.0)
+FAST = dict(min_interval=0.05, timeout=2.0, flush_timeout=3.0)
 ENV_NAMES = ('SLACK_ACCESS_TOKEN', 'SLACK_BOT_TOKEN', 'SLACK_CHANNEL_ID',
              'SLACK_API_URL')
 
@@ -62,11 +62,14 @@ class FakeSlack(object):
     ``(status, headers, body)`` to answer instead of Slack, or ``RESET`` to
     drop the connection; ``delay`` holds every answer back. With
     ``enforce_limits`` it answers 429 past Slack's documented rates:
-    chat.update 50 a minute for the whole workspace, chat.postMessage one a
-    second per channel (bursts of a few tolerated).
+    the Tier-3 methods (chat.update and the scheduling ones) 50 a minute each
+    for the whole workspace, chat.postMessage one a second per channel
+    (bursts of a few tolerated).
     """
 
-    UPDATES_PER_MINUTE = 50
+    TIER_3 = ('chat.update', 'chat.scheduleMessage',
+              'chat.deleteScheduledMessage', 'chat.scheduledMessages.list')
+    PER_MINUTE = 50
     POST_BURST = 5
 
     def __init__(self, port=0):
@@ -82,7 +85,7 @@ class FakeSlack(object):
         self.delay = 0.0
         self.enforce_limits = False
         self.limited = collections.Counter()  # 429 answers, by method
-        self._updates = []  # times of recent chat.update calls
+        self._recent = collections.defaultdict(list)  # Tier-3 call times
         self._posts = {}  # channel -> (tokens, time)
         self._counter = 0
         fake = self
@@ -177,12 +180,13 @@ class FakeSlack(object):
     def _limit(self, method, params):
         now = time.time()
         with self.lock:
-            if method == 'chat.update':
-                self._updates = [t for t in self._updates if t > now - 60]
-                if len(self._updates) < self.UPDATES_PER_MINUTE:
-                    self._updates.append(now)
+            if method in self.TIER_3:
+                recent = self._recent[method] = [
+                    t for t in self._recent[method] if t > now - 60]
+                if len(recent) < self.PER_MINUTE:
+                    recent.append(now)
                     return None
-                wait = self._updates[0] + 60 - now
+                wait = recent[0] + 60 - now
             elif method == 'chat.postMessage':
                 channel = params.get('channel')
                 tokens, then = self._posts.get(channel, (self.POST_BURST, now))
@@ -935,8 +939,12 @@ class MentionTest(SlackTestCase):
         self.slack.fault = fault
         record, _ = self.run_training(self.report(finish_mentions='@bobby'))
         self.assertEqual(limited, ['users.list'])
-        self.assertEqual(self.mention()['params']['text'],
-                         '<@U0BOB00002> [Completed]')
+        # A new post notifies: a reply, or the first post if it came at
+        # the end (here the 429 held the start back).
+        self.assertTrue([c for c in self.slack.calls_to('chat.postMessage')
+                         if c['params']['text'].endswith('<@U0BOB00002>') or
+                         c['params']['text'] == '<@U0BOB00002> [Completed]'])
+        self.assertTrue(self.only_report()['text'].endswith('<@U0BOB00002>'))
         self.assertFalse([w for w in slack_warnings(record)
                           if 'users:read' in w])
 
@@ -944,6 +952,21 @@ class MentionTest(SlackTestCase):
         self.run_training(self.report(finish_mentions='@U0ALICE0001 @alice'))
         self.assertEqual(self.mention()['params']['text'],
                          '<@U0ALICE0001> [Completed]')
+
+    def test_a_message_first_posted_at_the_end_carries_the_mention(self):
+        refused = []
+
+        def fault(method, params):  # the channel is busy until the end
+            if method == 'chat.postMessage' and not refused:
+                refused.append(params['text'])
+                return 429, {'Retry-After': '1'}, ''
+        self.slack.fault = fault
+        report = self.report(finish_mentions='@U0123ABCD', stale_after=None)
+        self.run_training(report, iterations=2)
+        self.assertTrue(refused[0].startswith('[Started]'))
+        message, = self.slack.messages.values()  # and no reply
+        self.assertTrue(message['text'].startswith('[Completed]'))
+        self.assertTrue(message['text'].endswith('<@U0123ABCD>'))
 
     def test_no_mentions_no_reply(self):
         self.run_training(self.report())
@@ -973,7 +996,8 @@ class FaultTest(SlackTestCase):
     def test_the_end_during_a_call_does_not_wait_for_min_interval(self):
         self.slack.delay = 0.3  # training ends while the post is under way
         start = time.time()
-        self.run_training(self.report(min_interval=5.0, stale_after=None), iterations=3)
+        self.run_training(self.report(min_interval=5.0, stale_after=None),
+                          iterations=3)
         self.assertLess(time.time() - start, 2.5)  # not min_interval
         self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
 
@@ -981,9 +1005,9 @@ class FaultTest(SlackTestCase):
         self.slack.delay = 30
         start = time.time()
         record, error = self.run_training(self.report(
-            timeout=1.0, flush_timeout=0.2), iterations=5)
-        # Waiting for the request would take its timeout, 1 s.
-        self.assertLess(time.time() - start, 0.9)
+            timeout=0.6, flush_timeout=0.2), iterations=5)
+        # Waiting for the request would take its timeout, 0.6 s.
+        self.assertLess(time.time() - start, 0.55)
         self.assertIsNone(error)
         self.assertTrue(any('flush_timeout' in w
                             for w in slack_warnings(record)))
@@ -1392,25 +1416,24 @@ class ClusterTest(SlackTestCase):
 
     def test_directory_names_that_are_not_utf8_under_lang_c(self):
         root = _tmpdir().encode()
-        for name, shown in ((b'caf\xe9', 'caf\ufffd'),
-                            ('\u30c7\u30fc\u30bf'.encode(), '\u30c7\u30fc'
-                             '\u30bf')):
-            with self.subTest(shown=shown):
-                self.fresh_slack()
-                where = os.path.join(root, name)
-                os.mkdir(where)
-                env = dict(os.environ, LANG='C', LC_ALL='C')
-                env.pop('PYTHONIOENCODING', None)
-                done = run_script(
-                    'report = t.SlackReport(t.TOKEN, t.CHANNEL_ID, '
-                    't.ENTRIES, api_url=%r, template="{pwd}|{content}", '
-                    'min_interval=0.05)\n'
-                    't.make_trainer(report=report).run()\n' % self.slack.url,
-                    cwd=where, env=env)
-                self.assertEqual(done.returncode, 0, done.stderr)
-                text = self.only_report()['text']
-                self.assertTrue(text.startswith(
-                    root.decode() + '/' + shown + '|```'), text[:80])
+        names = [b'caf\xe9', '\u30c7\u30fc\u30bf'.encode()]
+        for name in names:
+            os.mkdir(os.path.join(root, name))
+        env = dict(os.environ, LANG='C', LC_ALL='C')
+        env.pop('PYTHONIOENCODING', None)
+        done = run_script(  # one process, a report made in each directory
+            'import os\n'
+            'for name in os.listdir("."):\n'
+            '    os.chdir(name)\n'
+            '    report = t.SlackReport(t.TOKEN, t.CHANNEL_ID, t.ENTRIES, '
+            'api_url=%r, template="{pwd}|{content}", min_interval=0.05)\n'
+            '    t.make_trainer(report=report, iterations=2).run()\n'
+            '    os.chdir("..")\n' % self.slack.url, cwd=root, env=env)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        shown = sorted(m['text'].split('|')[0] for m in
+                       self.slack.reports().values())
+        self.assertEqual(shown, sorted(root.decode() + '/' + name for name in
+                                       ('caf\ufffd', '\u30c7\u30fc\u30bf')))
 
     def test_a_name_that_does_not_resolve_warns_once_and_ends_quickly(self):
         report = self.report(api_url='https://slack.invalid/api/',
@@ -1556,10 +1579,13 @@ class SignalTest(SlackTestCase):
         self.assertLess(took, 4)
 
     def test_handle_signals_false_leaves_them_alone(self):
-        process, output, _ = self.terminate(signal.SIGTERM,
-                                            options='handle_signals=False')
-        self.assertEqual(process.returncode, -signal.SIGTERM, output)
-        self.assertTrue(self.only_report()['text'].startswith('[Training]'))
+        before, during = signal.getsignal(signal.SIGTERM), []
+        trainer = make_trainer(report=self.report(handle_signals=False))
+        trainer.extend(lambda _: during.append(signal.getsignal(
+            signal.SIGTERM)), trigger=(8, 'iteration'))
+        with captured():
+            trainer.run()
+        self.assertEqual(during, [before])
 
     def test_after_sigkill_slack_itself_posts_that_the_run_went_silent(self):
         process, output, _ = self.terminate(signal.SIGKILL,
@@ -1634,7 +1660,7 @@ class FaultMatrixTest(SlackTestCase):
     """
 
     ITERATIONS = 10
-    FLUSH = 3.0
+    FLUSH = 1.5
     MARGIN = 2.0  # for a noisy machine; far below what a hang would cost
 
     @classmethod
@@ -1800,7 +1826,7 @@ class FaultMatrixTest(SlackTestCase):
             'import sys; sys.path.insert(0, %r)\n'
             'import test_slack_report as t\n'
             'report = t.SlackReport(t.TOKEN, t.CHANNEL_ID, t.ENTRIES, '
-            'api_url=%r, min_interval=0.05, timeout=30, flush_timeout=1)\n'
+            'api_url=%r, min_interval=0.05, timeout=30, flush_timeout=0.5)\n'
             't.make_trainer(report=report).run()\n'
             'print("trained")\n' % (os.path.dirname(os.path.abspath(
                 __file__)), self.slack.url))
@@ -2020,15 +2046,18 @@ def bench_api_economy(rows, seconds=30):
         slack.close()
 
 
-def bench_many_runs(rows, runs=50, shortest=20):
+def bench_sweep(rows, runs=50, seconds=20):
+    """Row 5: a sweep. ``runs`` runs of one bot in one channel start and end
+    together, every option at its default, each with a mention."""
     slack = FakeSlack()
     slack.enforce_limits = True
     try:
         reports = [SlackReport(TOKEN, CHANNEL_ID, ENTRIES, api_url=slack.url,
-                               flush_timeout=180.0) for _ in range(runs)]
-        trainers = [_paced_trainer(shortest * (1 + i % 20 / 20.0), report,
-                                   step=0.05)
-                    for i, report in enumerate(reports)]
+                               finish_mentions='@U0ALICE0001')
+                   for _ in range(runs)]
+        ends = [_timed_finalize(report) for report in reports]
+        trainers = [_paced_trainer(seconds, report, step=0.05)
+                    for report in reports]
         threads = [threading.Thread(target=t.run) for t in trainers]
         start = time.time()
         with warnings.catch_warnings(record=True) as caught:
@@ -2038,23 +2067,102 @@ def bench_many_runs(rows, runs=50, shortest=20):
             for thread in threads:
                 thread.join()
         took = time.time() - start
-        finals = [m['text'].startswith('[Completed]')
-                  for m in slack.reports().values()]
-        rows.append(('5. many runs, one bot', '%d runs of %d-%d s, one '
-                     'channel, in %.0f s: %d of %d messages end [Completed]'
-                     % (runs, shortest, 2 * shortest, took, sum(finals),
-                        runs), 'all final',
-                     'met' if sum(finals) == runs else 'NOT met'))
-        for method, note in (('chat.update', 'workspace budget 50/min'),
-                             ('chat.postMessage', '1/s per channel, all '
-                              'runs start at once')):
-            calls = len(slack.calls_to(method))
-            rows.append(('', '%s (%s): %d calls, %d answered 429 (%.0f %%)'
-                         % (method, note, calls, slack.limited[method],
-                            100.0 * slack.limited[method] / calls),
-                         'few 429', ''))
-        rows.append(('', '%d warnings in all (at most one per run and kind)'
-                     % len(caught), '', ''))
+        texts = [m['text'] for m in slack.reports().values()]
+        replies = [m for m in slack.messages.values() if m.get(
+            'thread_ts') and 'scheduled' not in m]
+        notified = set(m['thread_ts'] for m in replies) | set(
+            ts for ts, m in slack.reports().items()
+            if '<@U0ALICE0001>' in m['history'][0])
+        flush = reports[0]._flush_timeout
+        rows.append(('5. sweep, one bot', '%d runs of %d s start and end '
+                     'together, one channel, defaults: %d messages, %d end '
+                     '[Completed], %d notified; longest end %.1f s '
+                     '(flush_timeout %g s); %.0f s in all'
+                     % (runs, seconds, len(texts), sum(
+                         t.startswith('[Completed]') for t in texts),
+                        len(notified), max(e[0] for e in ends), flush, took),
+                     'all %d, within flush_timeout' % runs,
+                     'met' if len(texts) == sum(t.startswith('[Completed]')
+                                                for t in texts) == len(
+                         notified) == runs and max(
+                             e[0] for e in ends) <= flush + 1 else 'NOT met'))
+        calls = len(slack.calls)
+        limited = sum(slack.limited.values())
+        rows.append(('', '%d calls, %d answered 429 (%.0f %%): %s; scheduled '
+                     'replies left: %d'
+                     % (calls, limited, 100.0 * limited / calls, ', '.join(
+                         '%s %d/%d' % (m, slack.limited[m],
+                                       len(slack.calls_to(m)))
+                         for m in sorted(set(c['method']
+                                             for c in slack.calls))),
+                        len(slack.scheduled)),
+                     'at most 20 % 429', 'met' if limited <= 0.2 * calls
+                     else 'NOT met'))
+        rows.append(('', '%d warnings in all' % len(caught), '', ''))
+    finally:
+        slack.close()
+
+
+def bench_sigkill(rows, repeats=3, stale_after=5, killed_at=20):
+    """Row 6: a run killed by SIGKILL, and when Slack says so."""
+    slack = FakeSlack()
+    try:
+        delays = []
+        for _ in range(repeats):
+            process = subprocess.Popen([sys.executable, '-c', (
+                'import sys, time; sys.path.insert(0, %r)\n'
+                'import test_slack_report as t\n'
+                'report = t.SlackReport(t.TOKEN, t.CHANNEL_ID, t.ENTRIES, '
+                'api_url=%r, stale_after=%g)\n'
+                'trainer = t.make_trainer(iterations=10 ** 6, report=report,'
+                ' out=t._tmpdir())\n'
+                'def step(trainer):\n'
+                '    time.sleep(0.1)\n'
+                '    if trainer.updater.iteration == %d:\n'
+                '        print("ready", flush=True)\n'
+                'trainer.extend(step, trigger=(1, "iteration"))\n'
+                'trainer.run()\n') % (os.path.dirname(os.path.abspath(
+                    __file__)), slack.url, stale_after, killed_at)],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            process.stdout.readline()
+            count = len(slack.posted_scheduled())
+            process.kill()
+            killed = time.time()
+            process.wait()
+            slack.wait_for(lambda: len(slack.posted_scheduled()) > count,
+                           4 * stale_after)
+            delays.append(time.time() - killed)
+        rows.append(('6. SIGKILL to Slack', 'stale_after=%g s, a report '
+                     'every 0.1 s, killed %d times: Slack posted the reply '
+                     '%.1f to %.1f s later (stand-in time)'
+                     % (stale_after, repeats, min(delays), max(delays)),
+                     'between %g and %g s' % (stale_after, 2 * stale_after
+                                              + 1),
+                     'met' if stale_after - 0.5 <= min(delays) and max(
+                         delays) <= 2 * stale_after + 1.5 else 'NOT met'))
+    finally:
+        slack.close()
+
+
+def bench_switch_cost(rows, seconds=60, stale_after=4):
+    """Row 7: what keeping the scheduled reply costs in calls."""
+    slack = FakeSlack()
+    try:
+        report = SlackReport(TOKEN, CHANNEL_ID, ENTRIES, api_url=slack.url,
+                             stale_after=stale_after)
+        start = time.time()
+        _paced_trainer(seconds, report, step=0.05).run()
+        took = time.time() - start
+        calls = len(slack.calls_to('chat.scheduleMessage') +
+                    slack.calls_to('chat.deleteScheduledMessage'))
+        per = calls * stale_after / took
+        rows.append(('7. switch cost', '%.0f s run, stale_after=%g s, a '
+                     'report every 0.05 s: %d scheduling calls, %.1f per '
+                     'stale_after; so with \'auto\' (10 min at least) at '
+                     'most %.0f an hour' % (took, stale_after, calls, per,
+                                            per * 3600 / 600),
+                     'a few per stale_after',
+                     'met' if per <= 5 else 'NOT met'))
     finally:
         slack.close()
 
@@ -2062,7 +2170,8 @@ def bench_many_runs(rows, runs=50, shortest=20):
 def run_benchmark(out=sys.stdout):
     rows = []
     for bench in (bench_overhead, bench_call_cost, bench_fitting,
-                  bench_api_economy, bench_many_runs):
+                  bench_api_economy, bench_sweep, bench_sigkill,
+                  bench_switch_cost):
         bench(rows)
     out.write('slack_report %s benchmark, Python %s, Chainer %s, %d cores\n'
               % (slack_report.__version__, sys.version.split()[0],
@@ -2082,10 +2191,12 @@ class BenchSmokeTest(unittest.TestCase):
                            latencies=(None, 0.0))
             bench_call_cost(rows, iterations=1200)
             bench_fitting(rows, sizes=(100, 1000))
-            bench_api_economy(rows, seconds=0.5)
-            bench_many_runs(rows, runs=2, shortest=0.5)
+            bench_api_economy(rows, seconds=0.3)
+            bench_sweep(rows, runs=2, seconds=0.3)
+            bench_sigkill(rows, repeats=1, stale_after=0.3, killed_at=1)
+            bench_switch_cost(rows, seconds=0.3, stale_after=0.1)
         titles = [row[0].split('.')[0] for row in rows if row[0]]
-        self.assertEqual(titles, ['1', '2', '3', '4', '5'])
+        self.assertEqual(titles, ['1', '2', '3', '4', '5', '6', '7'])
         for row in rows:
             self.assertEqual(len(row), 4, row)
 
