@@ -66,6 +66,7 @@ import signal
 import socket
 import ssl
 import string
+import struct
 import subprocess
 import sys
 import tempfile
@@ -75,6 +76,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import warnings
+import zlib
 
 try:
     import chainer
@@ -272,15 +274,13 @@ def _parse_mentions(finish_mentions):
 # The extension (training thread) #############################################
 ###############################################################################
 
-# What one report hands on: numbers copied on the training thread, and the
+# What one report hands on: numbers copied on the training thread (progress
+# is done, length, and done and time at the start, or None), and the
 # LogReport's log with how many of its observations count (the log only
 # grows, so a length fixes its content). ``kind`` is started, training,
 # completed, failed, interrupted or terminated; the last four end the run.
 _State = collections.namedtuple('_State', 'kind detail resumed elapsed '
-                                'progress log rows time stale_after')
-_STALE_FLOOR = 600.0  # seconds; 'auto' stale_after is never shorter
-_STALE_GAPS = 3  # times the longest gap between reports
-_STALE_FIRST = 3600.0  # before a gap has been seen
+                                'progress log rows time')
 _ENDINGS = frozenset(['completed', 'failed', 'interrupted', 'terminated'])
 # Schedulers end jobs with these (a lost terminal: SIGHUP); SIGUSR1/2 are
 # the program's own. They follow with SIGKILL after 30 s by default: the
@@ -331,6 +331,8 @@ class SlackReport(_extensions.PrintReport):
             or hung (a reply scheduled in advance and kept moving while the
             run reports). ``'auto'``: from the gaps between reports, at
             least 10 minutes. None: no such reply.
+        plot (bool): At the end, post a PNG of the curves of the trends'
+            entries in the thread (needs the ``files:write`` scope).
         handle_signals (bool): On SIGTERM or SIGHUP, report
             ``[Terminated]`` and mention, within at most 10 s, then let the
             signal act as it would have (the program's own handler, or the
@@ -343,7 +345,7 @@ class SlackReport(_extensions.PrintReport):
                  len_normalizer='thin_out', log_report='LogReport', *,
                  api_url=None, max_length=4000, min_interval=5.0,
                  timeout=10.0, flush_timeout=60.0, fields=None, comm=None,
-                 stale_after='auto', handle_signals=True):
+                 stale_after='auto', plot=True, handle_signals=True):
         fields = dict(fields or {})
         entries = _check_options(entries, log_report, max_length, dict(
             min_interval=min_interval, timeout=timeout,
@@ -368,6 +370,7 @@ class SlackReport(_extensions.PrintReport):
         self._min_interval = min_interval
         self._flush_timeout = flush_timeout
         self._stale_after = stale_after
+        self._plot = plot
         self._handle_signals = handle_signals
         self._previous_handlers = {}
         self._terminated = None  # the signal's description, once seen
@@ -376,7 +379,7 @@ class SlackReport(_extensions.PrintReport):
         self._run = None  # set by initialize: what each report reads
         self._sender = None
         self._state = _State('started', '', False, 0.0, None, (), 0,
-                             time.time(), None)
+                             time.time())
         self._failure = None
         self._finished = False
         if not self.available and not self._silent:
@@ -395,18 +398,24 @@ class SlackReport(_extensions.PrintReport):
         sender = self._sender
         return self._message.render(self._state, sender and sender.user_ids)
 
+    @property
+    def picture(self):
+        """The run's curves as PNG bytes (None before any number), as
+        ``plot`` posts them at the end."""
+        return self._message.picture(self._state)
+
     def initialize(self, trainer):
         if self._silent:
             return
         spec = self._log_spec
         self._run = _Run(trainer, trainer.get_extension(spec)
                          if isinstance(spec, str) else spec,
-                         self._resumed is not None, self._stale_after)
+                         self._resumed is not None)
         if self.available:
             channel, ts, switch = ((self._resumed or []) + [None] * 3)[:3]
             self._sender = _Sender(self._client, channel or self._channel,
                                    ts, self._message, self._min_interval,
-                                   switch)
+                                   switch, self._stale_after, self._plot)
             if self._handle_signals and (threading.current_thread() is
                                          threading.main_thread()):
                 self._install_signal_handlers()
@@ -501,17 +510,16 @@ class _Run(object):
     """What a report reads of a running trainer: set up once, so that each
     snapshot only copies a few numbers."""
 
-    def __init__(self, trainer, log_source, resumed, stale_after):
+    def __init__(self, trainer, log_source, resumed):
         self._trainer = trainer
         self._log_source = log_source
         self._resumed = resumed
-        self._stale_after = stale_after
-        self._last = None  # when the previous report was taken
-        self._longest_gap = None
         self._handled_before = sys.exc_info()[1]
         length = getattr(trainer.stop_trigger, 'get_training_length', None)
         self._length, self._unit = length() if length else (None, None)
-        self._start = time.time(), self._done()
+        now = time.time()
+        self._clock = trainer.elapsed_time - now  # elapsed: time + this
+        self._start = (self._done(), now)
 
     def _done(self):
         updater = self._trainer.updater
@@ -519,27 +527,10 @@ class _Run(object):
             updater.epoch_detail
 
     def snapshot(self, kind, detail):
-        now, progress = time.time(), None
-        if self._length:
-            done, (start_time, start_done) = self._done(), self._start
-            spent = now - start_time
-            progress = (done, self._length,
-                        (done - start_done) / spent if spent > 0 else 0.0)
-        log = self._log_source.log
-        return _State(kind, detail, self._resumed, self._trainer.elapsed_time,
-                      progress, log, len(log), now, self._silence(now))
-
-    def _silence(self, now):
-        """How long without a report means the run died or hangs: as given,
-        or ``'auto'``, a few times the longest gap between reports so far
-        (an hour before the second report), never under a floor."""
-        last, self._last = self._last, now
-        if self._stale_after != 'auto':
-            return self._stale_after
-        if last is None:
-            return _STALE_FIRST
-        self._longest_gap = max(now - last, self._longest_gap or 0.0)
-        return max(_STALE_FLOOR, _STALE_GAPS * self._longest_gap)
+        now, log = time.time(), self._log_source.log
+        return _State(kind, detail, self._resumed, now + self._clock,
+                      self._length and (self._done(), self._length) +
+                      self._start, log, len(log), now)
 
     def interrupted(self):
         """Whether an exception that is not an Exception (Trainer's on_error
@@ -610,6 +601,14 @@ def _marker(report_ts):
     """What ends a scheduled reply: which report's thread it belongs to
     (Slack's list of scheduled messages does not say)."""
     return ' (report %s)' % report_ts
+
+
+def _progress(state):
+    """The progress bar of ``state``, at the speed seen since the start."""
+    done, length, start_done, start_time = state.progress
+    spent = state.time - start_time
+    return _progress_bar(done, length,
+                         (done - start_done) / spent if spent > 0 else 0.0)
 
 
 def _progress_bar(done, length, speed, width=20):
@@ -858,6 +857,28 @@ class _Trends(object):
                         self._best[entry] = value, observation
             return dict(self._latest), dict(self._best)
 
+    def picture(self, log, rows):
+        """The curves of the first ``rows`` observations of ``log`` as PNG
+        bytes, a panel per entry that has a number; None if none has."""
+        series = []
+        for entry in self._entries:
+            points = []
+            for index, observation in enumerate(log[:rows]):
+                value = self._number(observation, entry)
+                if value is not None:
+                    at = self._number(observation, self._counter)
+                    points.append((index + 1 if at is None else at, value))
+            if points:
+                pick = max if entry in self._higher_is_better else min
+                series.append((entry, points, pick(points,
+                                                   key=lambda p: p[1])))
+        if not series:
+            return None
+        canvas = _Canvas(_WIDTH, _PANEL * len(series))
+        for index, (entry, points, best) in enumerate(series):
+            _panel(canvas, index * _PANEL, entry, points, best, self._counter)
+        return canvas.png()
+
     def render(self, log, rows):
         """The trends of the first ``rows`` observations of ``log``."""
         latest, best = self._take(log, rows)
@@ -880,6 +901,130 @@ class _Trends(object):
                 name_width, entry, self._width, spark, latest[entry][0],
                 value, self._counter, at.get(self._counter, '?')))
         return '\n'.join(lines)
+
+
+# The picture: the run's curves as a PNG, drawn with the standard library.
+
+# A 3x5 font, drawn twice as large: each glyph is five rows of three bits.
+_GLYPHS = dict((row[0], [int(bits, 2) for bits in row[2:].split()])
+               for row in (
+    '0 111 101 101 101 111', '1 010 110 010 010 111', '2 111 001 111 100 111',
+    '3 111 001 111 001 111', '4 101 101 111 001 001', '5 111 100 111 001 111',
+    '6 111 100 111 101 111', '7 111 001 001 010 010', '8 111 101 111 101 111',
+    '9 111 101 111 001 111', 'a 010 101 111 101 101', 'b 110 101 110 101 110',
+    'c 011 100 100 100 011', 'd 110 101 101 101 110', 'e 111 100 110 100 111',
+    'f 111 100 110 100 100', 'g 011 100 101 101 011', 'h 101 101 111 101 101',
+    'i 111 010 010 010 111', 'j 001 001 001 101 010', 'k 101 101 110 101 101',
+    'l 100 100 100 100 111', 'm 101 111 111 101 101', 'n 110 101 101 101 101',
+    'o 010 101 101 101 010', 'p 110 101 110 100 100', 'q 010 101 101 110 011',
+    'r 110 101 110 101 101', 's 011 100 010 001 110', 't 111 010 010 010 010',
+    'u 101 101 101 101 111', 'v 101 101 101 101 010', 'w 101 101 111 111 101',
+    'x 101 101 010 101 101', 'y 101 101 010 010 010', 'z 111 001 010 100 111',
+    '. 000 000 000 000 010', ', 000 000 000 010 100', '- 000 000 111 000 000',
+    '+ 000 010 111 010 000', '/ 001 001 010 100 100', ': 000 010 000 010 000',
+    '_ 000 000 000 000 111', '( 001 010 010 010 001', ') 100 010 010 010 100',
+    '% 101 001 010 100 101', '= 000 111 000 111 000', '@ 010 101 111 100 011',
+    '[ 011 010 010 010 011', '] 110 010 010 010 110', '? 111 001 010 000 010',
+    '< 001 010 100 010 001', '> 100 010 001 010 100', '# 101 111 101 111 101',
+    '! 010 010 010 000 010', '* 000 101 010 101 000', '  000 000 000 000 000'))
+_INK, _CURVE, _BEST, _AXIS = (b'\x20\x20\x20', b'\x1f\x5f\xbf',
+                              b'\xd0\x20\x20', b'\xa0\xa0\xa0')
+# Pixels: the picture's width, a panel's height, the plot's margins.
+_WIDTH, _PANEL, _LEFT, _RIGHT, _TOP, _PLOT = 800, 170, 100, 16, 26, 112
+
+
+class _Canvas(object):
+    """An RGB picture on white, with filled rectangles and text."""
+
+    def __init__(self, width, height):
+        self.width, self.height = width, height
+        self.pixels = bytearray(b'\xff' * (width * height * 3))
+
+    def fill(self, x0, y0, x1, y1, color):
+        """Paint from (x0, y0) up to, not including, (x1, y1)."""
+        x0, x1 = max(0, x0), min(self.width, x1)
+        for y in range(max(0, y0), min(self.height, y1)):
+            start = (y * self.width + x0) * 3
+            self.pixels[start:start + max(0, x1 - x0) * 3] = color * max(
+                0, x1 - x0)
+
+    def text(self, x, y, text):
+        for char in text.lower():
+            for row, bits in enumerate(_GLYPHS.get(char, _GLYPHS['?'])):
+                for column in range(3):
+                    if bits & (4 >> column):
+                        self.fill(x + 2 * column, y + 2 * row,
+                                  x + 2 * column + 2, y + 2 * row + 2, _INK)
+            x += 8
+
+    def png(self):
+        """The picture as PNG bytes: 8-bit RGB, no filter, one IDAT."""
+        def chunk(kind, data):
+            return struct.pack('>I', len(data)) + kind + data + struct.pack(
+                '>I', zlib.crc32(kind + data) & 0xffffffff)
+        stride = self.width * 3
+        raw = b''.join(b'\x00' + self.pixels[y * stride:(y + 1) * stride]
+                       for y in range(self.height))
+        return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack(
+            '>IIBBBBB', self.width, self.height, 8, 2, 0, 0, 0)) +
+            chunk(b'IDAT', zlib.compress(raw, 6)) + chunk(b'IEND', b''))
+
+
+def _scale(low, high, size):
+    """Map [low, high] onto pixels 0 .. size - 1 (a constant to 0), through
+    halves, so that a range such as -1e308..1e308 cannot overflow."""
+    span = high / 2 - low / 2
+    if not span > 0:
+        return lambda value: 0
+    return lambda value: int((value / 2 - low / 2) / span * (size - 1))
+
+
+def _panel(canvas, top, entry, points, best, counter):
+    """Draw one entry: its curve, reduced first to one stroke per pixel
+    column (so any length of log costs one pass), its best point, the
+    latest and best values and the ends of both axes."""
+    width = _WIDTH - _LEFT - _RIGHT
+    values = [y for _, y in points]
+    low, high = min(values), max(values)
+    column = _scale(points[0][0], points[-1][0], width)
+    height = _scale(low, high, _PLOT)
+    bottom = top + _TOP + _PLOT - 1
+
+    def row(value):
+        return bottom - (height(value) if high > low else _PLOT // 2)
+    strokes = collections.OrderedDict()  # column: least, most, first, last
+    for x, y in points:
+        at = column(x)
+        least, most, first, _ = strokes.get(at, (y, y, y, y))
+        strokes[at] = (min(least, y), max(most, y), first, y)
+    canvas.fill(_LEFT - 1, top + _TOP - 1, _LEFT + width + 1, bottom + 2,
+                _AXIS)
+    canvas.fill(_LEFT, top + _TOP, _LEFT + width, bottom + 1, b'\xff' * 3)
+    previous = None  # (column, row) where the curve was last
+    for at, (least, most, first, last) in strokes.items():
+        if previous:  # the segment from there, a column at a time
+            (start, was), now = previous, row(first)
+            for step in range(start + 1, at + 1):
+                ends = [was + (now - was) * (step - d - start) / (at - start)
+                        for d in (1, 0)]
+                canvas.fill(_LEFT + step, int(min(ends)), _LEFT + step + 2,
+                            int(max(ends)) + 2, _CURVE)
+        canvas.fill(_LEFT + at, row(most), _LEFT + at + 2, row(least) + 2,
+                    _CURVE)
+        previous = at, row(last)
+    x, y = _LEFT + column(best[0]), row(best[1])
+    canvas.fill(x - 4, y - 4, x + 6, y + 6, _BEST)
+    canvas.text(8, top + 6, '%s   latest %.4g   best %.4g at %s %s' % (
+        entry, points[-1][1], best[1], counter, _number_text(best[0])))
+    canvas.text(4, top + _TOP, '%.4g' % high)
+    canvas.text(4, bottom - 9, '%.4g' % low)
+    last = _number_text(points[-1][0])
+    canvas.text(_LEFT, bottom + 6, _number_text(points[0][0]))
+    canvas.text(_LEFT + width - 8 * len(last), bottom + 6, last)
+
+
+def _number_text(value):
+    return '%d' % value if float(value).is_integer() else '%.4g' % value
 
 
 _CONTENT_MARK = '\x00'  # stands for {content} while the rest is measured
@@ -908,8 +1053,7 @@ class _Message(object):
         self._shrinkable = set(fields) - {'content', 'finish_mentions',
                                           'updated'}
         # The longest the mentions can become: fail now, not at the end.
-        self.render(_State('completed', '', False, 0.0, None, (), 0, 0.0,
-                           None),
+        self.render(_State('completed', '', False, 0.0, None, (), 0, 0.0),
                     dict.fromkeys((n.lower() for n in self.names),
                                   'U0123456789'))
 
@@ -950,11 +1094,22 @@ class _Message(object):
         try:
             return render(*args)
         except Exception as error:
-            if name not in self._failed:
-                self._failed.add(name)
-                _warn_quietly('slack_report leaves {%s} out of the message: '
-                              '%s: %s' % (name, type(error).__name__, error))
+            self._left_out('{%s}' % name, error)
             return ''
+
+    def _left_out(self, part, error):
+        if part not in self._failed:
+            self._failed.add(part)
+            _warn_quietly('slack_report leaves %s out of the message: %s: %s'
+                          % (part, type(error).__name__, error))
+
+    def picture(self, state):
+        """The run's curves as PNG bytes, or None (no numbers yet)."""
+        try:
+            return self._trends.picture(state.log, state.rows)
+        except Exception as error:
+            self._left_out('the picture', error)
+            return None
 
     def render(self, state, user_ids):
         """The text for ``state``: never empty (Slack refuses that)."""
@@ -964,8 +1119,8 @@ class _Message(object):
     def _fill(self, state, user_ids):
         raw = dict(self._identity, status=_status(state),
                    elapsed=_format_elapsed(state.elapsed),
-                   progress=self._optional('progress', _progress_bar,
-                                           *state.progress or (0, 0, 0)),
+                   progress=self._optional('progress', _progress, state)
+                   if state.progress else '',
                    trends=self._optional('trends', self._trends.render,
                                          state.log, state.rows))
         escaped = {key: _escape(raw[key]) for key in self._shrinkable}
@@ -1019,6 +1174,11 @@ class _Retry(object):
     recovery = 0.9  # the interval shrinks so after each success
 
 
+# stale_after='auto': how long without a report means the run died or hangs.
+_STALE_FLOOR = 600.0  # seconds, at least
+_STALE_GAPS = 3  # times the longest gap seen between reports
+_STALE_FIRST = 3600.0  # before a gap has been seen
+
 # chat.scheduleMessage errors that another time may not give.
 _RESCHEDULE = frozenset(['restricted_too_many', 'time_in_past',
                          'time_too_far'])
@@ -1034,13 +1194,16 @@ class _Sender(object):
     one. ``finish`` sets a deadline: no wait and no call goes past it.
     """
 
-    def __init__(self, client, channel, ts, message, min_interval, switch):
+    def __init__(self, client, channel, ts, message, min_interval, switch,
+                 stale_after, plot):
         self._client = client
         self.channel = channel  # the ID once posted
         self.ts = ts  # the message to update (a resumed run's) or None
         # The reply scheduled to post if reports stop: its ID, its time and
         # the kind of status it names.
         self.switch, self._switch_at, self._switch_kind = switch, None, None
+        self._stale_after = stale_after
+        self._last_seen, self._longest_gap = None, 0.0  # for 'auto'
         self._dropped = []  # scheduled replies to delete
         # A 429 seen: others share the budget, so the posts at the end are
         # spread (once) rather than sent at the instant everyone ends.
@@ -1049,6 +1212,7 @@ class _Sender(object):
         # reply after the snapshot that carried its ID: look for it once.
         self._look_for_switches = ts is not None
         self._replied = False
+        self._pictured = not plot
         self._message = message
         self._min_interval = min_interval
         self._interval = min_interval  # grows after 429 answers
@@ -1140,14 +1304,15 @@ class _Sender(object):
                 return False
             state = self._newest
             final = state.kind in _ENDINGS
+            stale = None if final else self._silence(state)
             try:
                 if self._look_for_switches:
                     self._find_switches()
-                if self.user_ids is None and (final or state.stale_after):
+                if self.user_ids is None and (final or stale):
                     self.user_ids = self._look_up(self._message.names)
                 text = self._message.render(state, self.user_ids)
                 if not final:  # first: it names the newest status
-                    self._keep_switch(state)
+                    self._keep_switch(state, stale)
                 if final and self._contended and self.ts is None:
                     self._spread_before_deadline()  # the post that notifies
                 if text != sent:
@@ -1159,13 +1324,18 @@ class _Sender(object):
                     self._reply(state)
                     self._retire_switch()
                     self._drop_switches(finishing=True)
+                    self._send_picture(state)
                     return True
-                self._keep_switch(state)  # after a first post: in its thread
+                self._keep_switch(state, stale)  # after a first post: a thread
                 failures = 0
                 self._reached = True
                 self._interval = max(self._min_interval,
                                      self._interval * _Retry.recovery)
-                self._wait(self._interval, cut_by_the_end=True)
+                # Back by the time the switch must move if reports go on,
+                # so that it posts only if none came for stale_after.
+                self._wait(min(self._interval, max(0.0, (
+                    self._switch_at or float('inf')) - (stale or 0.0) -
+                    time.time())), cut_by_the_end=True)
             except _SlackError as error:
                 self._reached = bool(self._reached or error.reached)
                 if error.error in _GONE:  # deleted or frozen: post anew
@@ -1242,7 +1412,45 @@ class _Sender(object):
                               **self._in_thread(text, broadcast))
         self._replied = True
 
-    def _keep_switch(self, state):
+    def _send_picture(self, state):
+        """The run's curves, as a file in the thread: after the final
+        status and the mention, in what is left of the deadline."""
+        picture = None if self._pictured or self.ts is None else \
+            self._message.picture(state)
+        if picture:
+            try:
+                upload = self._client.call('files.getUploadURLExternal',
+                                           filename='curves.png',
+                                           length=len(picture))
+                self._client.upload(upload['upload_url'], picture)
+                self._client.call(
+                    'files.completeUploadExternal', channel_id=self.channel,
+                    thread_ts=self.ts, files=json.dumps([{
+                        'id': upload['file_id'], 'title': 'Training curves'}]))
+            except _SlackError as error:
+                if error.transient:
+                    raise
+                self._warn_once('picture', 'cannot post the picture of the '
+                                'curves (%s): %s' % (error.error, (
+                                    'add the files:write scope to ' +
+                                    _APP_PAGE + ' and reinstall it, or pass '
+                                    'plot=False') if error.error ==
+                                    'missing_scope' else _fix_for(
+                                        error.error)))
+        self._pictured = True
+
+    def _silence(self, state):
+        """``stale_after`` as given, or for 'auto' from the gaps between
+        the states this sender has seen (at least those between reports)."""
+        last, self._last_seen = self._last_seen, state.time
+        if self._stale_after != 'auto':
+            return self._stale_after
+        if last is None:
+            return _STALE_FIRST
+        self._longest_gap = max(self._longest_gap, state.time - last)
+        return max(_STALE_FLOOR, _STALE_GAPS * self._longest_gap)
+
+    def _keep_switch(self, state, stale_after):
         """Keep one reply scheduled in the thread, due no sooner than
         ``stale_after`` past the newest report: if reports stop (SIGKILL,
         out of memory, a node lost, a hang), Slack itself posts it.
@@ -1253,14 +1461,14 @@ class _Sender(object):
         together do not crowd one channel's 5-minute window (Slack allows
         30 in one). So when it posts, no report came for ``stale_after``.
         """
-        if not state.stale_after or self.ts is None or (
+        if not stale_after or self.ts is None or (
                 self._switch_kind == state.kind and self._switch_at and
-                self._switch_at >= state.time + state.stale_after):
+                self._switch_at >= state.time + stale_after):
             return
-        post_at = int(math.ceil(state.time + state.stale_after *
+        post_at = int(math.ceil(state.time + stale_after *
                                 (1 + random.random())))
         text, broadcast = self._message.reply(
-            state, self.user_ids, post_at - state.stale_after, self.ts)
+            state, self.user_ids, post_at - stale_after, self.ts)
         try:
             answer = self._client.call('chat.scheduleMessage',
                                        **self._in_thread(text, broadcast,
@@ -1415,38 +1623,59 @@ class _SlackError(Exception):
 class _SlackClient(object):
     """A minimal Slack Web API client on urllib.
 
-    The token travels only in the Authorization header. urllib takes proxies
-    from http_proxy/https_proxy/no_proxy and verifies TLS certificates; a
-    loopback URL never goes through a proxy, which would see the token
-    (urllib's no_proxy does not match a bracketed [::1]).
+    The token travels only in the Authorization header, and only to the API
+    (a file's upload URL is on another host and needs none). urllib takes
+    proxies from http_proxy/https_proxy/no_proxy and verifies TLS
+    certificates; a loopback URL never goes through a proxy, which would
+    see the token (urllib's no_proxy does not match a bracketed [::1]).
     """
 
     def __init__(self, token, api_url, timeout):
         self._token = token
         self._api_url = api_url
         self.timeout = timeout
-        local = _is_loopback(urllib.parse.urlsplit(api_url).hostname)
-        self._open = urllib.request.build_opener(
-            *[urllib.request.ProxyHandler({})] if local else []).open
+        self._direct = urllib.request.build_opener(
+            urllib.request.ProxyHandler({})).open
+        self._proxied = urllib.request.build_opener().open
 
     def call(self, method, **params):
         """POST ``method`` with form ``params``; return the decoded answer."""
-        data = urllib.parse.urlencode(params).encode('utf-8')
-        request = urllib.request.Request(self._api_url + method, data=data)
-        request.add_header('Authorization', 'Bearer ' + self._token)
-        request.add_header('Content-Type',
-                           'application/x-www-form-urlencoded')
-        request.add_header('User-Agent', 'slack_report/' + __version__)
+        body = self._post(
+            self._api_url + method, method,
+            urllib.parse.urlencode(params).encode('utf-8'),
+            'application/x-www-form-urlencoded',
+            Authorization='Bearer ' + self._token)
         try:
-            with self._open(request, timeout=self.timeout) as answer:
-                body = answer.read()
+            answer = json.loads(body.decode('utf-8'))
+            ok = answer['ok']
+        except (ValueError, KeyError, TypeError):
+            raise _SlackError('the answer to %s was not Slack JSON (a proxy '
+                              'error page?)' % method, True, reached=False)
+        if not ok:
+            error = str(answer.get('error', 'unknown_error'))
+            raise _SlackError(error, error in _TRANSIENT)
+        return answer
+
+    def upload(self, url, data):
+        """POST a file's bytes to the upload URL Slack gave for it."""
+        self._post(url, 'the file upload', data, 'application/octet-stream')
+
+    def _post(self, url, what, data, content_type, **headers):
+        request = urllib.request.Request(url, data=data, headers=dict(
+            headers, **{'Content-Type': content_type,
+                        'User-Agent': 'slack_report/' + __version__}))
+        local = _is_loopback(urllib.parse.urlsplit(url).hostname)
+        try:
+            with (self._direct if local else self._proxied)(
+                    request, timeout=self.timeout) as answer:
+                return answer.read()
         except urllib.error.HTTPError as error:
             if error.code == 429:
                 retry_after = error.headers.get('Retry-After', '')
                 raise _SlackError('ratelimited', True, float(
                     retry_after) if retry_after.isdigit() else None)
             raise _SlackError('HTTP %d %s from %s' % (
-                error.code, error.reason, method), error.code >= 500 and (
+                error.code, error.reason, what), error.code >= 500 and (
                     error.code != 407), reached=False)
         except (OSError, http.client.HTTPException) as error:
             reason = getattr(error, 'reason', None) or error
@@ -1458,16 +1687,6 @@ class _SlackClient(object):
                 str(reason))
             raise _SlackError('cannot reach Slack: %s' % (reason,),
                               not lasting, reached=False)
-        try:
-            answer = json.loads(body.decode('utf-8'))
-            ok = answer['ok']
-        except (ValueError, KeyError, TypeError):
-            raise _SlackError('the answer to %s was not Slack JSON (a proxy '
-                              'error page?)' % method, True, reached=False)
-        if not ok:
-            error = str(answer.get('error', 'unknown_error'))
-            raise _SlackError(error, error in _TRANSIENT)
-        return answer
 
 
 ###############################################################################
@@ -1514,6 +1733,10 @@ def _demo():
         trainer.run()
     if not report.available:
         print(report.message)
+        with open('slack_report_demo.png', 'wb') as picture:
+            picture.write(report.picture)
+        print('\nThe picture it would post in the thread at the end: %s'
+              % os.path.abspath('slack_report_demo.png'))
     print('\nDone: %s' % report.message.splitlines()[0])
     return 0
 
@@ -1566,6 +1789,15 @@ def _check(token, channel, api_url):
         step('the scheduled reply is deleted', 'chat.deleteScheduledMessage',
              channel=where['channel'],
              scheduled_message_id=scheduled['scheduled_message_id'])
+    try:  # pictures are optional: a missing scope is no failure
+        client.call('files.getUploadURLExternal', filename='check.png',
+                    length=1)
+        print('ok    the bot can upload the picture of the curves '
+              '(files:write)')
+    except _SlackError as error:
+        print('note  no picture of the curves (%s): add the files:write '
+              'scope to %s and reinstall it, or pass plot=False'
+              % (error.error, _APP_PAGE))
     step('the test message is deleted', 'chat.delete', **where)
     if updated is None or scheduled is None:
         return 1
