@@ -367,15 +367,13 @@ class SlackReport(_extensions.PrintReport):
         self._client = _SlackClient(token, api_url,
                                     timeout) if token else None
         self._log_spec = log_report
-        self._min_interval = min_interval
+        self._sending = dict(min_interval=min_interval,
+                             stale_after=stale_after, plot=plot)
         self._flush_timeout = flush_timeout
-        self._stale_after = stale_after
-        self._plot = plot
         self._handle_signals = handle_signals
         self._previous_handlers = {}
         self._terminated = None  # the signal's description, once seen
-        # From a snapshot: [channel, ts, scheduled reply's id], or [].
-        self._resumed = None
+        self._resumed = None  # from a snapshot: [channel, ts, switch], or []
         self._run = None  # set by initialize: what each report reads
         self._sender = None
         self._state = _State('started', '', False, 0.0, None, (), 0,
@@ -414,8 +412,8 @@ class SlackReport(_extensions.PrintReport):
         if self.available:
             channel, ts, switch = ((self._resumed or []) + [None] * 3)[:3]
             self._sender = _Sender(self._client, channel or self._channel,
-                                   ts, self._message, self._min_interval,
-                                   switch, self._stale_after, self._plot)
+                                   ts, switch, self._message,
+                                   **self._sending)
             if self._handle_signals and (threading.current_thread() is
                                          threading.main_thread()):
                 self._install_signal_handlers()
@@ -1194,7 +1192,7 @@ class _Sender(object):
     one. ``finish`` sets a deadline: no wait and no call goes past it.
     """
 
-    def __init__(self, client, channel, ts, message, min_interval, switch,
+    def __init__(self, client, channel, ts, switch, message, min_interval,
                  stale_after, plot):
         self._client = client
         self.channel = channel  # the ID once posted
@@ -1211,6 +1209,7 @@ class _Sender(object):
         # A resumed run's killed predecessor may have moved its scheduled
         # reply after the snapshot that carried its ID: look for it once.
         self._look_for_switches = ts is not None
+        self._sent = None  # the text Slack holds
         self._replied = False
         self._pictured = not plot
         self._message = message
@@ -1296,50 +1295,20 @@ class _Sender(object):
     def _loop(self):
         """Send states until the final one is out (True) or the deadline
         has passed (False)."""
-        sent, failures = None, 0
+        failures = 0
         while True:
             self._wake.wait()
             self._wake.clear()
             if self._past_deadline():
                 return False
-            state = self._newest
-            final = state.kind in _ENDINGS
-            stale = None if final else self._silence(state)
             try:
-                if self._look_for_switches:
-                    self._find_switches()
-                if self.user_ids is None and (final or stale):
-                    self.user_ids = self._look_up(self._message.names)
-                text = self._message.render(state, self.user_ids)
-                if not final:  # first: it names the newest status
-                    self._keep_switch(state, stale)
-                if final and self._contended and self.ts is None:
-                    self._spread_before_deadline()  # the post that notifies
-                if text != sent:
-                    self._send(text, final)
-                    sent = text
-                if final:
-                    if self._contended and not self._replied:
-                        self._spread_before_deadline()
-                    self._reply(state)
-                    self._retire_switch()
-                    self._drop_switches(finishing=True)
-                    self._send_picture(state)
+                if self._step(self._newest):
                     return True
-                self._keep_switch(state, stale)  # after a first post: a thread
                 failures = 0
-                self._reached = True
-                self._interval = max(self._min_interval,
-                                     self._interval * _Retry.recovery)
-                # Back by the time the switch must move if reports go on,
-                # so that it posts only if none came for stale_after.
-                self._wait(min(self._interval, max(0.0, (
-                    self._switch_at or float('inf')) - (stale or 0.0) -
-                    time.time())), cut_by_the_end=True)
             except _SlackError as error:
                 self._reached = bool(self._reached or error.reached)
                 if error.error in _GONE:  # deleted or frozen: post anew
-                    self.ts = sent = None
+                    self.ts = self._sent = None
                     self._retire_switch()
                 elif not error.transient:
                     raise
@@ -1348,6 +1317,44 @@ class _Sender(object):
                     self._warn_retrying(error)
                     self._back_off(error, failures)
                 self._wake.set()
+
+    def _step(self, state):
+        """Bring Slack to ``state``; True once a final one is all out."""
+        final = state.kind in _ENDINGS
+        stale = None if final else self._silence(state)
+        if self._look_for_switches:
+            self._find_switches()
+        if self.user_ids is None and (final or stale):
+            self.user_ids = self._look_up(self._message.names)
+        text = self._message.render(state, self.user_ids)
+        if final:
+            return self._end(state, text)
+        self._keep_switch(state, stale)  # first: it names the newest status
+        self._send(text, final)
+        self._keep_switch(state, stale)  # after a first post: in its thread
+        self._reached = True
+        self._interval = max(self._min_interval,
+                             self._interval * _Retry.recovery)
+        # Back by the time the switch must move if reports go on, so that
+        # it posts only if none came for stale_after.
+        self._wait(min(self._interval, max(0.0, (
+            self._switch_at or float('inf')) - (stale or 0.0) -
+            time.time())), cut_by_the_end=True)
+        return False
+
+    def _end(self, state, text):
+        """The final status, the mention, the switch deleted, the picture:
+        in this order, each step once, however often it is retried."""
+        if self._contended and self.ts is None:
+            self._spread_before_deadline()  # the post that notifies
+        self._send(text, True)
+        if self._contended and not self._replied:
+            self._spread_before_deadline()
+        self._reply(state)
+        self._retire_switch()
+        self._drop_switches(finishing=True)
+        self._send_picture(state)
+        return True
 
     def _back_off(self, error, failures):
         # A backoff begun while training runs gives way to the final report;
@@ -1386,6 +1393,8 @@ class _Sender(object):
                    cut_by_the_end=False)
 
     def _send(self, text, final):
+        if text == self._sent:
+            return
         if self.ts is None:
             answer = self._client.call('chat.postMessage',
                                        channel=self.channel, text=text)
@@ -1397,6 +1406,7 @@ class _Sender(object):
         else:
             self._client.call('chat.update', channel=self.channel,
                               ts=self.ts, text=text)
+        self._sent = text
 
     def _in_thread(self, text, broadcast, **params):
         params.update(channel=self.channel, thread_ts=self.ts, text=text)
@@ -1757,38 +1767,49 @@ def _check(token, channel, api_url):
                                                'channel'))
         return 1
     client = _SlackClient(token, api_url, 10.0)
-
-    def step(what, method, **params):
-        try:
-            answer = client.call(method, **params)
-        except _SlackError as error:
-            print('FAIL  %s: %s\n      fix: %s'
-                  % (what, error.error, _fix_for(error.error)))
-            return None
-        print('ok    %s' % what)
-        return answer
-
-    who = step('the token is valid (auth.test)', 'auth.test')
+    who = _check_step(client, 'the token is valid (auth.test)', 'auth.test')
     if who is None:
         return 1
     print('      bot %s in workspace %s' % (who.get('user'), who.get('team')))
-    posted = step('the bot can post in %s' % channel, 'chat.postMessage',
-                  channel=channel, text='slack_report --check: a test '
-                  'message, deleted at once')
-    if posted is None:
+    posted = _check_step(client, 'the bot can post in %s' % channel,
+                         'chat.postMessage', channel=channel,
+                         text='slack_report --check: a test message, '
+                         'deleted at once')
+    if posted is None or not _check_message(client, dict(
+            channel=posted['channel'], ts=posted['ts'])):
         return 1
-    where = dict(channel=posted['channel'], ts=posted['ts'])
-    updated = step('the bot can update its message', 'chat.update',
-                   text='slack_report --check: updated', **where)
-    # The reply Slack posts if a run goes silent (stale_after).
-    scheduled = step('the bot can schedule a reply', 'chat.scheduleMessage',
-                     channel=where['channel'], thread_ts=where['ts'],
-                     post_at=int(time.time()) + 600,
-                     text='slack_report --check: a scheduled reply')
+    print('A SlackReport with this token and channel will work.')
+    return 0
+
+
+def _check_step(client, what, method, **params):
+    """Call ``method``; print ok, or what failed and how to fix it."""
+    try:
+        answer = client.call(method, **params)
+    except _SlackError as error:
+        print('FAIL  %s: %s\n      fix: %s'
+              % (what, error.error, _fix_for(error.error)))
+        return None
+    print('ok    %s' % what)
+    return answer
+
+
+def _check_message(client, where):
+    """Update the test message, schedule a reply to it (as stale_after
+    does), say whether pictures can be posted, delete it; return whether
+    what a report needs worked."""
+    updated = _check_step(client, 'the bot can update its message',
+                          'chat.update', text='slack_report --check: '
+                          'updated', **where)
+    scheduled = _check_step(client, 'the bot can schedule a reply',
+                            'chat.scheduleMessage', channel=where['channel'],
+                            thread_ts=where['ts'],
+                            post_at=int(time.time()) + 600,
+                            text='slack_report --check: a scheduled reply')
     if scheduled:
-        step('the scheduled reply is deleted', 'chat.deleteScheduledMessage',
-             channel=where['channel'],
-             scheduled_message_id=scheduled['scheduled_message_id'])
+        _check_step(client, 'the scheduled reply is deleted',
+                    'chat.deleteScheduledMessage', channel=where['channel'],
+                    scheduled_message_id=scheduled['scheduled_message_id'])
     try:  # pictures are optional: a missing scope is no failure
         client.call('files.getUploadURLExternal', filename='check.png',
                     length=1)
@@ -1798,11 +1819,9 @@ def _check(token, channel, api_url):
         print('note  no picture of the curves (%s): add the files:write '
               'scope to %s and reinstall it, or pass plot=False'
               % (error.error, _APP_PAGE))
-    step('the test message is deleted', 'chat.delete', **where)
-    if updated is None or scheduled is None:
-        return 1
-    print('A SlackReport with this token and channel will work.')
-    return 0
+    _check_step(client, 'the test message is deleted', 'chat.delete',
+                **where)
+    return updated is not None and scheduled is not None
 
 
 def _main(argv=None):
