@@ -1187,9 +1187,11 @@ class _Sender(object):
 
     ``offer`` records the newest state and returns at once; the thread
     renders it, sends at most one call per ``min_interval`` seconds, skips
-    text already sent, re-posts a message that vanished, backs off on
-    transient failures and stops for good, with one warning, on a fatal
-    one. ``finish`` sets a deadline: no wait and no call goes past it.
+    text already sent, re-posts a message that vanished, keeps a reply
+    scheduled in case the run goes silent, backs off on transient failures
+    and stops for good, with one warning, on a fatal one. ``finish`` sets
+    a deadline: the final state, the mention and the picture go out before
+    it, and no wait and no call goes past it.
     """
 
     def __init__(self, client, channel, ts, switch, message, min_interval,
