@@ -131,14 +131,13 @@ def _check_options(entries, log_report, max_length, seconds, fields, comm,
                    stale_after):
     """Raise a TypeError or ValueError naming the first bad option; return
     ``entries`` as a list."""
-    if isinstance(entries, str) or not isinstance(
-            entries, collections.abc.Iterable):
-        entries = None
-    else:
-        entries = list(entries)
+    given = entries
+    entries = list(entries) if isinstance(
+        entries, collections.abc.Iterable) and not isinstance(
+            entries, str) else []
     if not entries or not all(isinstance(e, str) for e in entries):
         raise TypeError('entries must be a list of str such as '
-                        "['epoch', 'main/loss'], not %r" % (entries,))
+                        "['epoch', 'main/loss'], not %r" % (given,))
     if not isinstance(log_report, (str, _extensions.LogReport)):
         raise TypeError('log_report must be the name of a LogReport '
                         'extension or a LogReport, not %r' % (log_report,))
