@@ -830,6 +830,11 @@ class _Trends(object):
         self._seen = 0
         self._lock = threading.Lock()
 
+    def _better(self, entry, value, than):
+        """Whether ``value`` beats ``than`` (the first of equals stays)."""
+        return value > than if entry in self._higher_is_better else \
+            value < than
+
     @staticmethod
     def _number(observation, entry):
         try:
@@ -848,9 +853,7 @@ class _Trends(object):
                         continue
                     self._latest[entry] = value, observation
                     best = self._best.get(entry)
-                    if best is None or (value > best[0] if entry in
-                                        self._higher_is_better
-                                        else value < best[0]):
+                    if best is None or self._better(entry, value, best[0]):
                         self._best[entry] = value, observation
             return dict(self._latest), dict(self._best)
 
@@ -866,9 +869,11 @@ class _Trends(object):
                     at = self._number(observation, self._counter)
                     points.append((index + 1 if at is None else at, value))
             if points:
-                pick = max if entry in self._higher_is_better else min
-                series.append((entry, points, pick(points,
-                                                   key=lambda p: p[1])))
+                best = points[0]
+                for point in points:
+                    if self._better(entry, point[1], best[1]):
+                        best = point
+                series.append((entry, points, best))
         if not series:
             return None
         canvas = _Canvas(_WIDTH, _PANEL * len(series))
