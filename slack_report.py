@@ -1446,13 +1446,10 @@ class _Sender(object):
             except _SlackError as error:
                 if error.transient:
                     raise
+                fix = _PICTURE_FIX if error.error == 'missing_scope' else \
+                    _fix_for(error.error)
                 self._warn_once('picture', 'cannot post the picture of the '
-                                'curves (%s): %s' % (error.error, (
-                                    'add the files:write scope to ' +
-                                    _APP_PAGE + ' and reinstall it, or pass '
-                                    'plot=False') if error.error ==
-                                    'missing_scope' else _fix_for(
-                                        error.error)))
+                                'curves (%s): %s' % (error.error, fix))
         self._pictured = True
 
     def _silence(self, state):
@@ -1602,6 +1599,11 @@ _FIXES = {
     'restricted_action': 'the workspace forbids this app to post there: ask '
                          'an admin',
 }
+
+
+# The picture needs a scope of its own, and is optional.
+_PICTURE_FIX = ('add the files:write scope to ' + _APP_PAGE + ' and '
+                'reinstall it, or pass plot=False')
 
 
 def _fix_for(error):
@@ -1822,9 +1824,8 @@ def _check_message(client, where):
         print('ok    the bot can upload the picture of the curves '
               '(files:write)')
     except _SlackError as error:
-        print('note  no picture of the curves (%s): add the files:write '
-              'scope to %s and reinstall it, or pass plot=False'
-              % (error.error, _APP_PAGE))
+        print('note  no picture of the curves (%s): %s'
+              % (error.error, _PICTURE_FIX))
     _check_step(client, 'the test message is deleted', 'chat.delete',
                 **where)
     return updated is not None and scheduled is not None
