@@ -1502,16 +1502,12 @@ class _Sender(object):
 
     def _find_switches(self):
         """Retire the replies still scheduled in this report's thread."""
-        cursor, mark = '', _marker(self.ts)
-        while True:
-            answer = self._client.call('chat.scheduledMessages.list',
-                                       channel=self.channel, cursor=cursor)
+        mark = _marker(self.ts)
+        for answer in self._client.pages('chat.scheduledMessages.list',
+                                         channel=self.channel):
             self._dropped += [m['id'] for m in answer.get(
                 'scheduled_messages', []) if m.get('text', '').endswith(mark)
                 and m['id'] != self.switch]
-            cursor = answer.get('response_metadata', {}).get('next_cursor')
-            if not cursor:
-                break
         self._look_for_switches = False
 
     def _retire_switch(self):
@@ -1537,20 +1533,18 @@ class _Sender(object):
     def _look_up(self, names):
         """Map the lower-cased ``names`` that users.list knows to IDs."""
         wanted = {name.lower(): name for name in names}
-        found, cursor = {}, ''
+        found = {}
+        if not wanted:  # no call at all
+            return found
         try:
-            while wanted.keys() - found.keys():
-                answer = self._client.call('users.list', limit=200,
-                                           cursor=cursor)
+            for answer in self._client.pages('users.list', limit=200):
                 for user in answer.get('members', []):
                     profile = user.get('profile', {})
                     for known in (user.get('name'),
                                   profile.get('display_name')):
                         if known and known.lower() in wanted:
                             found.setdefault(known.lower(), user['id'])
-                cursor = answer.get('response_metadata', {}).get(
-                    'next_cursor')
-                if not cursor:
+                if not wanted.keys() - found.keys():
                     break
         except _SlackError as error:
             if error.transient:  # Tier 2: 429s are expected; try again
@@ -1673,6 +1667,18 @@ class _SlackClient(object):
             error = str(answer.get('error', 'unknown_error'))
             raise _SlackError(error, error in _TRANSIENT)
         return answer
+
+    def pages(self, method, **params):
+        """Call a method that pages its answers, yielding each page: the
+        first asked for without a cursor, as Slack wants, then with the
+        cursor of the one before until there is none."""
+        while True:
+            answer = self.call(method, **params)
+            yield answer
+            params['cursor'] = answer.get('response_metadata', {}).get(
+                'next_cursor')
+            if not params['cursor']:
+                return
 
     def upload(self, url, data):
         """POST a file's bytes to the upload URL Slack gave for it."""

@@ -152,7 +152,8 @@ class FakeSlack(object):
                 body.decode('utf-8'))
         else:
             method, params = request.path.rsplit('/', 1)[-1], dict(
-                urllib.parse.parse_qsl(body.decode('utf-8')))
+                urllib.parse.parse_qsl(body.decode("utf-8"),
+                                       keep_blank_values=True))
         call = {'method': method, 'params': params, 'path': request.path,
                 'headers': dict(request.headers), 'time': time.time()}
         with self.lock:
@@ -214,6 +215,8 @@ class FakeSlack(object):
     def _answer(self, request, method, params):
         if request.headers.get('Authorization') != 'Bearer ' + TOKEN:
             return {'ok': False, 'error': 'invalid_auth'}
+        if params.get('cursor', None) == '':  # the first page has none
+            return {'ok': False, 'error': 'invalid_cursor'}
         if 'token' in params or 'token' in request.path:
             return {'ok': False, 'error': 'invalid_arguments'}
         with self.lock:
