@@ -1699,8 +1699,8 @@ class _SlackClient(object):
                 raise _SlackError('ratelimited', True, float(
                     retry_after) if retry_after.isdigit() else None)
             raise _SlackError('HTTP %d %s from %s' % (
-                error.code, error.reason, what), error.code >= 500 and (
-                    error.code != 407), reached=False)
+                error.code, error.reason, what), error.code >= 500,
+                reached=False)
         except (OSError, http.client.HTTPException) as error:
             reason = getattr(error, 'reason', None) or error
             # A CA missing, a name unknown or a proxy refusing: none of
