@@ -5,6 +5,7 @@ Copy this file next to your training script, then::
     import os
     from slack_report import SlackReport
 
+    trainer.extend(extensions.LogReport())
     trainer.extend(SlackReport(os.environ.get('SLACK_ACCESS_TOKEN'),
                                os.environ.get('SLACK_CHANNEL_ID'),
                                ['epoch', 'main/loss', 'validation/main/loss',
@@ -24,7 +25,10 @@ The file reads in the order the data flows, one way:
    immutable ``_State`` at each report and hands it on;
 2. ``_Message`` renders a ``_State`` into Slack text, never touching the
    trainer;
-3. ``_Sender``'s thread keeps the newest state only, renders it and sends it;
+3. ``_Sender``, on a ``_Worker`` thread, brings Slack to the newest state
+   through ``_Posted`` (the message) and ``_Switch`` (the reply scheduled
+   in case the run goes silent), paced by ``_Pacing``, and publishes what
+   it learned as one ``_Learned`` value;
 4. ``_SlackClient`` is the only code that talks to Slack;
 5. the command line (``--demo``, ``--check``).
 
@@ -55,6 +59,7 @@ import argparse
 import collections
 import collections.abc
 import http.client
+import importlib.util
 import ipaddress
 import json
 import math
@@ -72,6 +77,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -82,12 +88,18 @@ try:
     import chainer
     from chainer.training import extensions as _extensions
 except ImportError as _error:  # pragma: no cover - depends on the machine
+    if importlib.util.find_spec('chainer') is None:
+        raise ImportError(
+            'slack_report needs Chainer: pip install "chainer==7.8.1" '
+            '"numpy<2" (on Python 3.11, run "pip install wheel" first and '
+            'add --no-build-isolation). Original error: %s' % _error)
     raise ImportError(
-        'slack_report needs Chainer: pip install "chainer==7.8.1" "numpy<2" '
-        '(on Python 3.11, run "pip install wheel" first and add '
-        '--no-build-isolation). Original error: %s' % _error)
+        'Chainer is installed but cannot be imported on Python %d.%d: '
+        'Chainer 7.8.1 runs on Python 3.6 to 3.11 (3.12 dropped the '
+        'numpy.distutils it imports); use a venv of Python 3.11 or older. '
+        'Original error: %s' % (sys.version_info[:2] + (_error,)))
 
-__version__ = '1.1.0'
+__version__ = '1.2.0'
 __all__ = ['SlackReport', 'SlackReportWarning', 'DEFAULT_TEMPLATE']
 
 DEFAULT_TEMPLATE = ('{status}  {elapsed}  {progress}  updated {updated}\n'
@@ -127,10 +139,8 @@ _MENTION_FORMS = ("'@U0123ABCD', 'U0123ABCD', '<@U0123ABCD>', "
 _SPECIAL = ('here', 'channel', 'everyone')
 
 
-def _check_options(entries, log_report, max_length, seconds, fields, comm,
-                   stale_after):
-    """Raise a TypeError or ValueError naming the first bad option; return
-    ``entries`` as a list."""
+def _check_entries(entries, log_report):
+    """Return ``entries`` as a list; raise naming a bad one."""
     given = entries
     entries = list(entries) if isinstance(
         entries, collections.abc.Iterable) and not isinstance(
@@ -141,6 +151,11 @@ def _check_options(entries, log_report, max_length, seconds, fields, comm,
     if not isinstance(log_report, (str, _extensions.LogReport)):
         raise TypeError('log_report must be the name of a LogReport '
                         'extension or a LogReport, not %r' % (log_report,))
+    return entries
+
+
+def _check_options(max_length, seconds, fields, comm, stale_after):
+    """Raise a TypeError or ValueError naming the first bad option."""
     if not (isinstance(max_length, int) and 100 <= max_length <= 4000):
         raise ValueError('max_length %r must be an int from 100 to 4000 '
                          '(chat.update refuses longer text)' % (max_length,))
@@ -163,7 +178,6 @@ def _check_options(entries, log_report, max_length, seconds, fields, comm,
             isinstance(stale_after, (int, float)) and stale_after > 0):
         raise ValueError("stale_after %r must be 'auto', None or a number of "
                          'seconds > 0' % (stale_after,))
-    return entries
 
 
 def _env(value, *names):
@@ -278,15 +292,17 @@ def _parse_mentions(finish_mentions):
 # LogReport's log with how many of its observations count (the log only
 # grows, so a length fixes its content). ``kind`` is started, training,
 # completed, failed, interrupted or terminated; the last four end the run.
-_State = collections.namedtuple('_State', 'kind detail resumed elapsed '
+# ``detail`` is one line (the exception's first); ``trace`` the end of a
+# failure's traceback, for the thread.
+_State = collections.namedtuple('_State', 'kind detail trace resumed elapsed '
                                 'progress log rows time')
 _ENDINGS = frozenset(['completed', 'failed', 'interrupted', 'terminated'])
-# Schedulers end jobs with these (a lost terminal: SIGHUP); SIGUSR1/2 are
-# the program's own. They follow with SIGKILL after 30 s by default: the
-# report of a termination gets at most this many seconds.
-_ENDING_SIGNALS = [getattr(signal, n) for n in ('SIGTERM', 'SIGHUP')
-                   if hasattr(signal, n)]
-_SIGNAL_GRACE = 10.0
+# What the sender learned, published whole (one store is atomic): where the
+# message is, the reply scheduled in its thread, the IDs of mentioned names.
+_Learned = collections.namedtuple('_Learned', 'channel ts switch user_ids')
+_DETAIL_LENGTH = 100  # characters of an exception's first line in a status
+_TRACE_FRAMES = 3  # frames of a failure's traceback in the thread reply
+_TRACE_LENGTH = 3000  # UTF-16 units of it, at most (its end is kept)
 
 
 class SlackReport(_extensions.PrintReport):
@@ -295,47 +311,32 @@ class SlackReport(_extensions.PrintReport):
 
     The message shows the PrintReport table of ``entries``, a status line,
     progress and trends and, once training ends, mentions
-    ``finish_mentions`` in a thread reply. The Slack app needs the
-    ``chat:write`` scope (and ``users:read`` to mention users by name) and
-    must be invited to the channel.
+    ``finish_mentions`` in a thread reply. The README tells each option.
 
     Args:
-        access_token (str): Bot token ``xoxb-...``. None or empty falls back
-            to ``$SLACK_ACCESS_TOKEN``, then ``$SLACK_BOT_TOKEN``.
-        channel_id (str): Channel ID (or name). None or empty falls back to
-            ``$SLACK_CHANNEL_ID``.
+        access_token (str): Bot token ``xoxb-...``; None: from the
+            environment, ``$SLACK_ACCESS_TOKEN`` or ``$SLACK_BOT_TOKEN``.
+        channel_id (str): Channel ID or name; None: ``$SLACK_CHANNEL_ID``.
         entries (list of str): Keys of observations to show, as PrintReport.
-        template (str): ``str.format`` template of the message; the README
-            lists the placeholders.
+        template (str): ``str.format`` template of the message.
         finish_mentions (str or list of str): Who to notify at the end.
-        len_normalizer (str): How the table is shortened to fit
-            ``max_length``: ``'thin_out'``, ``'FIFO'`` or ``'LIFO'``.
+        len_normalizer (str): ``'thin_out'``, ``'FIFO'`` or ``'LIFO'``: how
+            the table is shortened to fit ``max_length``.
         log_report (str or LogReport): As for PrintReport.
-        api_url (str): Base URL of the Web API. None falls back to
-            ``$SLACK_API_URL``, then ``https://slack.com/api/``.
-        max_length (int): Longest text sent, in UTF-16 units (at most 4000,
-            chat.update's limit).
+        api_url (str): Web API base; None: ``$SLACK_API_URL`` or Slack's.
+        max_length (int): Longest text sent, in UTF-16 units (<= 4000).
         min_interval (float): Fewest seconds between two Slack calls.
         timeout (float): Seconds before one HTTP request is abandoned.
-        flush_timeout (float): Seconds the end of training may wait for the
-            final report and mention (only while Slack is slow or busy: a
-            channel takes about one post a second, so 50 runs ending
-            together need most of a minute).
-        fields (dict): Extra placeholders, such as ``{'tag': 'lr=0.1'}`` for
-            ``{tag}``.
-        comm: A ChainerMN communicator (anything with ``rank`` and
-            ``size``): only rank 0 reports, the others do nothing.
+        flush_timeout (float): Most seconds the end of training waits for
+            the final report and mention (spent only while Slack is busy).
+        fields (dict): Extra placeholders: ``{'tag': 'lr=0.1'}`` for ``{tag}``.
+        comm: A ChainerMN communicator: only rank 0 reports.
         stale_after (float or str): Seconds without a report after which
-            Slack itself posts, in the thread, that the run may have died
-            or hung (a reply scheduled in advance and kept moving while the
-            run reports). ``'auto'``: from the gaps between reports, at
-            least 10 minutes. None: no such reply.
-        plot (bool): At the end, post a PNG of the curves of the trends'
-            entries in the thread (needs the ``files:write`` scope).
-        handle_signals (bool): On SIGTERM or SIGHUP, report
-            ``[Terminated]`` and mention, within at most 10 s, then let the
-            signal act as it would have (the program's own handler, or the
-            default: the process ends killed by that signal).
+            Slack itself posts in the thread that the run went silent;
+            ``'auto'``: from the gaps between reports; None: never.
+        plot (bool): At the end, post a PNG of the curves in the thread.
+        handle_signals (bool): Report SIGTERM and SIGHUP as
+            ``[Terminated]``, then let the signal act as it would have.
 
     """
 
@@ -346,39 +347,31 @@ class SlackReport(_extensions.PrintReport):
                  timeout=10.0, flush_timeout=60.0, fields=None, comm=None,
                  stale_after='auto', plot=True, handle_signals=True):
         fields = dict(fields or {})
-        entries = _check_options(entries, log_report, max_length, dict(
+        entries = _check_entries(entries, log_report)
+        _check_options(max_length, dict(
             min_interval=min_interval, timeout=timeout,
             flush_timeout=flush_timeout), fields, comm, stale_after)
-        normalizer = _normalizer(len_normalizer)
+        table = _Table(_normalizer(len_normalizer))
         token, self._channel, api_url = _settings(access_token, channel_id,
                                                   api_url)
         template, used = _compile_template(template,
                                            _PLACEHOLDERS + tuple(fields))
         self._silent = comm is not None and comm.rank != 0
-        table = _Table(normalizer)
-        super(SlackReport, self).__init__(entries, log_report,
-                                          out=table)
+        super(SlackReport, self).__init__(entries, log_report, out=table)
         self._message = _Message(
             template, used, _run_identity(comm, fields, 'git' in used and
                                           not self._silent),
             table, _Trends(entries), max_length,
             _parse_mentions(finish_mentions))
-        self._client = _SlackClient(token, api_url,
-                                    timeout) if token else None
-        self._log_spec = log_report
-        self._sending = dict(min_interval=min_interval,
-                             stale_after=stale_after, plot=plot)
-        self._flush_timeout = flush_timeout
-        self._handle_signals = handle_signals
-        self._previous_handlers = {}
-        self._terminated = None  # the signal's description, once seen
-        self._resumed = None  # from a snapshot: [channel, ts, switch], or []
-        self._run = None  # set by initialize: what each report reads
-        self._sender = None
-        self._state = _State('started', '', False, 0.0, None, (), 0,
+        self._client = token and _SlackClient(token, api_url, timeout)
+        self._options = dict(flush=flush_timeout, signals=handle_signals,
+                             sending=dict(
+                                 min_interval=min_interval, plot=plot,
+                                 stale_after=stale_after))
+        self._resumed = None  # _Learned from a snapshot, once loaded
+        self._run = self._sender = self._failure = self._terminated = None
+        self._state = _State('started', '', '', False, 0.0, None, (), 0,
                              time.time())
-        self._failure = None
-        self._finished = False
         if not self.available and not self._silent:
             _warn('SlackReport has no %s: set SLACK_ACCESS_TOKEN and '
                   'SLACK_CHANNEL_ID; training goes on without Slack reports'
@@ -392,8 +385,7 @@ class SlackReport(_extensions.PrintReport):
     @property
     def message(self):
         """The text as it is (or would be) sent for the newest state."""
-        sender = self._sender
-        return self._message.render(self._state, sender and sender.user_ids)
+        return self._message.render(self._state, self._learned().user_ids)
 
     @property
     def picture(self):
@@ -402,120 +394,124 @@ class SlackReport(_extensions.PrintReport):
         return self._message.picture(self._state)
 
     def initialize(self, trainer):
-        if self._silent:
-            return
-        spec = self._log_spec
-        self._run = _Run(trainer, trainer.get_extension(spec)
-                         if isinstance(spec, str) else spec,
-                         self._resumed is not None)
-        if self.available:
-            channel, ts, switch = ((self._resumed or []) + [None] * 3)[:3]
-            self._sender = _Sender(self._client, channel or self._channel,
-                                   ts, switch, self._message,
-                                   **self._sending)
-            if self._handle_signals and (threading.current_thread() is
-                                         threading.main_thread()):
-                self._install_signal_handlers()
-        self._report('started')
+        if not self._silent:
+            self._start(trainer)
+            self._report('started')
 
     def __call__(self, trainer):
         if self._silent:
             return
+        if self._run is None:  # called without initialize, as tests do
+            self._start(trainer)
         super(SlackReport, self).__call__(trainer)
         self._report('training')
 
     def on_error(self, trainer, exc, tb):
-        self._failure = '%s: %s' % (type(exc).__name__, exc)
+        self._failure = exc, tb
 
     def finalize(self):
-        if self._finished or self._silent:
+        if self._silent or self._state.kind in _ENDINGS:
             return
-        self._restore_signal_handlers()
-        if self._failure is not None:
-            self._finish('failed', self._failure)
-        elif self._run is not None and self._run.interrupted():
-            if self._terminated:  # the program's handler ended the run
-                self._finish('terminated', self._terminated)
-            else:
-                self._finish('interrupted', type(sys.exc_info()[1]).__name__)
-        else:
-            self._finish('completed')
-
-    def _finish(self, kind, detail=''):
-        self._finished = True
-        self._report(kind, detail)
+        _SIGNALS.remove(self)
+        self._end(*_ending(self._failure, self._run, self._terminated))
         if self._sender is not None:
-            self._sender.finish(min(_SIGNAL_GRACE, self._flush_timeout)
-                                if kind == 'terminated' else
-                                self._flush_timeout)
-
-    def _install_signal_handlers(self):
-        for signum in _ENDING_SIGNALS:
-            previous = signal.getsignal(signum)
-            if previous not in (signal.SIG_IGN, None):  # None: not Python's
-                self._previous_handlers[signum] = previous
-                signal.signal(signum, self._on_signal)
-
-    def _restore_signal_handlers(self):
-        for signum, previous in self._previous_handlers.items():
-            if signal.getsignal(signum) == self._on_signal:  # not replaced
-                signal.signal(signum, previous)
-        self._previous_handlers = {}
-
-    def _on_signal(self, signum, frame):
-        description = signal.Signals(signum).name
-        if os.environ.get('SLURM_JOB_ID'):
-            description += ', Slurm job %s' % os.environ['SLURM_JOB_ID']
-        previous = self._previous_handlers.get(signum, signal.SIG_DFL)
-        if callable(previous):
-            # The program's own handler decides: if it ends the run (it
-            # raises), finalize reports the termination.
-            try:
-                return previous(signum, frame)
-            except BaseException:
-                self._terminated = description
-                raise
-        self._restore_signal_handlers()
-        self._finish('terminated', description)
-        os.kill(os.getpid(), signum)  # now the default: ends as it would
+            self._sender.join()
 
     def serialize(self, serializer):
         super(SlackReport, self).serialize(serializer)
         # The message travels in snapshots, so a resumed run keeps it.
         if isinstance(serializer, chainer.serializer.Serializer):
-            sender = self._sender
-            serializer('_slack_message', json.dumps(
-                [sender.channel, sender.ts, sender.switch]
-                if sender and sender.ts else []))
+            serializer('_slack_message', _saved(self._learned()))
         else:
-            try:  # '' from load_npz(strict=False) without SlackReport
-                self._resumed = json.loads(
-                    str(serializer('_slack_message', '')) or '[]')
-            except (KeyError, ValueError):  # a snapshot without SlackReport
-                self._resumed = []
+            self._resumed = _restored(serializer, self._channel)
 
-    def _report(self, kind, detail=''):
+    def _learned(self):
+        if self._sender is not None:
+            return self._sender.learned
+        return self._resumed or _Learned(self._channel, None, None, None)
+
+    def _start(self, trainer):
+        self._run = _Run(trainer, self._log_report,  # as PrintReport has it
+                         self._resumed is not None)
+        if self.available:
+            self._sender = _Sender(self._client, self._message,
+                                   self._learned(),
+                                   **self._options['sending'])
+            if self._options['signals']:
+                _SIGNALS.add(self)
+
+    def _end(self, kind, detail='', trace=''):
+        """Hand on the final state: the sender's grace starts now."""
+        self._report(kind, detail, trace)
+        if self._sender is not None:  # _sender.join() waits for it
+            self._sender.close(min(_SIGNAL_GRACE, self._options['flush'])
+                               if kind == 'terminated' else
+                               self._options['flush'])
+
+    def _report(self, kind, detail='', trace=''):
         if self._run is not None:
-            self._state = self._run.snapshot(kind, detail)
+            self._state = self._run.snapshot(kind, detail, trace)
         else:  # finalize without initialize: an earlier extension failed
-            self._state = self._state._replace(kind=kind, detail=detail)
+            self._state = self._state._replace(kind=kind, detail=detail,
+                                               trace=trace)
         if self._sender is not None:
             self._sender.offer(self._state)
+
+
+def _saved(learned):
+    """What a snapshot keeps of what the sender learned: the message."""
+    return json.dumps(learned[:3] if learned.ts else [])
+
+
+def _restored(serializer, channel):
+    try:  # '' from load_npz(strict=False) without SlackReport
+        saved = json.loads(str(serializer('_slack_message', '')) or '[]')
+    except (KeyError, ValueError):  # a snapshot without SlackReport
+        saved = []
+    return _Learned(*(saved + [None]) if saved else (channel, None, None,
+                                                     None))
+
+
+def _ending(failure, run, terminated):
+    """How the run ended: kind, detail and trace of its final state."""
+    if failure is not None:
+        return ('failed',) + _describe_failure(*failure)
+    if run is not None and run.interrupted():
+        if terminated:  # the program's own handler ended the run
+            return 'terminated', terminated
+        return 'interrupted', type(sys.exc_info()[1]).__name__
+    return 'completed',
+
+
+def _describe_failure(exc, tb):
+    """The status detail of a failure (the first line of its message,
+    shortened) and, for the thread, the last frames and the whole message."""
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    detail = type(exc).__name__ + (': ' + lines[0].strip() if lines else '')
+    if len(detail) > _DETAIL_LENGTH:
+        detail = detail[:_DETAIL_LENGTH - 1] + '\u2026'
+    trace = ''.join(traceback.format_tb(tb)[-_TRACE_FRAMES:] +
+                    traceback.format_exception_only(type(exc), exc))
+    return detail, trace.rstrip()
 
 
 class _Run(object):
     """What a report reads of a running trainer: set up once, so that each
     snapshot only copies a few numbers."""
 
-    def __init__(self, trainer, log_source, resumed):
+    def __init__(self, trainer, log_report, resumed):
         self._trainer = trainer
-        self._log_source = log_source
+        self._log_source = trainer.get_extension(log_report) if isinstance(
+            log_report, str) else log_report
         self._resumed = resumed
         self._handled_before = sys.exc_info()[1]
         length = getattr(trainer.stop_trigger, 'get_training_length', None)
         self._length, self._unit = length() if length else (None, None)
         now = time.time()
-        self._clock = trainer.elapsed_time - now  # elapsed: time + this
+        try:
+            self._clock = trainer.elapsed_time - now  # elapsed: time + this
+        except RuntimeError:  # called before Trainer.run, as tests do
+            self._clock = -now
         self._start = (self._done(), now)
 
     def _done(self):
@@ -523,9 +519,9 @@ class _Run(object):
         return updater.iteration if self._unit == 'iteration' else \
             updater.epoch_detail
 
-    def snapshot(self, kind, detail):
+    def snapshot(self, kind, detail, trace):
         now, log = time.time(), self._log_source.log
-        return _State(kind, detail, self._resumed, now + self._clock,
+        return _State(kind, detail, trace, self._resumed, now + self._clock,
                       self._length and (self._done(), self._length) +
                       self._start, log, len(log), now)
 
@@ -537,6 +533,77 @@ class _Run(object):
         return exc is not None and exc is not self._handled_before
 
 
+# Schedulers end jobs with these (a lost terminal: SIGHUP); SIGUSR1/2 are
+# the program's own. They follow with SIGKILL after 30 s by default: the
+# report of a termination gets at most this many seconds.
+_ENDING_SIGNALS = [getattr(signal, n) for n in ('SIGTERM', 'SIGHUP')
+                   if hasattr(signal, n)]
+_SIGNAL_GRACE = 10.0
+
+
+class _SignalGuard(object):
+    """The one handler a process has for the signals that end jobs, however
+    many SlackReports train in it: each reports ``[Terminated]``, all within
+    one grace, then the signal acts once as it would have without them (the
+    program's own handler, or the default: death by that signal).
+
+    Installed from the main thread only, while a report trains; the
+    previous handlers come back when the last report ends, unless the
+    program replaced them meanwhile.
+    """
+
+    def __init__(self):
+        self._reports = []
+        self._previous = {}
+
+    def add(self, report):
+        if threading.current_thread() is not threading.main_thread():
+            return
+        if not self._reports:
+            for signum in _ENDING_SIGNALS:
+                previous = signal.getsignal(signum)
+                if previous not in (signal.SIG_IGN, None):  # None: not ours
+                    self._previous[signum] = previous
+                    signal.signal(signum, self._handle)
+        self._reports.append(report)
+
+    def remove(self, report):
+        if report in self._reports:
+            self._reports.remove(report)
+            if not self._reports:
+                self._restore()
+
+    def _restore(self):
+        for signum, previous in self._previous.items():
+            if signal.getsignal(signum) == self._handle:  # not replaced
+                signal.signal(signum, previous)
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        description = signal.Signals(signum).name
+        if os.environ.get('SLURM_JOB_ID'):
+            description += ', Slurm job %s' % os.environ['SLURM_JOB_ID']
+        previous = self._previous.get(signum, signal.SIG_DFL)
+        reports = list(self._reports)
+        if callable(previous):
+            # The program's own handler decides: if it ends the run (it
+            # raises), each report's finalize tells the termination.
+            try:
+                return previous(signum, frame)
+            except BaseException:
+                for report in reports:
+                    report._terminated = description
+                raise
+        self._reports = []
+        self._restore()
+        for report in reports:
+            report._end('terminated', description)
+        for report in reports:  # registered with a sender: see _start
+            report._sender.join()
+        os.kill(os.getpid(), signum)  # now the default: ends as it would
+
+
+_SIGNALS = _SignalGuard()
 ###############################################################################
 # Rendering: a _State into Slack text #########################################
 ###############################################################################
@@ -559,8 +626,9 @@ def _units(text):
     return len(text.encode('utf-16-le')) // 2
 
 
-def _shorten(raw, limit):
-    """Escape ``raw`` and cut it with an ellipsis to at most ``limit`` units.
+def _shorten(raw, limit, keep_end=False):
+    """Escape ``raw`` and cut it with an ellipsis to at most ``limit``
+    units, keeping its start (or its end).
 
     The cut falls between characters of ``raw``, so it never splits an
     escape such as ``&amp;`` nor a surrogate pair.
@@ -572,12 +640,14 @@ def _shorten(raw, limit):
     if limit < 1:
         return ''
     used, kept = 1, []  # the ellipsis takes one unit
-    for char in raw:
+    for char in reversed(raw) if keep_end else raw:
         piece = _escape(char)
         used += _units(piece)
         if used > limit:
             break
         kept.append(piece)
+    if keep_end:
+        return '\u2026' + ''.join(reversed(kept))
     return ''.join(kept) + '\u2026'
 
 
@@ -601,16 +671,17 @@ def _marker(report_ts):
 
 
 def _progress(state):
-    """The progress bar of ``state``, at the speed seen since the start."""
+    """The progress bar of ``state``, at the speed seen since the start
+    (no ETA once the run has ended)."""
     done, length, start_done, start_time = state.progress
     spent = state.time - start_time
-    return _progress_bar(done, length,
-                         (done - start_done) / spent if spent > 0 else 0.0)
+    return _progress_bar(done, length, (done - start_done) / spent if (
+        spent > 0 and state.kind not in _ENDINGS) else 0.0)
 
 
 def _progress_bar(done, length, speed, width=20):
     """``done`` of ``length`` as a bar, a percentage and the ETA at
-    ``speed`` (units a second); '' when the length is unknown."""
+    ``speed`` (units a second; none at 0); '' when the length is unknown."""
     if not length:
         return ''
     fraction = min(1.0, max(0.0, done / length))
@@ -622,15 +693,10 @@ def _progress_bar(done, length, speed, width=20):
     return text
 
 
-_LABELS = {'started': 'Started', 'training': 'Training',
-           'completed': 'Completed', 'failed': 'Failed',
-           'interrupted': 'Interrupted', 'terminated': 'Terminated'}
-
-
 def _status(state):
     """``[Training]``, ``[Failed] ValueError: ...``, ``[Completed, resumed]``
     and so on: a resumed run says so for its whole life."""
-    label = _LABELS[state.kind]
+    label = state.kind.capitalize()
     if state.resumed:
         label = 'Resumed' if state.kind == 'started' else label + ', resumed'
     return '[%s]%s' % (label, ' ' + state.detail if state.detail else '')
@@ -1055,7 +1121,7 @@ class _Message(object):
         self._shrinkable = set(fields) - {'content', 'finish_mentions',
                                           'updated'}
         # The longest the mentions can become: fail now, not at the end.
-        self.render(_State('completed', '', False, 0.0, None, (), 0, 0.0),
+        self.render(_State('completed', '', '', False, 0.0, None, (), 0, 0.0),
                     dict.fromkeys((n.lower() for n in self.names),
                                   'U0123456789'))
 
@@ -1070,11 +1136,12 @@ class _Message(object):
         return list(collections.OrderedDict.fromkeys(self._markup + found))
 
     def reply(self, state, user_ids, silent_since=None, report_ts=None):
-        """The thread reply that notifies of the end (None without
-        mentions), or the one Slack posts if no report came after
-        ``silent_since`` (marked with ``report_ts``, so that a resumed run
-        finds it); and whether to broadcast it (a thread alone ignores
-        @here, @channel and @everyone)."""
+        """The thread reply that tells of the end: the mentions, the status
+        and a failure's traceback (None with neither mentions nor trace);
+        or the one Slack posts if no report came after ``silent_since``
+        (marked with ``report_ts``, so that a resumed run finds it). Also
+        whether to broadcast it (a thread alone ignores @here, @channel and
+        @everyone)."""
         markup = self.mentions(user_ids)
         broadcast = any(m in ('<!here>', '<!channel>', '<!everyone>')
                         for m in markup)
@@ -1084,6 +1151,9 @@ class _Message(object):
                       'killed (out of memory, SIGKILL, a node failure) or be '
                       'hung. Its last status: %s%s' % (
                           _date(silent_since), status, _marker(report_ts)))
+        elif state.trace:
+            status += '\n%s\n%s\n%s' % (_FENCE, _shorten(
+                state.trace, _TRACE_LENGTH, keep_end=True), _FENCE)
         elif not markup:
             return None, False
         return ' '.join(markup + [status]), broadcast
@@ -1156,24 +1226,193 @@ class _Message(object):
         content = self._table.render(state.rows, room // (len(parts) - 1))
         return content.join(parts)
 
-
 ###############################################################################
 # Sending: the newest state, from a thread ####################################
 ###############################################################################
 
-class _Retry(object):
-    """When the sender calls Slack again after a failure (seconds)."""
+class _Worker(object):
+    """A daemon thread that works on the newest item offered: items offered
+    while it works replace each other, they do not queue. It knows nothing
+    of Slack.
 
-    backoff_first = 0.5  # after the first transient failure; then doubling
+    ``work(item)`` returns True once all is done. ``close(timeout)`` says
+    the last item has been offered and sets a deadline: the thread starts
+    nothing past it, and ``join`` never waits past it (a call hung in the
+    thread is left behind: the thread is a daemon and holds no exit). An
+    exception in ``work`` ends the thread with one warning.
+    """
+
+    def __init__(self, work):
+        self._work = work
+        self._newest = None  # replaced whole: one store is atomic
+        self._wake = threading.Event()
+        self._closed = threading.Event()
+        self._done = threading.Event()
+        self._deadline = None  # time.monotonic(); written once, by close
+        self.crashed = False  # work raised, and a warning said so
+        self._warned = set()
+        thread = threading.Thread(target=self._run, name='slack_report')
+        thread.daemon = True
+        thread.start()
+
+    def offer(self, item):
+        self._newest = item
+        if not self._wake.is_set():  # cheaper than setting it again
+            self._wake.set()
+
+    def close(self, timeout):
+        self._deadline = time.monotonic() + timeout
+        self._closed.set()
+        self._wake.set()
+
+    def join(self):
+        """Wait for the thread, never past the deadline; whether it ended."""
+        return self._done.wait(max(0.0, self._deadline - time.monotonic()))
+
+    @property
+    def closing(self):
+        return self._closed.is_set()
+
+    def left(self):
+        """Seconds before the deadline; infinite before ``close``."""
+        if not self._closed.is_set():
+            return float('inf')
+        return self._deadline - time.monotonic()
+
+    def again(self):
+        """Work on the newest item again, without waiting for an offer."""
+        self._wake.set()
+
+    def warn(self, key, message):
+        """Warn once per ``key``; never past the deadline, when whoever
+        joined has said what was left undone."""
+        if key not in self._warned and self.left() > 0:
+            self._warned.add(key)
+            _warn_quietly(message)
+
+    def wait(self, seconds, until_closed=False):
+        """Wait ``seconds``, never past the deadline; ``until_closed``: only
+        until ``close`` (at once if it came). Returns whether it came."""
+        end = time.monotonic() + seconds
+        if not self._closed.wait(seconds):
+            return False
+        if not until_closed:
+            time.sleep(max(0.0, min(end - time.monotonic(), self.left())))
+        return True
+
+    def _run(self):
+        finished = False
+        try:
+            while not finished:
+                self._wake.wait()
+                self._wake.clear()
+                if self.left() <= 0:
+                    return
+                finished = self._work(self._newest)
+        except Exception as error:  # a bug here must not go unnoticed
+            self.crashed = True
+            _warn_quietly('slack_report stopped after an unexpected %s: %s'
+                          % (type(error).__name__, error))
+        finally:
+            self._done.set()
+
+
+class _Pacing(object):
+    """When the sender may call Slack next: it computes seconds and never
+    sleeps (the worker waits), as urllib3's ``Retry`` computes a backoff.
+    """
+
+    backoff_first = 0.5  # after the first failure in a row; then doubling
     backoff_max = 30.0  # while training runs
-    backoff_max_finishing = 2.0  # once training has ended
-    # After a 429: all runs sharing the bot share one budget and hear the
-    # same wait, so the interval between calls grows steeply, recovers
-    # gently, and the retries spread out.
-    rate_limit_slowdown = 4.0
-    rate_limit_floor = 60.0  # the interval after a 429, at least
+    backoff_max_ending = 2.0  # once training has ended
+    # After a 429: every run of the bot shares one budget and heard the same
+    # wait, so the interval between calls grows steeply, recovers gently,
+    # and the retries spread out.
+    slowdown = 4.0
+    limited_interval = 60.0  # the interval after a 429, at least
     interval_max = 120.0
     recovery = 0.9  # the interval shrinks so after each success
+
+    def __init__(self, min_interval):
+        self.min_interval = self.interval = min_interval
+        self.failures = 0  # in a row
+        self.contended = False  # a 429 came, and no spread since
+
+    def succeeded(self):
+        self.failures = 0
+        self.interval = max(self.min_interval, self.interval * self.recovery)
+
+    def failed(self, error, ending):
+        """The waits after ``error``: (seconds, whether the end of training
+        cuts it short). A backoff begun while training gives way to the
+        final report; Retry-After always holds, and while training is
+        followed by a random part of the interval, so that runs told the
+        same Retry-After do not come back together."""
+        self.failures += 1
+        backoff = min(self.backoff_max_ending if ending else self.backoff_max,
+                      self.backoff_first * 2 ** (self.failures - 1))
+        if error.kind != 'slow_down':
+            return [(backoff, not ending)]
+        self.interval = max(self.min_interval, min(self.interval_max, max(
+            self.limited_interval, self.slowdown * self.interval)))
+        self.contended = True
+        return [(error.retry_after or backoff, False)] + (
+            [] if ending else [(random.uniform(0, self.interval), True)])
+
+    def spread(self, left, request):
+        """At the end, after a 429: a random part of what the deadline
+        ``left``, less one ``request``, so that runs ending together do not
+        all call at once and each call still lands in time; 0 without."""
+        if not self.contended:
+            return 0.0
+        self.contended = False  # once: a later 429 spreads anew
+        return random.uniform(0, max(0.0, left - request))
+
+
+class _Posted(object):
+    """The report message as Slack holds it: where it is, the text it shows,
+    and whether a new post already announced the end."""
+
+    def __init__(self, client, channel, ts):
+        self._client = client
+        self.channel, self.ts = channel, ts  # the channel's ID once posted
+        self._shown = None
+        self.announced = False
+
+    def show(self, text, announces=False):
+        """Post the message, or update it to ``text`` unless it shows that
+        already. A text that ``announces`` the end does so if it is posted
+        anew (a new post notifies its mentions; an edit never does)."""
+        if text == self._shown:
+            return
+        if self.ts is None:
+            answer = self._client.call('chat.postMessage',
+                                       channel=self.channel, text=text)
+            self.channel, self.ts = answer['channel'], answer['ts']
+            self.announced = announces
+        else:
+            self._client.call('chat.update', channel=self.channel,
+                              ts=self.ts, text=text)
+        self._shown = text
+
+    def reply(self, text, broadcast, method='chat.postMessage', **params):
+        """Post (or with ``chat.scheduleMessage``, schedule) ``text`` in the
+        message's thread; ``broadcast`` also shows it in the channel."""
+        params.update(channel=self.channel, thread_ts=self.ts, text=text)
+        if broadcast:
+            params['reply_broadcast'] = 'true'
+        return self._client.call(method, **params)
+
+    def announce(self, reply, broadcast):
+        """Post ``reply`` in the thread to tell of the end, once, unless
+        the post itself did (or there is nothing to tell)."""
+        if not self.announced and reply is not None:
+            self.reply(reply, broadcast)
+        self.announced = True
+
+    def forget(self):
+        """The message was deleted or frozen: the next ``show`` posts."""
+        self.ts = self._shown = None
 
 
 # stale_after='auto': how long without a report means the run died or hangs.
@@ -1181,280 +1420,33 @@ _STALE_FLOOR = 600.0  # seconds, at least
 _STALE_GAPS = 3  # times the longest gap seen between reports
 _STALE_FIRST = 3600.0  # before a gap has been seen
 
-# chat.scheduleMessage errors that another time may not give.
-_RESCHEDULE = frozenset(['restricted_too_many', 'time_in_past',
-                         'time_too_far'])
 
+class _Switch(object):
+    """The reply kept scheduled in the report's thread, due ``stale_after``
+    past the newest report: if reports stop (SIGKILL, out of memory, a
+    node lost, a hang), Slack itself posts it.
 
-class _Sender(object):
-    """Keeps one Slack message equal to the newest state, from a thread.
-
-    ``offer`` records the newest state and returns at once; the thread
-    renders it, sends at most one call per ``min_interval`` seconds, skips
-    text already sent, re-posts a message that vanished, keeps a reply
-    scheduled in case the run goes silent, backs off on transient failures
-    and stops for good, with one warning, on a fatal one. ``finish`` sets
-    a deadline: the final state, the mention and the picture go out before
-    it, and no wait and no call goes past it.
+    It moves when the status it names changes, or once reports have run
+    past half its margin, to a random point of the next one: a run makes
+    about four calls per ``stale_after``, and runs started together do not
+    crowd one channel's 5-minute window (Slack allows 30 in one). So when
+    it posts, no report came for ``stale_after``.
     """
 
-    def __init__(self, client, channel, ts, switch, message, min_interval,
-                 stale_after, plot):
+    def __init__(self, client, warn, stale_after, scheduled, resumed):
         self._client = client
-        self.channel = channel  # the ID once posted
-        self.ts = ts  # the message to update (a resumed run's) or None
-        # The reply scheduled to post if reports stop: its ID, its time and
-        # the kind of status it names.
-        self.switch, self._switch_at, self._switch_kind = switch, None, None
+        self._warn = warn
         self._stale_after = stale_after
+        self.id, self._at, self._kind = scheduled, None, None
+        self._retired = []  # scheduled replies to delete
         self._last_seen, self._longest_gap = None, 0.0  # for 'auto'
-        self._dropped = []  # scheduled replies to delete
-        # A 429 seen: others share the budget, so the posts at the end are
-        # spread (once) rather than sent at the instant everyone ends.
-        self._contended = False
-        # A resumed run's killed predecessor may have moved its scheduled
-        # reply after the snapshot that carried its ID: look for it once.
-        self._look_for_switches = ts is not None
-        self._sent = None  # the text Slack holds
-        self._replied = False
-        self._pictured = not plot
-        self._message = message
-        self._min_interval = min_interval
-        self._interval = min_interval  # grows after 429 answers
-        self.user_ids = None  # the names of the mentions, once resolved
-        # Whether Slack answered this run: None until a call has ended.
-        self._reached = None
-        self._newest = None  # replaced whole: one store is atomic
-        self._deadline = None  # time.monotonic() past which nothing is done
-        self._wake = threading.Event()
-        self._finishing = threading.Event()
-        self._done = threading.Event()
-        # Whether the final state went out, or a warning said why not.
-        self._settled = False
-        self._warned = set()
-        self._thread = threading.Thread(target=self._run, name='slack_report')
-        self._thread.daemon = True  # a hung Slack never holds the exit
-        self._thread.start()
+        # A resumed run's killed predecessor may have moved its reply after
+        # the snapshot that carried its ID: look for it once.
+        self._seek = resumed
 
-    def offer(self, state):
-        self._newest = state
-        if not self._wake.is_set():  # cheaper than setting it again
-            self._wake.set()
-
-    def finish(self, timeout):
-        """Send the final state (offered last) and the mention; wait at most
-        ``timeout`` seconds, then make no further call."""
-        limit = 'flush_timeout=%gs' % timeout
-        if self._reached is False and timeout > self._client.timeout:
-            # A CA, DNS or proxy problem: it will not heal at the end.
-            timeout = self._client.timeout
-            limit += ' (cut to timeout=%gs: Slack was never reached in ' \
-                'this run)' % timeout
-        self._deadline = time.monotonic() + timeout
-        self._finishing.set()
-        self._wake.set()
-        if not (self._done.wait(timeout) and self._settled):
-            self._warn_once('finish', 'Slack did not take the final report '
-                            'within %s; the message may not show the final '
-                            'status' % limit)
-
-    def _warn_retrying(self, error):
-        self._warn_once(error.error, 'Slack call failed (%s); retrying in '
-                        'the background' % error.error)
-
-    def _warn_once(self, key, message):
-        if key not in self._warned:
-            self._warned.add(key)
-            _warn_quietly(message)
-
-    def _run(self):
-        try:
-            self._settled = self._loop()
-        except _SlackError as error:
-            self._settled = True
-            self._warn_once('fatal', 'Slack refused the report (%s): %s. '
-                            'slack_report stops sending for this run.'
-                            % (error.error, _fix_for(error.error)))
-        except Exception as error:  # a bug here must not go unnoticed
-            self._settled = True
-            self._warn_once('bug', 'slack_report stopped after an unexpected '
-                            '%s: %s' % (type(error).__name__, error))
-        finally:
-            self._done.set()
-
-    def _past_deadline(self):
-        return self._deadline is not None and (
-            time.monotonic() >= self._deadline)
-
-    def _wait(self, seconds, cut_by_the_end):
-        """Wait ``seconds``, never past the deadline. A wait ``cut_by_the_end``
-        is over once training has ended (at once if it already has), so
-        that the final report goes out without delay. Returns whether
-        training has ended."""
-        end = time.monotonic() + seconds
-        if not self._finishing.wait(seconds):
-            return False
-        if not cut_by_the_end:
-            time.sleep(max(0.0, min(end, self._deadline) - time.monotonic()))
-        return True
-
-    def _loop(self):
-        """Send states until the final one is out (True) or the deadline
-        has passed (False)."""
-        failures = 0
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            if self._past_deadline():
-                return False
-            try:
-                if self._step(self._newest):
-                    return True
-                failures = 0
-            except _SlackError as error:
-                self._reached = bool(self._reached or error.reached)
-                if error.error in _GONE:  # deleted or frozen: post anew
-                    self.ts = self._sent = None
-                    self._retire_switch()
-                elif not error.transient:
-                    raise
-                else:
-                    failures += 1
-                    self._warn_retrying(error)
-                    self._back_off(error, failures)
-                self._wake.set()
-
-    def _step(self, state):
-        """Bring Slack to ``state``; True once a final one is all out."""
-        final = state.kind in _ENDINGS
-        stale = None if final else self._silence(state)
-        if self._look_for_switches:
-            self._find_switches()
-        if self.user_ids is None and (final or stale):
-            self.user_ids = self._look_up(self._message.names)
-        text = self._message.render(state, self.user_ids)
-        if final:
-            return self._end(state, text)
-        self._keep_switch(state, stale)  # first: it names the newest status
-        self._send(text, final)
-        self._keep_switch(state, stale)  # after a first post: in its thread
-        self._reached = True
-        self._interval = max(self._min_interval,
-                             self._interval * _Retry.recovery)
-        # Back by the time the switch must move if reports go on, so that
-        # it posts only if none came for stale_after.
-        self._wait(min(self._interval, max(0.0, (
-            self._switch_at or float('inf')) - (stale or 0.0) -
-            time.time())), cut_by_the_end=True)
-        return False
-
-    def _end(self, state, text):
-        """The final status, the mention, the switch deleted, the picture:
-        in this order, each step once, however often it is retried."""
-        if self._contended and self.ts is None:
-            self._spread_before_deadline()  # the post that notifies
-        self._send(text, True)
-        if self._contended and not self._replied:
-            self._spread_before_deadline()
-        self._reply(state)
-        self._retire_switch()
-        self._drop_switches(finishing=True)
-        self._send_picture(state)
-        return True
-
-    def _back_off(self, error, failures):
-        # A backoff begun while training runs gives way to the final report;
-        # one begun after keeps retries apart. Retry-After always holds.
-        training = not self._finishing.is_set()
-        backoff = min(_Retry.backoff_max if training else
-                      _Retry.backoff_max_finishing,
-                      _Retry.backoff_first * 2 ** (failures - 1))
-        if error.error not in _SLOW_DOWN:
-            return self._wait(backoff, cut_by_the_end=training)
-        self._interval = max(self._min_interval, min(
-            _Retry.interval_max, max(_Retry.rate_limit_floor,
-                                     _Retry.rate_limit_slowdown *
-                                     self._interval)))
-        self._contended = True
-        wait = error.retry_after or backoff
-        if not training and time.monotonic() + wait > self._deadline:
-            self._deadline = time.monotonic()  # it would come too late
-            return
-        self._wait(wait, cut_by_the_end=False)
-        # Everyone limited heard the same wait: spread the retries, over the
-        # interval while training runs; from its end on (which cuts that
-        # short for every run at once), over what is left before the
-        # deadline, less one request, so that they land inside it.
-        if training and not self._wait(random.uniform(0, self._interval),
-                                       cut_by_the_end=True):
-            return
-        self._spread_before_deadline()
-
-    def _spread_before_deadline(self):
-        """Wait a random part of what is left before the deadline, less one
-        request, so that the call after it lands inside it."""
-        self._contended = False  # once is enough: later 429s spread anew
-        self._wait(random.uniform(0, max(0.0, self._deadline - time.monotonic()
-                                         - self._client.timeout)),
-                   cut_by_the_end=False)
-
-    def _send(self, text, final):
-        if text == self._sent:
-            return
-        if self.ts is None:
-            answer = self._client.call('chat.postMessage',
-                                       channel=self.channel, text=text)
-            self.channel, self.ts = answer['channel'], answer['ts']
-            # A new message notifies: one first posted at the end with the
-            # mentions in it needs no reply (a channel takes 1 post/s).
-            mentions = self._message.mentions(self.user_ids)
-            self._replied = final and all(m in text for m in mentions)
-        else:
-            self._client.call('chat.update', channel=self.channel,
-                              ts=self.ts, text=text)
-        self._sent = text
-
-    def _in_thread(self, text, broadcast, **params):
-        params.update(channel=self.channel, thread_ts=self.ts, text=text)
-        if broadcast:
-            params['reply_broadcast'] = 'true'
-        return params
-
-    def _reply(self, state):
-        # Edits never notify: the mention goes out as a new thread reply.
-        text, broadcast = self._message.reply(state, self.user_ids)
-        if text is not None and not self._replied:
-            self._client.call('chat.postMessage',
-                              **self._in_thread(text, broadcast))
-        self._replied = True
-
-    def _send_picture(self, state):
-        """The run's curves, as a file in the thread: after the final
-        status and the mention, in what is left of the deadline."""
-        picture = None if self._pictured or self.ts is None else \
-            self._message.picture(state)
-        if picture:
-            try:
-                upload = self._client.call('files.getUploadURLExternal',
-                                           filename='curves.png',
-                                           length=len(picture))
-                self._client.upload(upload['upload_url'], picture)
-                self._client.call(
-                    'files.completeUploadExternal', channel_id=self.channel,
-                    thread_ts=self.ts, files=json.dumps([{
-                        'id': upload['file_id'], 'title': 'Training curves'}]))
-            except _SlackError as error:
-                if error.transient:
-                    raise
-                fix = _PICTURE_FIX if error.error == 'missing_scope' else \
-                    _fix_for(error.error)
-                self._warn_once('picture', 'cannot post the picture of the '
-                                'curves (%s): %s' % (error.error, fix))
-        self._pictured = True
-
-    def _silence(self, state):
+    def margin(self, state):
         """``stale_after`` as given, or for 'auto' from the gaps between
-        the states this sender has seen (at least those between reports)."""
+        the states seen (at least those between reports)."""
         last, self._last_seen = self._last_seen, state.time
         if self._stale_after != 'auto':
             return self._stale_after
@@ -1463,117 +1455,253 @@ class _Sender(object):
         self._longest_gap = max(self._longest_gap, state.time - last)
         return max(_STALE_FLOOR, _STALE_GAPS * self._longest_gap)
 
-    def _keep_switch(self, state, stale_after):
-        """Keep one reply scheduled in the thread, due no sooner than
-        ``stale_after`` past the newest report: if reports stop (SIGKILL,
-        out of memory, a node lost, a hang), Slack itself posts it.
+    def due(self, margin):
+        """When the reply must move if reports go on (time.time())."""
+        return (self._at or float('inf')) - (margin or 0.0)
 
-        It moves when the status it names changes, or once reports have
-        run past half its margin, to a random point of the next one: a run
-        makes about four calls per ``stale_after``, and runs started
-        together do not crowd one channel's 5-minute window (Slack allows
-        30 in one). So when it posts, no report came for ``stale_after``.
-        """
-        if not stale_after or self.ts is None or (
-                self._switch_kind == state.kind and self._switch_at and
-                self._switch_at >= state.time + stale_after):
+    def keep(self, posted, state, margin, text):
+        """Schedule ``text(since)`` (a reply and whether to broadcast it)
+        in ``posted``'s thread, unless the one scheduled still fits."""
+        if not margin or posted.ts is None or (
+                self._kind == state.kind and self._at and
+                self._at >= state.time + margin):
             return
-        post_at = int(math.ceil(state.time + stale_after *
-                                (1 + random.random())))
-        text, broadcast = self._message.reply(
-            state, self.user_ids, post_at - stale_after, self.ts)
+        post_at = int(math.ceil(state.time + margin * (1 + random.random())))
         try:
-            answer = self._client.call('chat.scheduleMessage',
-                                       **self._in_thread(text, broadcast,
-                                                         post_at=post_at))
+            answer = posted.reply(*text(post_at - margin), post_at=post_at,
+                                  method='chat.scheduleMessage')
         except _SlackError as error:
-            if error.transient or error.error in _RESCHEDULE:
-                self._warn_retrying(error)  # at a later report
+            if error.kind != 'fatal':
+                self._warn(error.error, 'Slack call failed (%s); retrying '
+                           'at a later report' % error.error)
             else:
-                self._warn_once('switch', 'cannot schedule the reply that '
-                                'tells if this run goes silent (%s): %s'
-                                % (error.error, _fix_for(error.error)))
-                self._switch_at = float('inf')  # not again this run
+                self._warn('switch', 'cannot schedule the reply that tells '
+                           'if this run goes silent (%s): %s'
+                           % (error.error, _fix_for(error.error)))
+                self._at = float('inf')  # not again this run
             return
-        self._retire_switch()
-        self.switch, self._switch_at = answer['scheduled_message_id'], post_at
-        self._switch_kind = state.kind
-        self._drop_switches()
+        self.retire()
+        self.id, self._at = answer['scheduled_message_id'], post_at
+        self._kind = state.kind
+        self.drop(posted.channel)
 
-    def _find_switches(self):
-        """Retire the replies still scheduled in this report's thread."""
-        mark = _marker(self.ts)
+    def seek(self, posted):
+        """Once, for a resumed run: retire the replies still scheduled in
+        its thread (Slack's list does not say which thread: the marker at
+        their end does)."""
+        if not self._seek:
+            return
+        mark = _marker(posted.ts)
         for answer in self._client.pages('chat.scheduledMessages.list',
-                                         channel=self.channel):
-            self._dropped += [m['id'] for m in answer.get(
+                                         channel=posted.channel):
+            self._retired += [m['id'] for m in answer.get(
                 'scheduled_messages', []) if m.get('text', '').endswith(mark)
-                and m['id'] != self.switch]
-        self._look_for_switches = False
+                and m['id'] != self.id]
+        self._seek = False
 
-    def _retire_switch(self):
-        if self.switch:
-            self._dropped.append(self.switch)
-        self.switch = self._switch_at = None
+    def retire(self):
+        if self.id:
+            self._retired.append(self.id)
+        self.id = self._at = None
 
-    def _drop_switches(self, finishing=False):
-        """Delete the retired scheduled replies. Slack being busy leaves
-        them for later, unless ``finishing``: then it raises, to retry."""
-        while self._dropped:
+    def drop(self, channel, finishing=False):
+        """Delete the retired replies. Slack being busy leaves them for
+        later, unless ``finishing``: then it raises, to be retried."""
+        while self._retired:
             try:
                 self._client.call('chat.deleteScheduledMessage',
-                                  channel=self.channel,
-                                  scheduled_message_id=self._dropped[0])
+                                  channel=channel,
+                                  scheduled_message_id=self._retired[0])
             except _SlackError as error:
-                if error.transient and finishing:
-                    raise
-                if error.transient:
+                if error.kind in _TRANSIENT:
+                    if finishing:
+                        raise
                     break
-            del self._dropped[0]  # deleted, or already posted or gone
+            del self._retired[0]  # deleted, or already posted or gone
 
-    def _look_up(self, names):
-        """Map the lower-cased ``names`` that users.list knows to IDs."""
-        wanted = {name.lower(): name for name in names}
-        found = {}
-        if not wanted:  # no call at all
-            return found
+
+class _Sender(object):
+    """Brings Slack to the newest state offered, from a ``_Worker``: the
+    report message, at most one call per ``min_interval``; the reply
+    scheduled in case the run goes silent; at the end the final status,
+    the mention and the picture, before the deadline ``close`` sets.
+
+    Transient failures are retried as ``_Pacing`` says; a deleted message is
+    posted anew; a fatal error stops it with one warning saying what to
+    fix. What it learned is published in ``learned``, replaced whole.
+    """
+
+    def __init__(self, client, message, learned, min_interval, stale_after,
+                 plot):
+        self._client = client
+        self._message = message
+        self._worker = _Worker(self._work)
+        self.offer, self.warn = self._worker.offer, self._worker.warn
+        self._posted = _Posted(client, learned.channel, learned.ts)
+        self._switch = _Switch(client, self.warn, stale_after,
+                               learned.switch, learned.ts is not None)
+        self._pacing = _Pacing(min_interval)
+        self._pictured = not plot
+        self._user_ids = None
+        self._reached = False  # a call of this run got an answer
+        self._unreached = None  # why the end gave up at once, if it did
+        self._settled = False  # the end is out, or a warning said why not
+        self._timeout = None
+        self.learned = learned
+
+    def close(self, timeout):
+        self._timeout = timeout
+        self._worker.close(timeout)
+
+    def join(self):
+        if self._worker.join() and (self._settled or self._worker.crashed):
+            return
+        why = self._unreached and ' (cut short: Slack was never reached in ' \
+            'this run: %s; %s)' % (self._unreached, _fix_for(self._unreached))
+        _warn_quietly('Slack did not take the final report within '
+                      'flush_timeout=%gs%s; the message may not show the '
+                      'final status' % (self._timeout, why or ''))
+
+    def _work(self, state):
         try:
-            for answer in self._client.pages('users.list', limit=200):
-                for user in answer.get('members', []):
-                    profile = user.get('profile', {})
-                    for known in (user.get('name'),
-                                  profile.get('display_name')):
-                        if known and known.lower() in wanted:
-                            found.setdefault(known.lower(), user['id'])
-                if not wanted.keys() - found.keys():
-                    break
+            return self._step(state)
         except _SlackError as error:
-            if error.transient:  # Tier 2: 429s are expected; try again
-                raise
-            self._warn_once('users', 'cannot look up %s with users.list (%s);'
-                            ' give user IDs (U0123ABCD) instead, or add the '
-                            'users:read scope' % (', '.join(names),
-                                                  error.error))
-            return {}
-        missing = [wanted[k] for k in wanted if k not in found]
-        if missing:
-            self._warn_once('names', 'no Slack user is named %s; they are '
-                            'not mentioned' % ', '.join(missing))
-        return found
+            return self._failed(error)
+        finally:
+            self._publish()
+
+    def _publish(self):
+        self.learned = _Learned(self._posted.channel, self._posted.ts,
+                                self._switch.id, self._user_ids)
+
+    def _step(self, state):
+        """Bring Slack to ``state``; True once a final one is all out."""
+        final = state.kind in _ENDINGS
+        margin = None if final else self._switch.margin(state)
+        self._switch.seek(self._posted)
+        if self._user_ids is None and (final or margin):
+            self._user_ids = _look_up(self._client, self._message.names,
+                                      self.warn)
+        text = self._message.render(state, self._user_ids)
+        if final:
+            return self._end(state, text)
+        self._keep_switch(state, margin)  # first: it names the newest status
+        self._posted.show(text)
+        self._keep_switch(state, margin)  # after a first post: in its thread
+        self._reached = True
+        self._pacing.succeeded()
+        self._publish()  # before waiting: a snapshot may be taken meanwhile
+        # Back by the time the switch must move if reports go on, so that it
+        # posts only if none came for stale_after.
+        self._worker.wait(min(self._pacing.interval, max(
+            0.0, self._switch.due(margin) - time.time())), until_closed=True)
+        return False
+
+    def _keep_switch(self, state, margin):
+        self._switch.keep(self._posted, state, margin,
+                          lambda since: self._message.reply(
+                              state, self._user_ids, since, self._posted.ts))
+
+    def _end(self, state, text):
+        """The final status, the mention, the switch deleted, the picture:
+        in this order, each step once, however often it is retried."""
+        self._spread()
+        self._posted.show(text, announces=not state.trace and all(
+            m in text for m in self._message.mentions(self._user_ids)))
+        self._spread()
+        self._posted.announce(*self._message.reply(state, self._user_ids))
+        self._switch.retire()
+        self._switch.drop(self._posted.channel, finishing=True)
+        self._send_picture(state)
+        self._settled = True
+        return True
+
+    def _spread(self):
+        self._worker.wait(self._pacing.spread(self._worker.left(),
+                                              self._client.timeout))
+
+    def _failed(self, error):
+        """After a failed call: True ends the work, else it is retried."""
+        self._reached = self._reached or error.reached
+        ending = self._worker.closing
+        if error.kind == 'fatal':
+            self._settled = True
+            self.warn('fatal', 'Slack refused the report (%s): %s. '
+                       'slack_report stops sending for this run.'
+                       % (error.error, _fix_for(error.error)))
+            return True
+        if error.kind == 'gone':  # deleted or frozen: post anew
+            self._posted.forget()
+            self._switch.retire()
+            self._worker.again()
+            return False
+        if ending and not self._reached:
+            self._unreached = error.error
+            return True  # no route to Slack: the end waits for none
+        self.warn(error.error, 'Slack call failed (%s); retrying in the '
+                   'background' % error.error)
+        waits = self._pacing.failed(error, ending)
+        if ending and waits[0][0] > self._worker.left():
+            return True  # it would come too late
+        for seconds, cut_by_the_end in waits:
+            self._worker.wait(seconds, cut_by_the_end)
+        self._worker.again()
+        return False
+
+    def _send_picture(self, state):
+        """The run's curves, as a file in the thread: after the final status
+        and the mention, in what is left before the deadline."""
+        picture = None if self._pictured else self._message.picture(state)
+        if picture:
+            try:
+                self._client.upload(self._posted.channel, self._posted.ts,
+                                    'curves.png', 'Training curves', picture)
+            except _SlackError as error:
+                if error.kind in _TRANSIENT:
+                    raise
+                fix = _PICTURE_FIX if error.error == 'missing_scope' else \
+                    _fix_for(error.error)
+                self.warn('picture', 'cannot post the picture of the curves '
+                          '(%s): %s' % (error.error, fix))
+        self._pictured = True
+
+
+
+def _look_up(client, names, warn):
+    """The IDs of the names to mention (lower-cased name -> ID), with one
+    warning for the names unknown, or for a look-up that cannot be made."""
+    try:
+        found = client.user_ids(names)
+    except _SlackError as error:
+        if error.kind in _TRANSIENT:  # Tier 2: 429s are expected
+            raise
+        warn('users', 'cannot look up %s with users.list (%s); give user IDs '
+             '(U0123ABCD) instead, or add the users:read scope'
+             % (', '.join(names), error.error))
+        return {}
+    missing = [name for name in names if name.lower() not in found]
+    if missing:
+        warn('names', 'no Slack user is named %s; they are not mentioned'
+             % ', '.join(missing))
+    return found
 
 
 ###############################################################################
 # Slack client ################################################################
 ###############################################################################
 
-# Slack's pages describe these as conditions that pass.
-_SLOW_DOWN = frozenset(['ratelimited', 'rate_limited',
-                        'message_limit_exceeded'])
-_TRANSIENT = _SLOW_DOWN | frozenset([
-    'internal_error', 'service_unavailable', 'fatal_error', 'request_timeout',
-    'update_failed', 'team_added_to_org', 'org_login_required',
-    'external_channel_migrating'])
-_GONE = frozenset(['message_not_found', 'cant_update_message',
-                   'edit_window_closed'])
+# What to do about each error Slack names: wait and slow down, retry (Slack's
+# pages describe these as conditions that pass; scheduling: another time may
+# do), or post the message anew (it is gone or frozen). Any other error is
+# fatal: one warning, with the fix below, and no more calls.
+_ERROR_KINDS = {error: kind for kind, errors in (
+    ('slow_down', 'ratelimited rate_limited message_limit_exceeded'),
+    ('retry', 'internal_error service_unavailable fatal_error request_timeout '
+              'update_failed team_added_to_org org_login_required '
+              'external_channel_migrating restricted_too_many time_in_past '
+              'time_too_far'),
+    ('gone', 'message_not_found cant_update_message edit_window_closed'),
+) for error in errors.split()}
 _APP_PAGE = 'your app at https://api.slack.com/apps'
 _FIXES = {
     'invalid_auth': 'the token is not valid: use the Bot User OAuth Token '
@@ -1593,8 +1721,7 @@ _FIXES = {
     'restricted_action': 'the workspace forbids this app to post there: ask '
                          'an admin',
 }
-
-
+_TRANSIENT = ('slow_down', 'retry')
 # The picture needs a scope of its own, and is optional.
 _PICTURE_FIX = ('add the files:write scope to ' + _APP_PAGE + ' and '
                 'reinstall it, or pass plot=False')
@@ -1622,14 +1749,19 @@ def _fix_for(error):
 
 
 class _SlackError(Exception):
-    """A call failed; ``transient`` failures are worth retrying."""
+    """A failed call: its ``kind`` (slow_down, retry, gone or fatal) says
+    what to do; ``reached``: whether anything answered at all."""
 
-    def __init__(self, error, transient, retry_after=None, reached=True):
+    def __init__(self, error, kind, retry_after=None, reached=True):
         super(_SlackError, self).__init__(error)
         self.error = error
-        self.transient = transient
+        self.kind = kind
         self.retry_after = retry_after
-        self.reached = reached  # Slack itself answered
+        self.reached = reached
+
+
+# Failures after which the connection had been made: something answered.
+_ANSWERED = (ConnectionResetError, BrokenPipeError, http.client.HTTPException)
 
 
 class _SlackClient(object):
@@ -1662,10 +1794,10 @@ class _SlackClient(object):
             ok = answer['ok']
         except (ValueError, KeyError, TypeError):
             raise _SlackError('the answer to %s was not Slack JSON (a proxy '
-                              'error page?)' % method, True, reached=False)
+                              'error page?)' % method, 'retry')
         if not ok:
             error = str(answer.get('error', 'unknown_error'))
-            raise _SlackError(error, error in _TRANSIENT)
+            raise _SlackError(error, _ERROR_KINDS.get(error, 'fatal'))
         return answer
 
     def pages(self, method, **params):
@@ -1680,9 +1812,30 @@ class _SlackClient(object):
             if not params['cursor']:
                 return
 
-    def upload(self, url, data):
-        """POST a file's bytes to the upload URL Slack gave for it."""
-        self._post(url, 'the file upload', data, 'application/octet-stream')
+    def upload(self, channel, thread_ts, filename, title, data):
+        """Share ``data`` as a file in a thread, the way Slack asks today:
+        an upload URL, the bytes POSTed there, then the upload completed."""
+        upload = self.call('files.getUploadURLExternal', filename=filename,
+                           length=len(data))
+        self._post(upload['upload_url'], 'the file upload', data,
+                   'application/octet-stream')
+        self.call('files.completeUploadExternal', channel_id=channel,
+                  thread_ts=thread_ts, files=json.dumps(
+                      [{'id': upload['file_id'], 'title': title}]))
+
+    def user_ids(self, names):
+        """Map the lower-cased ``names`` that users.list knows to user IDs
+        (by name or display name); no call for no names."""
+        wanted, found = {name.lower() for name in names}, {}
+        for answer in self.pages('users.list', limit=200) if wanted else ():
+            for user in answer.get('members', []):
+                profile = user.get('profile', {})
+                for known in (user.get('name'), profile.get('display_name')):
+                    if known and known.lower() in wanted:
+                        found.setdefault(known.lower(), user['id'])
+            if wanted <= found.keys():
+                break
+        return found
 
     def _post(self, url, what, data, content_type, **headers):
         request = urllib.request.Request(url, data=data, headers=dict(
@@ -1696,11 +1849,11 @@ class _SlackClient(object):
         except urllib.error.HTTPError as error:
             if error.code == 429:
                 retry_after = error.headers.get('Retry-After', '')
-                raise _SlackError('ratelimited', True, float(
+                raise _SlackError('ratelimited', 'slow_down', float(
                     retry_after) if retry_after.isdigit() else None)
             raise _SlackError('HTTP %d %s from %s' % (
-                error.code, error.reason, what), error.code >= 500,
-                reached=False)
+                error.code, error.reason, what), 'retry' if error.code >= 500
+                else 'fatal')
         except (OSError, http.client.HTTPException) as error:
             reason = getattr(error, 'reason', None) or error
             # A CA missing, a name unknown or a proxy refusing: none of
@@ -1710,15 +1863,15 @@ class _SlackClient(object):
                 r'CERTIFICATE_VERIFY_FAILED|Tunnel connection failed: 40[37]',
                 str(reason))
             raise _SlackError('cannot reach Slack: %s' % (reason,),
-                              not lasting, reached=False)
-
+                              'fatal' if lasting else 'retry',
+                              reached=isinstance(reason, _ANSWERED))
 
 ###############################################################################
 # Command line ################################################################
 ###############################################################################
 
-def _demo():
-    """Train a tiny classifier for a few seconds, reporting as it goes."""
+def _demo_trainer(out):
+    """A tiny classifier that trains in a few seconds, and its trainer."""
     import chainer.functions as F
     import chainer.links as L
     from chainer import training
@@ -1734,20 +1887,27 @@ def _demo():
     optimizer = chainer.optimizers.Adam(0.05).setup(model)
     updater = training.updaters.StandardUpdater(
         chainer.iterators.SerialIterator(train, 50), optimizer)
-    report = SlackReport(None, None, [
-        'epoch', 'main/loss', 'validation/main/loss', 'main/accuracy',
-        'validation/main/accuracy', 'elapsed_time'], min_interval=1.0)
+    trainer = training.Trainer(updater, (15, 'epoch'), out=out)
+    trainer.extend(_extensions.Evaluator(chainer.iterators.SerialIterator(
+        valid, 100, repeat=False, shuffle=False), model))
+    trainer.extend(_extensions.LogReport(trigger=(1, 'epoch')))
+    return trainer
+
+
+def _demo():
+    """Train a tiny classifier for a few seconds, reporting as it goes."""
+    with warnings.catch_warnings():  # without credentials: said below
+        warnings.simplefilter('ignore', SlackReportWarning)
+        report = SlackReport(None, None, [
+            'epoch', 'main/loss', 'validation/main/loss', 'main/accuracy',
+            'validation/main/accuracy', 'elapsed_time'], min_interval=1.0)
     if report.available:
         print('Posting to Slack channel %s ...' % report._channel)
     else:
         print('No SLACK_ACCESS_TOKEN/SLACK_CHANNEL_ID: showing the message '
               'it would post.\n')
     with tempfile.TemporaryDirectory(prefix='slack_report_demo_') as out:
-        trainer = training.Trainer(updater, (15, 'epoch'), out=out)
-        trainer.extend(_extensions.Evaluator(
-            chainer.iterators.SerialIterator(valid, 100, repeat=False,
-                                             shuffle=False), model))
-        trainer.extend(_extensions.LogReport(trigger=(1, 'epoch')))
+        trainer = _demo_trainer(out)
         trainer.extend(report, trigger=(1, 'epoch'))
         # Slowed down on purpose, so that the updates can be watched.
         trainer.extend(lambda _: time.sleep(0.3), trigger=(1, 'epoch'))

@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 import unittest
+import unittest.mock
 import urllib.parse
 import warnings
 import zlib
@@ -603,6 +604,65 @@ class MessageLifeTest(SlackTestCase):
                 self.assertFalse(any('Completed' in t
                                      for t in message['history']))
 
+    def test_a_multi_line_exception_keeps_the_status_to_one_line(self):
+        message = 'unsupported operand\n' + '\n'.join(
+            'detail line %d <&>' % i for i in range(2, 7))
+
+        def plot(trainer):
+            if trainer.updater.iteration == 3:
+                raise TypeError(message)
+        report = self.report()
+        trainer = make_trainer(report=report)
+        trainer.extend(plot, trigger=(1, 'iteration'))
+        with captured():
+            with self.assertRaises(TypeError):
+                trainer.run(show_loop_exception_msg=False)
+        first = self.only_report()['text'].split('\n')[0]
+        self.assertRegex(first, r'^\[Failed\] TypeError: unsupported operand'
+                         r'  \d:\d\d:\d\d  [\u2588\u2591]{20} ')
+        reply = self.mention()['params']['text']
+        head, block = reply.split('\n', 1)
+        self.assertEqual(head, '[Failed] TypeError: unsupported operand')
+        self.assertTrue(block.startswith('```\n') and block.endswith('\n```'))
+        self.assertIn('File "', block)  # the last frames
+        self.assertIn('in plot', block)
+        self.assertIn(slack_report._escape(message), block)
+
+    def test_a_long_first_line_is_shortened_in_the_status(self):
+        trainer = make_trainer(report=self.report())
+
+        def fail(trainer):
+            raise ValueError('x' * 500)
+        trainer.extend(fail, trigger=(2, 'iteration'))
+        with captured(), self.assertRaises(ValueError):
+            trainer.run(show_loop_exception_msg=False)
+        status = self.only_report()['text'].split('  ')[0]
+        self.assertEqual(len(status), len('[Failed] ') + 100)
+        self.assertTrue(status.endswith('x\u2026'), status)
+
+    def test_a_final_status_shows_no_eta(self):
+        self.run_training(self.report(), interrupt_at=3)
+        first = self.only_report()['text'].split('\n')[0]
+        self.assertRegex(first, r'^\[Interrupted\] KeyboardInterrupt  '
+                         r'\d:\d\d:\d\d  \u2588+\u2591+ +\d+%  updated ')
+        self.assertNotIn('ETA', first)
+
+    def test_rows_show_without_initialize(self):
+        # As Chainer's own PrintReport tests call it: a LogReport stand-in
+        # and a trainer whose updater is a mock, never run.
+        log_report = unittest.mock.MagicMock(spec=extensions.LogReport(
+            ['epoch'], log_name=None))
+        log_report.log = [{'epoch': 0}, {'epoch': 1}]
+        updater = unittest.mock.Mock(iteration=0, epoch=0, epoch_detail=0.0)
+        updater.get_all_optimizers.return_value = {}
+        trainer = training.Trainer(updater, (1, 'iteration'), out=_tmpdir())
+        with captured() as record:
+            report = SlackReport(None, None, ['epoch'], log_report=log_report)
+            report(trainer)
+        self.assertEqual(len(slack_warnings(record)), 1)  # no token
+        rows = report.message.split('```')[1].strip().split('\n')
+        self.assertEqual([r.strip() for r in rows], ['epoch', '0', '1'])
+
     def test_a_run_inside_an_except_block_still_completes(self):
         try:
             raise RuntimeError('handled before training')
@@ -1061,6 +1121,41 @@ class FaultTest(SlackTestCase):
                           iterations=3)
         self.assertLess(time.time() - start, 2.5)  # not min_interval
         self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
+
+    def test_errors_that_answer_at_the_start_of_a_short_run(self):
+        # Something that answers (a 503, a proxy's page, a reset) is a route
+        # to Slack: the end keeps retrying, unlike when nothing connects.
+        answers = [(503, {}, 'Service Unavailable'),
+                   (200, {'Content-Type': 'text/html'}, '<html>busy</html>'),
+                   RESET]
+        self.slack.fault = lambda m, p: answers.pop(0) if answers else None
+        report = self.report(timeout=1.0, flush_timeout=8.0, stale_after=None)
+        trainer = make_trainer(report=report)
+        trainer.extend(lambda _: time.sleep(0.12), trigger=(1, 'iteration'))
+        with captured():
+            trainer.run()  # about one second: the end meets the failures
+        self.assertEqual(answers, [])
+        self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
+
+    def test_a_slack_that_accepts_and_never_answers(self):
+        for scheme in ('http', 'https'):  # https: no TLS handshake either
+            with self.subTest(scheme=scheme), socket.socket() as hole:
+                hole.bind(('127.0.0.1', 0))
+                hole.listen(16)  # the kernel accepts; nobody answers
+                report = self.report(api_url='%s://127.0.0.1:%d/api/' % (
+                    scheme, hole.getsockname()[1]), timeout=0.5,
+                    flush_timeout=8.0)
+                start = time.time()
+                record, error = self.run_training(report, iterations=3)
+                took = time.time() - start
+                self.assertIsNone(error)
+                # About one timeout: no call ever got an answer. Waiting
+                # out flush_timeout would take 8 s.
+                self.assertLess(took, 4.0)
+                found = slack_warnings(record)
+                self.assertEqual(len(found), 1, found)
+                self.assertIn('never reached', found[0])
+                self.assertIn('timed out', found[0])
 
     def test_a_hung_slack_does_not_hang_the_end_of_training(self):
         self.slack.delay = 30
@@ -1594,6 +1689,20 @@ class OddInputTest(SlackTestCase):
         self.assertIn('odd data', found[0])
         self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
 
+    def test_a_bug_on_the_sender_s_thread_is_one_warning(self):
+        report = self.report()
+
+        def broken(state, user_ids):
+            raise RuntimeError('a bug')
+        report._message.render = broken  # only the sender renders
+        trainer = make_trainer(report=report)
+        with captured() as record:
+            trainer.run()
+        found = slack_warnings(record)
+        self.assertEqual(len(found), 1, found)
+        self.assertIn('unexpected RuntimeError: a bug', found[0])
+        self.assertEqual(self.slack.calls, [])
+
     def test_resume_from_a_snapshot_taken_with_print_report(self):
         out = _tmpdir()
         first = make_trainer(iterations=4, out=out)
@@ -1732,6 +1841,10 @@ class SignalTest(SlackTestCase):
         'finish_mentions="@U0123ABCD", %s)\n'
         'trainer = t.make_trainer(iterations=10 ** 6, report=report, '
         'out=".")\n'
+        'for index in range(%d):  # more reports, in another channel\n'
+        '    trainer.extend(t.SlackReport(t.TOKEN, "general", t.ENTRIES, '
+        'api_url=report._client._api_url, min_interval=0.05, '
+        'finish_mentions="@U0123ABCD"), name="more%%d" %% index)\n'
         'def ready(trainer):\n'
         '    if trainer.updater.iteration == 3:\n'
         '        t.chainer.serializers.save_npz("snapshot", trainer)\n'
@@ -1741,7 +1854,8 @@ class SignalTest(SlackTestCase):
         'trainer.run()\n')
 
     def terminate(self, signum, before='', flush_timeout=5.0,
-                  options='handle_signals=True', when_ready=None, cwd=None):
+                  options='handle_signals=True', when_ready=None, cwd=None,
+                  more=0):
         """Start a training, send ``signum`` once it runs; return the
         process, its output and the seconds from signal to exit."""
         env = dict(os.environ, SLURM_JOB_ID='4242')
@@ -1750,7 +1864,7 @@ class SignalTest(SlackTestCase):
                 'import sys; sys.path.insert(0, %r)\n'
                 'import test_slack_report as t\n' % os.path.dirname(
                     os.path.abspath(__file__))) + self.SCRIPT % (
-                before, self.slack.url, flush_timeout, options)],
+                before, self.slack.url, flush_timeout, options, more)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
             cwd=cwd or _tmpdir())
         self.assertEqual(process.stdout.readline(), b'ready\n')
@@ -1776,6 +1890,32 @@ class SignalTest(SlackTestCase):
                 self.assertEqual(reply['params']['text'],
                                  '<@U0123ABCD> ' + status)
                 self.assertLess(took, 5)
+
+    def test_every_report_of_a_process_ends_and_the_signal_acts_once(self):
+        process, output, _ = self.terminate(signal.SIGTERM, more=2)
+        self.assertEqual(process.returncode, -signal.SIGTERM, output)
+        status = '[Terminated] SIGTERM, Slurm job 4242'
+        reports = self.slack.reports()
+        self.assertEqual(len(reports), 3)
+        for message in reports.values():
+            self.assertTrue(message['text'].startswith(status),
+                            message['text'][:80])
+        replies = [c['params'] for c in self.slack.calls_to(
+            'chat.postMessage') if 'thread_ts' in c['params']]
+        self.assertEqual(sorted(r['thread_ts'] for r in replies),
+                         sorted(reports))  # each notifies, once
+        for reply in replies:
+            self.assertEqual(reply['text'], '<@U0123ABCD> ' + status)
+        before = ('def own(signum, frame):\n'
+                  '    print("own handler", flush=True)\n'
+                  '    raise SystemExit(3)\n'
+                  'signal.signal(signal.SIGTERM, own)')
+        self.fresh_slack()
+        process, output, _ = self.terminate(signal.SIGTERM, before, more=1)
+        self.assertEqual(process.returncode, 3, output)
+        self.assertEqual(output.count(b'own handler'), 1, output)
+        for message in self.slack.reports().values():
+            self.assertTrue(message['text'].startswith('[Terminated]'))
 
     def test_the_program_s_own_handler_is_called_and_decides(self):
         before = ('def own(signum, frame):\n'
@@ -1850,7 +1990,7 @@ class SignalTest(SlackTestCase):
             signal.SIGTERM)), trigger=(8, 'iteration'))
         with captured():
             trainer.run()
-        self.assertEqual(during, [report._on_signal])
+        self.assertEqual(during, [slack_report._SIGNALS._handle])
         self.assertIs(signal.getsignal(signal.SIGTERM), own)
 
 
@@ -2214,8 +2354,8 @@ def bench_fitting(rows, sizes=(1000, 10000, 100000, 1000000)):
                             % (i + 1, 1.0 / (i + 1), 0.5, i * 0.01))
             table.render(size, 0)  # split and measured once, as in a run
             line_count = size
-            state = slack_report._State('training', '', False, 3600.0, None,
-                                        [], size, time.time())
+            state = slack_report._State('training', '', '', False, 3600.0,
+                                        None, [], size, time.time())
             times = []
             for _ in range(5 if size < 1000000 else 3):
                 start = time.perf_counter()
@@ -2293,7 +2433,7 @@ def bench_sweep(rows, runs=50, seconds=20):
         notified = set(m['thread_ts'] for m in replies) | set(
             ts for ts, m in slack.reports().items()
             if '<@U0ALICE0001>' in m['history'][0])
-        flush = reports[0]._flush_timeout
+        flush = SlackReport.__init__.__kwdefaults__['flush_timeout']
         rows.append(('5. sweep, one bot', '%d runs of %d s start and end '
                      'together, one channel, defaults: %d messages, %d end '
                      '[Completed], %d notified; longest end %.1f s '
