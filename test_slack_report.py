@@ -722,6 +722,22 @@ class MessageLifeTest(SlackTestCase):
         self.assertNotEqual(done.returncode, 0)
         self.assertIn('ImportError: slack_report needs Chainer: pip install',
                       done.stderr)
+        # Installed but unable to import, as Chainer 7.8.1 on Python 3.12.
+        fake = os.path.join(_tmpdir(), 'chainer')
+        os.mkdir(fake)
+        with open(os.path.join(fake, '__init__.py'), 'w') as init:
+            init.write('raise ModuleNotFoundError("No module named '
+                       "'numpy.distutils'\")\n")
+        done = subprocess.run(
+            [sys.executable, '-c', 'import sys; sys.path[:0] = [%r, %r]\n'
+             'import slack_report' % (os.path.dirname(fake), os.path.dirname(
+                 os.path.abspath(__file__)))],
+            stderr=subprocess.PIPE, universal_newlines=True)
+        self.assertIn('Chainer is installed but cannot be imported on Python '
+                      '%d.%d' % sys.version_info[:2], done.stderr)
+        self.assertIn('3.6 to 3.11', done.stderr)
+        self.assertIn('numpy.distutils', done.stderr)
+        self.assertNotIn('pip install', done.stderr)
 
     def test_repr_and_errors_never_show_the_token(self):
         report = self.report()
