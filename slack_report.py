@@ -351,7 +351,7 @@ class SlackReport(_extensions.PrintReport):
         _check_options(max_length, dict(
             min_interval=min_interval, timeout=timeout,
             flush_timeout=flush_timeout), fields, comm, stale_after)
-        table = _Table(_normalizer(len_normalizer))
+        table = _Table(_normalizer(len_normalizer), max_length)
         token, self._channel, api_url = _settings(access_token, channel_id,
                                                   api_url)
         template, used = _compile_template(template,
@@ -702,7 +702,7 @@ def _status(state):
     return '[%s]%s' % (label, ' ' + state.detail if state.detail else '')
 
 
-# Length normalizers. Each takes the cost of every line of a non-empty table
+# Length normalizers. Each takes the cost of every line it may choose from
 # (UTF-16 units once escaped, newline included) and a budget, and returns
 # the indices of the lines to keep, in order: at least one, as a lone line
 # that does not fit is shortened by the caller.
@@ -745,7 +745,10 @@ def _thin_out(costs, budget):
     return list(range(0, last, step)) + [last]
 
 
-_NORMALIZERS = {'thin_out': _thin_out, 'fifo': _fifo, 'lifo': _lifo}
+# Each with the lines of a long table it may show, which are all the table
+# keeps: the newest or oldest that fill a message, or an even sample.
+_NORMALIZERS = {'thin_out': ('sample', _thin_out), 'fifo': ('newest', _fifo),
+                'lifo': ('oldest', _lifo)}
 
 
 def _normalizer(name):
@@ -800,20 +803,27 @@ _FENCE = '```'
 
 
 class _Table(object):
-    """The stream PrintReport writes to, and the table it wrote.
+    """The stream PrintReport writes to, and what a message can show of it.
 
-    Writing only appends to a list, at C speed, on the training thread; the
-    text is split into lines and measured when rendered, each line once, so
-    a report costs training the same on any length of log. PrintReport
-    flushes after each line: that is where a backlog nobody renders (no
-    Slack) is split, so that memory stays one string per line.
+    Writing only appends to a list, at C speed, on the training thread.
+    Lines are split when rendered (or when PrintReport flushes a backlog
+    nobody renders), each measured once, and only what the normalizer can
+    show is kept: the newest lines that fill ``max_length`` (FIFO), the
+    oldest (LIFO), or an even sample with the newest line (thin_out: every
+    ``stride``-th line, the stride doubling whenever more than
+    ``max_length`` are kept). So memory and time stay flat however long the
+    run.
     """
 
-    def __init__(self, normalizer):
-        self._normalizer = normalizer
+    def __init__(self, normalizer, max_length):
+        self._keep, self._choose = normalizer
+        self._max_length = max_length
         self._header = None
-        self._lines = []
-        self._costs = []  # UTF-16 units of each line escaped, newline incl.
+        self._count = 0  # lines split so far
+        self._kept = collections.deque()  # (index, line, units), in order
+        self._units = 0  # of the lines kept
+        self._stride = 1
+        self._newest = None
         self._partial = ''
         self._lock = threading.Lock()  # the sender and .message both render
         self._written = []
@@ -823,42 +833,69 @@ class _Table(object):
         if len(self._written) > 4096:
             self._split()
 
-    def _split(self):
+    def _split(self, rows=None):
+        """Take the lines written, up to ``rows`` of them if given."""
         with self._lock:
             count = len(self._written)  # appends may go on meanwhile
             text = self._partial + ''.join(self._written[:count])
             del self._written[:count]
             *complete, self._partial = text.split('\n')
+            if rows is not None:  # the rest waits for a newer state
+                room = max(0, rows - self._count + (self._header is None))
+                self._partial = '\n'.join(complete[room:] + [self._partial])
+                del complete[room:]
             for line in complete:
                 line = line.replace('\033[J', '').rstrip()
                 if self._header is None:
                     self._header = line
                 else:
-                    self._lines.append(line)
-                    self._costs.append(_units(_escape(line)) + 1)
+                    self._take(line)
+
+    def _take(self, line):
+        index, self._newest = self._count, (self._count, line)
+        self._count += 1
+        if self._keep == 'oldest' and self._units >= self._max_length or (
+                self._keep == 'sample' and index % self._stride):
+            return  # not kept: not measured either
+        entry = (index, line, _units(_escape(line)) + 1)
+        self._kept.append(entry)
+        self._units += entry[2]
+        while self._keep == 'newest' and (
+                self._units - self._kept[0][2] >= self._max_length):
+            self._units -= self._kept.popleft()[2]
+        if self._keep == 'sample' and len(self._kept) > self._max_length:
+            self._stride *= 2
+            self._kept = collections.deque(
+                e for e in self._kept if not e[0] % self._stride)
+
+    def _shown(self, rows):
+        """The lines kept among the first ``rows``, the newest included."""
+        lines = [entry for entry in self._kept if entry[0] < rows]
+        index, line = self._newest or (None, None)
+        if index == rows - 1 and (not lines or lines[-1][0] != index):
+            lines.append((index, line, _units(_escape(line)) + 1))
+        return lines
 
     def render(self, rows, budget):
         """The header and the first ``rows`` lines in a code block of at
         most ``budget`` units: as many lines as fit, and never a fence cut
         open (no block at all if not even the header fits)."""
-        self._split()
-        header, lines = self._header, self._lines
-        if header is None:
+        self._split(rows)
+        if self._header is None:
             return ''
-        rows = min(rows, len(lines))
-        costs = self._costs if rows == len(self._costs) else \
-            self._costs[:rows]
+        lines = self._shown(rows)
         budget -= len(_FENCE) * 2 + 1  # "```\n" ... "```"
-        header = _shorten(header, budget - 1)
+        header = _shorten(self._header, budget - 1)
         budget -= _units(header) + 1
         if budget < 0 or not header:
             return ''
         kept = [header]
-        if rows:
-            chosen = self._normalizer(costs, budget)
-            kept.extend(_escape(lines[i]) for i in chosen)
+        if lines:
+            costs = [cost for _, _, cost in lines]
+            chosen = self._choose(costs, budget)
+            kept.extend(_escape(lines[i][1]) for i in chosen)
             if len(chosen) == 1 and costs[chosen[0]] > budget:
-                kept[1:] = [_shorten(lines[chosen[0]], budget - 1)]
+                kept[1:] = [_shorten(lines[chosen[0]][1], budget - 1)]
                 if not kept[1]:
                     del kept[1]
         return '%s\n%s\n%s' % (_FENCE, '\n'.join(kept), _FENCE)
@@ -866,12 +903,12 @@ class _Table(object):
     def least(self, rows):
         """Units of the smallest block worth showing: header and newest
         line (``render`` gives way below it, this only measures)."""
-        self._split()
+        self._split(rows)
         if self._header is None:
             return 0
-        rows = min(rows, len(self._costs))
+        lines = self._shown(rows)
         return (len(_FENCE) * 2 + 2 + _units(_escape(self._header)) +
-                (self._costs[rows - 1] if rows else 0))
+                (lines[-1][2] if lines else 0))
 
 
 class _Trends(object):

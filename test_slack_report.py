@@ -956,7 +956,7 @@ class LengthTest(SlackTestCase):
         lines = ['%05d %s' % (i, '\u5bbd\U0001F600&<' * (i % 5))
                  for i in range(10000)]
         for name, normalizer in slack_report._NORMALIZERS.items():
-            table = slack_report._Table(normalizer)
+            table = slack_report._Table(normalizer, 4000)
             table.write('head\u5bbd er\n')
             for line in lines:
                 table.write(line + '   \n')
@@ -979,6 +979,54 @@ class LengthTest(SlackTestCase):
         self.assertLessEqual(len(report._message._table._written), 4097)
         self.assertRegex(report.message.split('```')[1], r'\n10000 ')
 
+    def test_a_million_lines_keep_only_what_each_normalizer_shows(self):
+        # Written line by line and flushed, as PrintReport does.
+        header = 'iteration   main/loss\n'
+        lines = ['\033[J%-10d  %-10g  \n' % (i + 1, 0.5)
+                 for i in range(10 ** 6)]
+        total = len(lines)
+        for name, normalizer in slack_report._NORMALIZERS.items():
+            with self.subTest(normalizer=name):
+                table = slack_report._Table(normalizer, 4000)
+                table.write(header)
+                for line in lines:
+                    table.write(line)
+                    table.flush()
+                # Split as it went, keeping at most max_length lines.
+                self.assertLess(len(table._written), 4097)
+                self.assertLessEqual(len(table._kept), 4000)
+                rows = check_block(self, table.render(total, 4000), 4000)
+                self.assertLessEqual(len(table._kept), 4000)
+                self.assertEqual(rows[0], header.strip())
+                numbers = [int(r.split()[0]) for r in rows[1:]]
+                self.assertGreater(len(numbers), 100)
+                if name == 'lifo':  # stops adding: the first lines
+                    self.assertEqual(numbers, list(range(1, len(rows))))
+                    continue
+                self.assertEqual(numbers[-1], total)  # the newest line
+                if name == 'fifo':
+                    self.assertEqual(numbers, list(range(
+                        total - len(numbers) + 1, total + 1)))
+                else:  # the first, then evenly spaced
+                    self.assertEqual(numbers[0], 1)
+                    steps = {b - a for a, b in zip(numbers, numbers[1:-1])}
+                    self.assertEqual(len(steps), 1, steps)
+
+    def test_short_tables_are_what_print_report_prints(self):
+        printed = io.StringIO()
+        report = SlackReport(None, None, ENTRIES, max_length=4000)
+        trainer = make_trainer(iterations=30, report=report)
+        trainer.extend(extensions.PrintReport(ENTRIES, out=printed),
+                       trigger=(1, 'iteration'))
+        with captured():
+            trainer.run()
+        expected = [line.rstrip() for line in printed.getvalue().replace(
+            '\033[J', '').splitlines()]
+        self.assertEqual(len(expected), 31)
+        shown = report.message.split('```')[1].strip('\n').split('\n')
+        self.assertEqual(shown, [slack_report._escape(line)
+                                 for line in expected])
+
     def test_thin_out_picks_the_smallest_interval_that_fits(self):
         costs = [10] * 1000
         kept = slack_report._thin_out(costs, 1000)
@@ -990,7 +1038,7 @@ class LengthTest(SlackTestCase):
 
     def test_a_lone_line_too_long_is_shortened_with_an_ellipsis(self):
         for name, normalizer in slack_report._NORMALIZERS.items():
-            table = slack_report._Table(normalizer)
+            table = slack_report._Table(normalizer, 4000)
             table.write('header\n')
             table.write('x' * 500 + '\n')
             rows = check_block(self, table.render(1, 100), 100)
