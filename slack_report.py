@@ -1369,11 +1369,19 @@ class _Pacing(object):
     limited_interval = 60.0  # the interval after a 429, at least
     interval_max = 120.0
     recovery = 0.9  # the interval shrinks so after each success
+    # At the end, after a 429: a random wait (full jitter) in a window that
+    # widens by this many seconds with each refusal since training ended,
+    # so that two runs colliding part within seconds and fifty still spread
+    # out. Linear, not doubling: against a channel that takes a post a
+    # second it kept the slowest of 20 runs ending together near 20 s
+    # where doubling left some at 40 s.
+    spread_step = 2.0
 
     def __init__(self, min_interval):
         self.min_interval = self.interval = min_interval
         self.failures = 0  # in a row
         self.contended = False  # a 429 came, and no spread since
+        self.refused_at_end = 0
 
     def succeeded(self):
         self.failures = 0
@@ -1393,17 +1401,19 @@ class _Pacing(object):
         self.interval = max(self.min_interval, min(self.interval_max, max(
             self.limited_interval, self.slowdown * self.interval)))
         self.contended = True
+        self.refused_at_end += ending
         return [(error.retry_after or backoff, False)] + (
             [] if ending else [(random.uniform(0, self.interval), True)])
 
     def spread(self, left, request):
-        """At the end, after a 429: a random part of what the deadline
-        ``left``, less one ``request``, so that runs ending together do not
-        all call at once and each call still lands in time; 0 without."""
+        """At the end, after a 429: a random wait in the window, never so
+        long that one more ``request`` would not land before the deadline
+        ``left``; 0 without a 429."""
         if not self.contended:
             return 0.0
         self.contended = False  # once: a later 429 spreads anew
-        return random.uniform(0, max(0.0, left - request))
+        window = self.spread_step * self.refused_at_end
+        return random.uniform(0, max(0.0, min(window, left - request)))
 
 
 class _Posted(object):

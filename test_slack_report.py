@@ -2058,6 +2058,27 @@ class SignalTest(SlackTestCase):
         self.assertIs(signal.getsignal(signal.SIGTERM), own)
 
 
+class EndingTogetherTest(SlackTestCase):
+
+    def test_runs_of_one_bot_ending_together_all_arrive(self):
+        # Once every run has posted, the channel takes one post a second
+        # and no burst: the mentions collide at the end, and are refused
+        # until they spread out.
+        self.slack.enforce_limits = True
+        runs = 3
+
+        def narrow():
+            self.slack.wait_for(lambda: len(self.slack.reports()) == runs, 30)
+            self.slack.POST_BURST = 1
+        narrowing = threading.Thread(target=narrow)
+        narrowing.start()
+        times = run_together(self.slack, runs, lead=1.0 + 0.8 * runs)
+        narrowing.join()
+        self.assertEqual(len(times), runs)
+        self.assertEqual(delivered(self.slack), (runs, runs))
+        self.assertGreater(self.slack.limited['chat.postMessage'], 0)
+
+
 ###############################################################################
 # The fault matrix ############################################################
 ###############################################################################
@@ -2527,6 +2548,85 @@ def bench_sweep(rows, runs=50, seconds=20):
         slack.close()
 
 
+RUN_UNTIL = (
+    'import sys, time; sys.path.insert(0, %r)\n'
+    'import test_slack_report as t\n'
+    'end_at = float(sys.argv[1])\n'
+    'report = t.SlackReport(t.TOKEN, t.CHANNEL_ID, t.ENTRIES, api_url=%r, '
+    'finish_mentions="@U0ALICE0001"%s)\n'
+    'trainer = t.make_long_trainer(10 ** 9, [report])\n'
+    'trainer.stop_trigger = lambda trainer: time.time() >= end_at\n'
+    'trainer.extend(lambda _: time.sleep(0.05), trigger=(1, "iteration"))\n'
+    'inner = report.finalize\n'
+    'def finalize():\n'
+    '    print("ended %%r" %% time.time(), flush=True)\n'
+    '    inner()\n'
+    'report.finalize = finalize\n'
+    'trainer.run()\n')
+
+
+def run_together(slack, runs, lead, options=''):
+    """Start ``runs`` processes of one bot, each training until the same
+    instant ``lead`` seconds from now, then reporting its end (with a
+    mention); return (end of training, exit) times of each."""
+    end_at = time.time() + lead
+    script = RUN_UNTIL % (os.path.dirname(os.path.abspath(__file__)),
+                          slack.url, options)
+    exits = [None] * runs
+    processes = [subprocess.Popen(
+        [sys.executable, '-c', script, repr(end_at)], stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, cwd=_tmpdir()) for _ in range(runs)]
+
+    def wait(index):
+        processes[index].wait()
+        exits[index] = time.time()
+    waiters = [threading.Thread(target=wait, args=(i,)) for i in range(runs)]
+    for waiter in waiters:
+        waiter.start()
+    ends = [float(p.stdout.read().split()[-1]) for p in processes]
+    for waiter, process in zip(waiters, processes):
+        waiter.join()
+        process.stdout.close()
+    return list(zip(ends, exits))
+
+
+def delivered(slack):
+    """How many reports end [Completed], and how many notified (a thread
+    reply with the mention, or a report first posted with it)."""
+    reports = slack.reports()
+    replies = {m['thread_ts'] for m in slack.messages.values()
+               if m.get('thread_ts') and '<@U0ALICE0001>' in m['text']}
+    first = {ts for ts, m in reports.items()
+             if '<@U0ALICE0001>' in m['history'][0]}
+    return (sum(m['text'].startswith('[Completed]')
+                for m in reports.values()), len(replies | first))
+
+
+def bench_ending_together(rows, sizes=(5, 20, 50), lead=(70.0, 1.0)):
+    """Row 9: runs of one bot ending together, as separate processes with
+    every option at its default, each mentioning: what arrives, how long
+    each waits from the end of training to its exit, and the 429s."""
+    for runs in sizes:
+        slack = FakeSlack()
+        slack.enforce_limits = True
+        try:
+            times = run_together(slack, runs, lead[0] + lead[1] * runs)
+            waits = sorted(leave - end for end, leave in times)
+            finals, notified = delivered(slack)
+            calls, limited = len(slack.calls), sum(slack.limited.values())
+            rows.append(('9. ending together' if runs == sizes[0] else '',
+                         '%d processes (ends %.2f s apart): %d finals, %d '
+                         'notified; end to exit: median %.1f s, slowest '
+                         '%.1f s; %d of %d calls answered 429 (%.0f %%)'
+                         % (runs, max(e for e, _ in times) - min(
+                             e for e, _ in times), finals, notified,
+                            _median(waits), waits[-1], limited, calls,
+                            100.0 * limited / calls), 'all delivered',
+                         'met' if finals == notified == runs else 'NOT met'))
+        finally:
+            slack.close()
+
+
 def bench_sigkill(rows, repeats=3, stale_after=5, killed_at=20):
     """Row 6: a run killed by SIGKILL, and when Slack says so."""
     slack = FakeSlack()
@@ -2617,7 +2717,7 @@ def run_benchmark(out=sys.stdout):
     rows = []
     for bench in (bench_overhead, bench_call_cost, bench_fitting,
                   bench_api_economy, bench_sweep, bench_sigkill,
-                  bench_switch_cost, bench_picture):
+                  bench_switch_cost, bench_picture, bench_ending_together):
         bench(rows)
     out.write('slack_report %s benchmark, Python %s, Chainer %s, %d cores\n'
               % (slack_report.__version__, sys.version.split()[0],
@@ -2642,8 +2742,10 @@ class BenchSmokeTest(unittest.TestCase):
             bench_sigkill(rows, repeats=1, stale_after=0.3, killed_at=1)
             bench_switch_cost(rows, seconds=0.2, stale_after=0.1)
             bench_picture(rows, sizes=(100, 1000))
+            bench_ending_together(rows, sizes=(2,), lead=(3.0, 0.5))
         titles = [row[0].split('.')[0] for row in rows if row[0]]
-        self.assertEqual(titles, ['1', '2', '3', '4', '5', '6', '7', '8'])
+        self.assertEqual(titles, ['1', '2', '3', '4', '5', '6', '7', '8',
+                                  '9'])
         for row in rows:
             self.assertEqual(len(row), 4, row)
 
