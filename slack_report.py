@@ -56,6 +56,7 @@ SOFTWARE.
 """
 
 import argparse
+import bisect
 import collections
 import collections.abc
 import http.client
@@ -962,27 +963,24 @@ class _Trends(object):
 
     def picture(self, log, rows):
         """The curves of the first ``rows`` observations of ``log`` as PNG
-        bytes, a panel per entry that has a number; None if none has."""
-        series = []
-        for entry in self._entries:
-            points = []
-            for index, observation in enumerate(log[:rows]):
-                value = self._number(observation, entry)
-                if value is not None:
-                    at = self._number(observation, self._counter)
-                    points.append((index + 1 if at is None else at, value))
-            if points:
-                best = points[0]
-                for point in points:
-                    if self._better(entry, point[1], best[1]):
-                        best = point
-                series.append((entry, points, best))
-        if not series:
+        bytes, a panel per quantity (an entry and its validation/ twin);
+        None if no entry has a number."""
+        best = self._take(log, rows)[1]
+        if not best:
             return None
-        canvas = _Canvas(_WIDTH, _PANEL * len(series))
-        for index, (entry, points, best) in enumerate(series):
-            _panel(canvas, index * _PANEL, entry, points, best, self._counter)
-        return canvas.png()
+        columns = _Columns(log, rows, self._counter)
+        panels = collections.OrderedDict()
+        for entry in (e for e in self._entries if e in best):
+            value, at = best[entry]
+            quantity = entry[len('validation/'):] if entry.startswith(
+                'validation/') else entry
+            panel = panels.setdefault(quantity, [])
+            reduced = columns.reduce(entry)
+            if reduced:  # numbers that are not int or float are skipped
+                panel.append(_Series(entry, _PALETTE[len(panel)], reduced, (
+                    at.get(self._counter, columns[0]), value), False))
+        return _draw([p for p in panels.values() if p], columns.x_range,
+                     self._counter)
 
     def render(self, log, rows):
         """The trends of the first ``rows`` observations of ``log``."""
@@ -997,10 +995,12 @@ class _Trends(object):
                 continue
             values = [v for v in (self._number(o, entry) for o in sampled)
                       if v is not None] or [latest[entry][0]]
-            # Halved, so that a range such as -1e308..1e308 cannot overflow.
+            # Halved, so that a range such as -1e308..1e308 cannot overflow;
+            # flat where the spread is below a millionth of the values.
             low, high = min(values) / 2, max(values) / 2
-            spark = ''.join(self._BARS[int((v / 2 - low) / (high - low) * 7)
-                                       if high > low else 0] for v in values)
+            flat = not high - low > 1e-6 * max(abs(low), abs(high))
+            spark = ''.join(self._BARS[0 if flat else int(
+                (v / 2 - low) / (high - low) * 7)] for v in values)
             value, at = best[entry]
             lines.append('%-*s  %-*s  %-10.4g  best %.4g @ %s %s' % (
                 name_width, entry, self._width, spark, latest[entry][0],
@@ -1008,59 +1008,76 @@ class _Trends(object):
         return '\n'.join(lines)
 
 
-# The picture: the run's curves as a PNG, drawn with the standard library.
+# The picture: curves as a PNG, drawn with the standard library. A panel per
+# quantity (a training entry with its validation/ twin), all panels over one
+# x range, curves reduced to one stroke per pixel column, round ticks.
 
-# A 3x5 font, drawn twice as large: each glyph is five rows of three bits.
-_GLYPHS = dict((row[0], [int(bits, 2) for bits in row[2:].split()])
-               for row in (
-    '0 111 101 101 101 111', '1 010 110 010 010 111', '2 111 001 111 100 111',
-    '3 111 001 111 001 111', '4 101 101 111 001 001', '5 111 100 111 001 111',
-    '6 111 100 111 101 111', '7 111 001 001 010 010', '8 111 101 111 101 111',
-    '9 111 101 111 001 111', 'a 010 101 111 101 101', 'b 110 101 110 101 110',
-    'c 011 100 100 100 011', 'd 110 101 101 101 110', 'e 111 100 110 100 111',
-    'f 111 100 110 100 100', 'g 011 100 101 101 011', 'h 101 101 111 101 101',
-    'i 111 010 010 010 111', 'j 001 001 001 101 010', 'k 101 101 110 101 101',
-    'l 100 100 100 100 111', 'm 101 111 111 101 101', 'n 110 101 101 101 101',
-    'o 010 101 101 101 010', 'p 110 101 110 100 100', 'q 010 101 101 110 011',
-    'r 110 101 110 101 101', 's 011 100 010 001 110', 't 111 010 010 010 010',
-    'u 101 101 101 101 111', 'v 101 101 101 101 010', 'w 101 101 111 111 101',
-    'x 101 101 010 101 101', 'y 101 101 010 010 010', 'z 111 001 010 100 111',
-    '. 000 000 000 000 010', ', 000 000 000 010 100', '- 000 000 111 000 000',
-    '+ 000 010 111 010 000', '/ 001 001 010 100 100', ': 000 010 000 010 000',
-    '_ 000 000 000 000 111', '( 001 010 010 010 001', ') 100 010 010 010 100',
-    '% 101 001 010 100 101', '= 000 111 000 111 000', '@ 010 101 111 100 011',
-    '[ 011 010 010 010 011', '] 110 010 010 010 110', '? 111 001 010 000 010',
-    '< 001 010 100 010 001', '> 100 010 001 010 100', '# 101 111 101 111 101',
-    '! 010 010 010 000 010', '* 000 101 010 101 000', '  000 000 000 000 000'))
-_INK, _CURVE, _BEST, _AXIS = (b'\x20\x20\x20', b'\x1f\x5f\xbf',
-                              b'\xd0\x20\x20', b'\xa0\xa0\xa0')
-# Pixels: the picture's width, a panel's height, the plot's margins.
-_WIDTH, _PANEL, _LEFT, _RIGHT, _TOP, _PLOT = 800, 170, 100, 16, 26, 112
+# A 5x7 font for ' ' to '~', drawn twice as large: a glyph is seven rows of
+# five bits, each row one base-32 digit.
+_FONT = (
+    '00000004444404aa00000aavavaa4fke5u4op248j3cik8lid440000024888428422248'
+    '04lel40044v4400000c48000v00000000cc01248g0ehjlphe4c4444eeh1248vv2421he'
+    '26aiv22vgu11he68guhhev124888ehhehheehhf12c0cc0cc00cc0c48248g84200v0v00'
+    '8421248eh12404eh1dlleehhvhhhuhhuhhuehggghesihhhisvgguggvvggugggehgnhhf'
+    'hhhvhhhe44444e72222ichikokihggggggvhrllhhhhhpljhhehhhhheuhhugggehhhlid'
+    'uhhukihfgge11uv444444hhhhhhehhhhha4hhhlllahha4ahhhhha444v1248gve88888e'
+    '0g84210e22222e4ah0000000000v842000000e1fhfggmphhu00egghe11djhhf00ehvge'
+    '698s8880fhhf1eggmphhh40c444e20622icggikokic44444e00qllhh00mphhh00ehhhe'
+    '00uhugg00fhf1100mpggg00ege1u88s889600hhhjd00hhha400hhlla00ha4ah00hhf1e'
+    '00v248v244844244444448442448008l200')
+# Colours told apart by colour-blind readers (Okabe and Ito), then ink.
+_PALETTE = [bytes(c) for c in ((0, 114, 178), (213, 94, 0), (0, 158, 115),
+                               (204, 121, 167), (230, 159, 0), (86, 180, 233),
+                               (0, 0, 0))]
+_INK, _GRID, _FRAME = b'\x30\x30\x30', b'\xe4\xe4\xe4', b'\xa0\xa0\xa0'
+# Pixels: the picture's width; a panel's height, its legend's two lines, the
+# plot's top and height; the plot's left and right margins; a text line.
+_WIDTH, _PANEL, _PLOT_TOP, _PLOT, _LEFT, _RIGHT, _LINE = (
+    800, 240, 46, 150, 96, 16, 18)
+_PLOT_WIDTH = _WIDTH - _LEFT - _RIGHT
+_LOG_DECADES = 2  # a positive series spanning more decades: log scale
+
+# One curve of a panel, reduced to columns: (x, least, most, first, last)
+# in x order; its best point (x, value) or None; drawn bold or not.
+_Series = collections.namedtuple('_Series', 'label colour columns best bold')
 
 
 class _Canvas(object):
-    """An RGB picture on white, with filled rectangles and text."""
+    """An RGB picture on white: rectangles, text and PNG bytes."""
 
     def __init__(self, width, height):
         self.width, self.height = width, height
         self.pixels = bytearray(b'\xff' * (width * height * 3))
 
-    def fill(self, x0, y0, x1, y1, color):
-        """Paint from (x0, y0) up to, not including, (x1, y1)."""
-        x0, x1 = max(0, x0), min(self.width, x1)
-        for y in range(max(0, y0), min(self.height, y1)):
-            start = (y * self.width + x0) * 3
-            self.pixels[start:start + max(0, x1 - x0) * 3] = color * max(
-                0, x1 - x0)
+    def fill(self, x0, y0, x1, y1, colour):
+        """Paint from (x0, y0) up to, not including, (x1, y1): a slice per
+        row, or for a tall stroke a strided slice per byte of a row."""
+        x0, x1 = max(0, int(x0)), min(self.width, int(x1))
+        rows = range(max(0, int(y0)), min(self.height, int(y1)))
+        stride, width = self.width * 3, 3 * (x1 - x0)
+        if width <= 0 or not rows:
+            return
+        start = rows[0] * stride + 3 * x0
+        if len(rows) > x1 - x0:
+            for byte in range(width):
+                self.pixels[start + byte:start + len(rows) * stride:stride] = \
+                    colour[byte % 3:byte % 3 + 1] * len(rows)
+        else:
+            for row in range(start, start + len(rows) * stride, stride):
+                self.pixels[row:row + width] = colour * (x1 - x0)
 
-    def text(self, x, y, text):
-        for char in text.lower():
-            for row, bits in enumerate(_GLYPHS.get(char, _GLYPHS['?'])):
-                for column in range(3):
-                    if bits & (4 >> column):
+    def text(self, x, y, text, colour=_INK):
+        """Write ``text`` from (x, y); return where it ends."""
+        for char in text:
+            index = ord(char) - 32 if ' ' <= char <= '~' else 31  # '?'
+            for row, digit in enumerate(_FONT[7 * index:7 * index + 7]):
+                bits = int(digit, 32)
+                for column in range(5):
+                    if bits & (16 >> column):
                         self.fill(x + 2 * column, y + 2 * row,
-                                  x + 2 * column + 2, y + 2 * row + 2, _INK)
-            x += 8
+                                  x + 2 * column + 2, y + 2 * row + 2, colour)
+            x += 12
+        return x
 
     def png(self):
         """The picture as PNG bytes: 8-bit RGB, no filter, one IDAT."""
@@ -1075,61 +1092,181 @@ class _Canvas(object):
             chunk(b'IDAT', zlib.compress(raw, 6)) + chunk(b'IEND', b''))
 
 
-def _scale(low, high, size):
-    """Map [low, high] onto pixels 0 .. size - 1 (a constant to 0), through
-    halves, so that a range such as -1e308..1e308 cannot overflow."""
-    span = high / 2 - low / 2
-    if not span > 0:
-        return lambda value: 0
-    return lambda value: int((value / 2 - low / 2) / span * (size - 1))
+class _Axis(object):
+    """Values from ``low`` to ``high`` onto pixels 0 to ``size - 1``, with
+    round ticks (1, 2 or 5 times a power of ten, or powers of ten on a
+    logarithmic axis). ``widen`` moves the ends out to ticks. Values are
+    halved where they are added, so that -1e308..1e308 cannot overflow.
+    """
+
+    def __init__(self, low, high, size, widen=False, log=False):
+        self.log, self.size = log, size
+        if log:
+            low, high = math.log10(low), math.log10(high)
+        if not high - low > 1e-6 * max(abs(low), abs(high)):  # flat
+            low, high = low - (abs(low) or 1) / 8, high + (abs(high) or 1) / 8
+        self.step = step = max(1.0, _step(low, high, widen or log)) if \
+            log else _step(low, high, widen)
+        if widen or log:
+            low = math.floor(low / step) * step
+            high = math.ceil(high / step) * step
+        self.low, self.high = low, high
+        self.ticks = [(k * step, self.offset(k * step, scaled=True))
+                      for k in range(math.ceil(low / step),
+                                     math.floor(high / step) + 1)]
+
+    def offset(self, value, scaled=False):
+        """The pixel of ``value`` (``scaled``: already a logarithm)."""
+        if self.log and not scaled:
+            value = math.log10(value)
+        return int(round((value / 2 - self.low / 2) / (
+            self.high / 2 - self.low / 2) * (self.size - 1)))
+
+    def label(self, value):
+        if self.log:
+            return '%g' % 10 ** value
+        digits = max(0, -int(math.floor(math.log10(self.step))))
+        return '%.*f' % (digits, value) if abs(value) < 1e6 and digits < 5 \
+            else '%.3g' % value
 
 
-def _panel(canvas, top, entry, points, best, counter):
-    """Draw one entry: its curve, reduced first to one stroke per pixel
-    column (so any length of log costs one pass), its best point, the
-    latest and best values and the ends of both axes."""
-    width = _WIDTH - _LEFT - _RIGHT
-    values = [y for _, y in points]
-    low, high = min(values), max(values)
-    column = _scale(points[0][0], points[-1][0], width)
-    height = _scale(low, high, _PLOT)
-    bottom = top + _TOP + _PLOT - 1
+def _step(low, high, widen, most=8):
+    """The smallest of 1, 2, 5 times a power of ten that puts at most
+    ``most`` multiples of itself from ``low`` to ``high`` (``widen``: from
+    the multiple below ``low`` to the one above ``high``)."""
+    magnitude = 10.0 ** math.floor(math.log10(high / 16 - low / 16))
+    for step in (magnitude * m for m in (1, 2, 5, 10, 20, 50)):
+        if (math.ceil(high / step) - math.floor(low / step) if widen else
+                math.floor(high / step) - math.ceil(low / step)) < most:
+            return step
+
+
+def _draw(panels, x_range, x_name):
+    """PNG bytes of ``panels`` (lists of _Series), one above the other,
+    sharing ``x_range`` (named ``x_name``)."""
+    canvas = _Canvas(_WIDTH, _PANEL * len(panels))
+    x_axis = _Axis(x_range[0], x_range[1], _PLOT_WIDTH)
+    for index, series in enumerate(panels):
+        values = [v for s in series for c in s.columns for v in c[1:3]]
+        log = min(values) > 0 and math.log10(max(values) / min(values)) > \
+            _LOG_DECADES
+        y_axis = _Axis(min(values), max(values), _PLOT, widen=True, log=log)
+        top = index * _PANEL
+        _draw_axes(canvas, top + _PLOT_TOP, x_axis, y_axis, x_name)
+        for one in sorted(series, key=lambda s: s.bold):  # bold on top
+            _draw_curve(canvas, top + _PLOT_TOP, one, x_axis, y_axis)
+        for one in series:  # the best points, over every curve
+            if one.best:
+                x = _LEFT + x_axis.offset(one.best[0])
+                y = top + _PLOT_TOP + _PLOT - 1 - y_axis.offset(one.best[1])
+                canvas.fill(x - 5, y - 5, x + 7, y + 7, _INK)
+                canvas.fill(x - 3, y - 3, x + 5, y + 5, one.colour)
+        _draw_legend(canvas, top, series, log)
+    return canvas.png()
+
+
+def _draw_axes(canvas, top, x_axis, y_axis, x_name):
+    """Grid lines and labelled ticks, the frame, and the x axis's name."""
+    bottom = top + _PLOT
+    for value, at in y_axis.ticks:
+        canvas.fill(_LEFT, bottom - 1 - at, _LEFT + _PLOT_WIDTH,
+                    bottom - at, _GRID)
+        label = y_axis.label(value)
+        canvas.text(_LEFT - 8 - 12 * len(label), bottom - 8 - at, label)
+    for value, at in x_axis.ticks:
+        canvas.fill(_LEFT + at, top, _LEFT + at + 1, bottom + 4, _GRID)
+        label = x_axis.label(value)
+        canvas.text(_LEFT + at - 6 * len(label), bottom + 6, label)
+    for x0, y0, x1, y1 in ((0, -1, _PLOT_WIDTH, 0), (0, _PLOT, _PLOT_WIDTH,
+                                                       _PLOT + 1),
+                           (-1, -1, 0, _PLOT + 1),
+                           (_PLOT_WIDTH, -1, _PLOT_WIDTH + 1, _PLOT + 1)):
+        canvas.fill(_LEFT + x0, top + y0, _LEFT + x1, top + y1, _FRAME)
+    canvas.text(_WIDTH - _RIGHT - 12 * len(x_name), bottom + _LINE + 4,
+                x_name)
+
+
+def _draw_curve(canvas, top, series, x_axis, y_axis):
+    """Each column's stroke from least to most, joined to the next by a
+    line, two pixels wide (three if bold)."""
+    width = 3 if series.bold else 2
+    bottom = top + _PLOT - 1
 
     def row(value):
-        return bottom - (height(value) if high > low else _PLOT // 2)
-    strokes = collections.OrderedDict()  # column: least, most, first, last
-    for x, y in points:
-        at = column(x)
-        least, most, first, _ = strokes.get(at, (y, y, y, y))
-        strokes[at] = (min(least, y), max(most, y), first, y)
-    canvas.fill(_LEFT - 1, top + _TOP - 1, _LEFT + width + 1, bottom + 2,
-                _AXIS)
-    canvas.fill(_LEFT, top + _TOP, _LEFT + width, bottom + 1, b'\xff' * 3)
+        return bottom - y_axis.offset(value)
     previous = None  # (column, row) where the curve was last
-    for at, (least, most, first, last) in strokes.items():
-        if previous:  # the segment from there, a column at a time
+    for x, least, most, first, last in series.columns:
+        at = _LEFT + x_axis.offset(x)
+        if previous:  # the line from there, one column at a time
             (start, was), now = previous, row(first)
             for step in range(start + 1, at + 1):
                 ends = [was + (now - was) * (step - d - start) / (at - start)
                         for d in (1, 0)]
-                canvas.fill(_LEFT + step, int(min(ends)), _LEFT + step + 2,
-                            int(max(ends)) + 2, _CURVE)
-        canvas.fill(_LEFT + at, row(most), _LEFT + at + 2, row(least) + 2,
-                    _CURVE)
+                canvas.fill(step, min(ends), step + width, max(ends) + width,
+                            series.colour)
+        canvas.fill(at, row(most), at + width, row(least) + width,
+                    series.colour)
         previous = at, row(last)
-    x, y = _LEFT + column(best[0]), row(best[1])
-    canvas.fill(x - 4, y - 4, x + 6, y + 6, _BEST)
-    canvas.text(8, top + 6, '%s   latest %.4g   best %.4g at %s %s' % (
-        entry, points[-1][1], best[1], counter, _number_text(best[0])))
-    canvas.text(4, top + _TOP, '%.4g' % high)
-    canvas.text(4, bottom - 9, '%.4g' % low)
-    last = _number_text(points[-1][0])
-    canvas.text(_LEFT, bottom + 6, _number_text(points[0][0]))
-    canvas.text(_LEFT + width - 8 * len(last), bottom + 6, last)
 
 
-def _number_text(value):
-    return '%d' % value if float(value).is_integer() else '%.4g' % value
+def _draw_legend(canvas, top, series, log):
+    """Each series' colour and label, in two lines above the plot; and
+    whether the scale is logarithmic."""
+    x, y = _LEFT, top + 6
+    for one in series:
+        width = 24 + 12 * len(one.label)
+        if x + width > _WIDTH - _RIGHT and x > _LEFT:
+            x, y = _LEFT, y + _LINE
+        canvas.fill(x, y + 4, x + 16, y + 10, one.colour)
+        x = canvas.text(x + 22, y, one.label) + 18
+    if log:
+        canvas.text(8, top + _PLOT_TOP - _LINE, 'log')
+
+
+class _Columns(object):
+    """The log's counter as a sequence, for bisect (it only grows), and
+    where each pixel column of the x axis starts in the log."""
+
+    def __init__(self, log, rows, counter):
+        self._log = log
+        self._rows = rows
+        ends = (log[0], log[rows - 1])
+        self._counter = counter if all(
+            isinstance(o.get(counter), (int, float)) for o in ends) else None
+        self.x_range = (self[0], self[rows - 1])
+        step = (self.x_range[1] - self.x_range[0]) / (_PLOT_WIDTH - 1)
+        self.starts = [0] + [bisect.bisect_left(
+            self, self.x_range[0] + (c - 0.5) * step)
+            for c in range(1, _PLOT_WIDTH)] + [rows]
+
+    def __len__(self):
+        return self._rows
+
+    def __getitem__(self, index):
+        if self._counter is None:
+            return index + 1
+        return self._log[index][self._counter]
+
+    def reduce(self, entry):
+        """``entry``'s finite values over the columns: (x, least, most,
+        first, last) of each column that has one."""
+        columns = []
+        for start, end in zip(self.starts, self.starts[1:]):
+            values = [o.get(entry) for o in self._log[start:end]]
+            try:  # a finite sum: all are numbers, none NaN or infinite
+                usual = math.isfinite(sum(values))
+            except TypeError:
+                usual = False
+            if not usual:
+                values = [v for v in values if isinstance(v, (int, float))
+                          and -_INF < v < _INF]
+            if values:
+                columns.append((self[start], min(values), max(values),
+                                values[0], values[-1]))
+        return columns
+
+
+_INF = float('inf')
 
 
 _CONTENT_MARK = '\x00'  # stands for {content} while the rest is measured

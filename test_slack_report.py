@@ -1538,57 +1538,173 @@ def decode_png(test, data):
     return pixel, width, height
 
 
-class PictureTest(SlackTestCase):
-
-    PLOT_WIDTH = slack_report._WIDTH - slack_report._LEFT - \
+def plotted(test, trends, log):
+    """Decode ``trends``' picture of ``log``; return the pixel function,
+    the panel count and where a panel's plot area lies."""
+    pixel, width, height = decode_png(test, trends.picture(log, len(log)))
+    test.assertEqual(width, slack_report._WIDTH)
+    test.assertEqual(height % slack_report._PANEL, 0)
+    left, right = slack_report._LEFT, slack_report._WIDTH - \
         slack_report._RIGHT
 
-    def columns_with(self, pixel, top, colour):
-        bottom = top + slack_report._TOP + slack_report._PLOT
-        return [x for x in range(slack_report._LEFT, slack_report._LEFT +
-                                 self.PLOT_WIDTH)
-                if any(pixel(x, y) == colour for y in range(
-                    top + slack_report._TOP, bottom))]
+    def box(panel):  # left, top, right, bottom: the plot, frame excluded
+        top = panel * slack_report._PANEL + slack_report._PLOT_TOP
+        return left, top, right, top + slack_report._PLOT
+    return pixel, height // slack_report._PANEL, box
 
-    def test_curves_best_marker_and_labels_where_they_must_be(self):
+
+def expected_offsets(values, low, high, size):
+    return [round((v - low) / (high - low) * (size - 1)) for v in values]
+
+
+class PictureTest(SlackTestCase):
+
+    GRID = slack_report._GRID
+    BLUE, VERMILLION = slack_report._PALETTE[:2]
+
+    def grid_lines(self, pixel, box):
+        """The rows and columns of the plot that are mostly grid."""
+        left, top, right, bottom = box
+        rows = [y - top for y in range(top, bottom) if sum(
+            pixel(x, y) == self.GRID for x in range(left, right)) >
+            (right - left) // 2]
+        columns = [x - left for x in range(left, right) if sum(
+            pixel(x, y) == self.GRID for y in range(top, bottom)) >
+            (bottom - top) // 2]
+        return rows, columns
+
+    def assertNear(self, found, expected):
+        """The same pixels, give or take one (a half-pixel rounds either
+        way)."""
+        self.assertEqual(len(found), len(expected), (found, expected))
+        for a, b in zip(found, expected):
+            self.assertLessEqual(abs(a - b), 1, (found, expected))
+
+    def colours(self, pixel, box):
+        left, top, right, bottom = box
+        return collections.Counter(pixel(x, y) for x in range(left, right)
+                                   for y in range(top, bottom))
+
+    def test_training_and_validation_share_a_panel_in_two_colours(self):
+        log = [{'epoch': e, 'main/loss': 1.0 / e,
+                'validation/main/loss': 1.2 / e + 0.05} for e in range(1, 31)]
+        pair = slack_report._Trends(['epoch', 'main/loss',
+                                     'validation/main/loss'])
+        pixel, panels, box = plotted(self, pair, log)
+        _, alone, _ = plotted(self, slack_report._Trends(
+            ['epoch', 'main/loss']), log)
+        self.assertEqual((panels, alone), (1, 1))  # as tall as one entry's
+        found = self.colours(pixel, box(0))
+        self.assertGreater(found[self.BLUE], 200)
+        self.assertGreater(found[self.VERMILLION], 200)
+        # The legend names both, each beside its colour.
+        legend = [pixel(x, y) for x in range(slack_report._LEFT, 790)
+                  for y in range(4, slack_report._PLOT_TOP - 4)]
+        self.assertIn(self.BLUE, legend)
+        self.assertIn(self.VERMILLION, legend)
+        self.assertIn(slack_report._INK, legend)
+
+    def test_round_ticks_and_grid_lines_on_both_axes(self):
+        # An accuracy from 0.88 to 0.99 over epochs 1 to 50: the y axis runs
+        # from 0.88 to 1.00 by 0.02, the x axis has lines at 10, ..., 50.
+        log = [{'epoch': e, 'val/accuracy': 0.88 + 0.11 * (e - 1) / 49}
+               for e in range(1, 51)]
+        pixel, panels, box = plotted(self, slack_report._Trends(
+            ['epoch', 'val/accuracy']), log)
+        rows, columns = self.grid_lines(pixel, box(0))
+        ticks = [0.88 + 0.02 * k for k in range(7)]
+        plot = slack_report._PLOT
+        self.assertNear(rows, sorted(plot - 1 - o for o in expected_offsets(
+            ticks, 0.88, 1.0, plot)))
+        self.assertNear(columns, expected_offsets(
+            [10, 20, 30, 40, 50], 1, 50, slack_report._PLOT_WIDTH))
+        left, top, _, bottom = box(0)
+        for row in rows:  # a label left of each line
+            self.assertIn(slack_report._INK, [
+                pixel(x, top + row + dy) for x in range(8, left - 4)
+                for dy in range(-6, 7)])
+
+    def test_a_series_over_four_decades_is_drawn_on_a_log_scale(self):
+        log = [{'epoch': e, 'main/loss': 10 ** (-4.0 * (e - 1) / 49)}
+               for e in range(1, 51)]
+        pixel, _, box = plotted(self, slack_report._Trends(
+            ['epoch', 'main/loss']), log)
+        rows, _ = self.grid_lines(pixel, box(0))
+        self.assertEqual(len(rows), 5)  # 1e-4, 1e-3, 0.01, 0.1, 1
+        gaps = {b - a for a, b in zip(rows, rows[1:])}
+        self.assertLessEqual(max(gaps) - min(gaps), 1, rows)  # even decades
+        # The straight line of a power law: its middle at the middle.
+        left, top, right, bottom = box(0)
+        middle = [y for y in range(top, bottom)
+                  if pixel((left + right) // 2, y) == self.BLUE]
+        self.assertLess(abs(sum(middle) / len(middle) - (top + bottom) / 2),
+                        4)
+        self.assertIn(slack_report._INK, [  # the word 'log' on the panel
+            pixel(x, y) for x in range(8, 44)
+            for y in range(top - slack_report._LINE, top - 2)])
+
+    def test_panels_share_the_whole_x_range(self):
+        # Validation from epoch 0 (call_before_training), training from 1.
+        log = [{'epoch': 0, 'validation/main/accuracy': 0.5}] + [
+            {'epoch': e, 'main/loss': 1.0 / e,
+             'validation/main/accuracy': 0.5 + e / 30.0} for e in range(1, 15)]
+        pixel, panels, box = plotted(self, slack_report._Trends(
+            ['epoch', 'main/loss', 'validation/main/accuracy']), log)
+        self.assertEqual(panels, 2)
+        self.assertEqual(self.grid_lines(pixel, box(0))[1],
+                         self.grid_lines(pixel, box(1))[1])
+        firsts = []
+        for panel, colour in ((0, self.BLUE), (1, self.BLUE)):
+            left, top, right, bottom = box(panel)
+            firsts.append(min(x for x in range(left, right) for y in range(
+                top, bottom) if pixel(x, y) == colour))
+        width = slack_report._PLOT_WIDTH
+        self.assertEqual(firsts[1], box(1)[0])  # epoch 0: the left edge
+        self.assertAlmostEqual(firsts[0] - box(0)[0], (width - 1) / 14.0,
+                               delta=2)  # epoch 1 of 0..14
+
+    def test_the_best_point_of_each_series_is_marked(self):
         log = [{'epoch': e, 'main/loss': (e - 30) ** 2 / 900.0 + 0.1,
-                'main/accuracy': e / 50.0, 'val/loss': float('nan')}
+                'validation/main/loss': (e - 20) ** 2 / 900.0 + 0.2}
                for e in range(1, 51)]
         log[9]['main/loss'], log[10]['main/loss'] = float('nan'), float(
             'inf')  # skipped
-        trends = slack_report._Trends(['epoch', 'main/loss',
-                                       'main/accuracy', 'val/loss'])
-        pixel, width, height = decode_png(self, trends.picture(log, 50))
-        panel = slack_report._PANEL
-        self.assertEqual((width, height), (800, 2 * panel))  # no val/loss
-        for index in range(2):
-            top = index * panel
-            curve = self.columns_with(pixel, top, slack_report._CURVE)
-            self.assertGreater(len(curve), 0.95 * self.PLOT_WIDTH)
-            title = [x for x in range(400) for y in range(top + 6, top + 16)
-                     if pixel(x, y) == slack_report._INK]
-            self.assertTrue(title)
-        # Best loss at epoch 30, the lowest point; best accuracy: epoch 50.
-        bottom = slack_report._TOP + slack_report._PLOT - 1
-        x = slack_report._LEFT + int(29 / 49.0 * (self.PLOT_WIDTH - 1))
-        self.assertEqual(pixel(x, bottom), slack_report._BEST)
-        self.assertEqual(pixel(slack_report._LEFT + self.PLOT_WIDTH - 1,
-                               panel + slack_report._TOP),
-                         slack_report._BEST)
-        self.assertNotEqual(pixel(slack_report._LEFT, bottom),
-                            slack_report._BEST)
+        pixel, _, box = plotted(self, slack_report._Trends(
+            ['epoch', 'main/loss', 'validation/main/loss']), log)
+        left, top, right, bottom = box(0)
+        ink = [(x, y) for x in range(left, right) for y in range(top, bottom)
+               if pixel(x, y) == slack_report._INK]  # only the marks
+        centres = expected_offsets([30, 20], 1, 50, slack_report._PLOT_WIDTH)
+        for centre, colour in zip(centres, (self.BLUE, self.VERMILLION)):
+            square = [(x, y) for x, y in ink if abs(x - left - centre) <= 8]
+            xs, ys = [x for x, _ in square], [y for _, y in square]
+            self.assertEqual((max(xs) - min(xs), max(ys) - min(ys)), (11, 11))
+            self.assertEqual(pixel((min(xs) + max(xs)) // 2,
+                                   (min(ys) + max(ys)) // 2), colour)
+        self.assertEqual(len(ink), 2 * (12 * 12 - 8 * 8))
 
     def test_a_constant_series_is_flat_and_a_huge_range_draws(self):
         for values, flat in (([2.5] * 20, True),
                              ([(-1) ** i * 1e308 for i in range(20)], False)):
             log = [{'epoch': i + 1, 'x': v} for i, v in enumerate(values)]
-            pixel, _, _ = decode_png(self, slack_report._Trends(
-                ['x']).picture(log, 20))
-            rows = {y for y in range(slack_report._PANEL)
-                    for x in range(slack_report._LEFT, 700)
-                    if pixel(x, y) == slack_report._CURVE}
+            pixel, _, box = plotted(self, slack_report._Trends(['x']), log)
+            left, top, right, bottom = box(0)
+            rows = {y for y in range(top, bottom) for x in range(left, 700)
+                    if pixel(x, y) == self.BLUE}
             self.assertTrue(rows)
-            self.assertEqual(max(rows) - min(rows) <= 2, flat, rows)
+            self.assertEqual(max(rows) - min(rows) <= 12, flat, rows)
+
+    def test_sparklines_are_flat_below_a_millionth(self):
+        trends = slack_report._Trends(['epoch', 'main/loss'])
+        log = [{'epoch': e, 'main/loss': 0.5 + (e % 2) * 5e-9}
+               for e in range(1, 17)]
+        spark = trends.render(log, 16).split()[1]
+        self.assertEqual(spark, '\u2581' * 16)
+        log = [{'epoch': e, 'main/loss': 0.5 + (e % 2) * 5e-3}
+               for e in range(1, 17)]
+        spark = slack_report._Trends(['epoch', 'main/loss']).render(
+            log, 16).split()[1]
+        self.assertEqual(set(spark), {'\u2581', '\u2588'})
 
     def test_the_picture_goes_to_the_thread_after_the_mention(self):
         self.run_training(self.report(finish_mentions='@U0123ABCD',
@@ -2068,12 +2184,8 @@ class EndingTogetherTest(SlackTestCase):
         runs = 3
 
         def narrow():
-            self.slack.wait_for(lambda: len(self.slack.reports()) == runs, 30)
             self.slack.POST_BURST = 1
-        narrowing = threading.Thread(target=narrow)
-        narrowing.start()
-        times = run_together(self.slack, runs, lead=1.0 + 0.8 * runs)
-        narrowing.join()
+        times = run_together(self.slack, runs, train=0.0, started=narrow)
         self.assertEqual(len(times), runs)
         self.assertEqual(delivered(self.slack), (runs, runs))
         self.assertGreater(self.slack.limited['chat.postMessage'], 0)
@@ -2390,7 +2502,7 @@ class _TimedCalls(object):
         self.spent.append(time.perf_counter() - start)
 
 
-def bench_call_cost(rows, iterations=100000):
+def bench_call_cost(rows, iterations=1000000):
     slack = FakeSlack()
     try:
         entries = ['iteration', 'main/loss', 'main/\u640d\u5931',
@@ -2402,8 +2514,9 @@ def bench_call_cost(rows, iterations=100000):
             TOKEN, CHANNEL_ID, entries, api_url=slack.url)
         printer.spent, report.spent = [], []
         make_long_trainer(iterations, [printer, report]).run()
+        most = '{:,}'.format(iterations)
         for label, part in (('100', slice(100, 1100)),
-                            ('100,000', slice(-1000, None))):
+                            (most, slice(-1000, None))):
             mine = _median(report.spent[part]) * 1e6
             theirs = _median(printer.spent[part]) * 1e6
             rows.append(('2. cost per call' if label == '100' else '',
@@ -2416,9 +2529,10 @@ def bench_call_cost(rows, iterations=100000):
                 _median(report.spent[100:1100]))
         theirs = (_median(printer.spent[-1000:]) /
                   _median(printer.spent[100:1100]))
-        rows.append(('', 'from 100 to 100,000 lines: SlackReport x%.2f, '
+        rows.append(('', 'from 100 to %s lines: SlackReport x%.2f, '
                      'PrintReport x%.2f (the machine drifts)'
-                     % (mine, theirs), 'relative x%.2f' % (mine / theirs),
+                     % (most, mine, theirs), 'relative x%.2f' % (
+                         mine / theirs),
                      'met' if mine / theirs < 1.2 else 'NOT met'))
     finally:
         slack.close()
@@ -2549,13 +2663,12 @@ def bench_sweep(rows, runs=50, seconds=20):
 
 
 RUN_UNTIL = (
-    'import sys, time; sys.path.insert(0, %r)\n'
+    'import os, sys, time; sys.path.insert(0, %r)\n'
     'import test_slack_report as t\n'
-    'end_at = float(sys.argv[1])\n'
     'report = t.SlackReport(t.TOKEN, t.CHANNEL_ID, t.ENTRIES, api_url=%r, '
-    'finish_mentions="@U0ALICE0001"%s)\n'
+    'finish_mentions="@U0ALICE0001")\n'
     'trainer = t.make_long_trainer(10 ** 9, [report])\n'
-    'trainer.stop_trigger = lambda trainer: time.time() >= end_at\n'
+    'trainer.stop_trigger = lambda trainer: os.path.exists(sys.argv[1])\n'
     'trainer.extend(lambda _: time.sleep(0.05), trigger=(1, "iteration"))\n'
     'inner = report.finalize\n'
     'def finalize():\n'
@@ -2565,16 +2678,17 @@ RUN_UNTIL = (
     'trainer.run()\n')
 
 
-def run_together(slack, runs, lead, options=''):
-    """Start ``runs`` processes of one bot, each training until the same
-    instant ``lead`` seconds from now, then reporting its end (with a
-    mention); return (end of training, exit) times of each."""
-    end_at = time.time() + lead
+def run_together(slack, runs, train, started=lambda: None):
+    """Start ``runs`` processes of one bot, each training until, ``train``
+    seconds after all have posted their message (then ``started()`` is
+    called), a file tells them to stop together; then each reports its end
+    (with a mention). Return the (end of training, exit) times of each."""
+    flag = os.path.join(_tmpdir(), 'stop')
     script = RUN_UNTIL % (os.path.dirname(os.path.abspath(__file__)),
-                          slack.url, options)
+                          slack.url)
     exits = [None] * runs
     processes = [subprocess.Popen(
-        [sys.executable, '-c', script, repr(end_at)], stdout=subprocess.PIPE,
+        [sys.executable, '-c', script, flag], stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL, cwd=_tmpdir()) for _ in range(runs)]
 
     def wait(index):
@@ -2583,6 +2697,10 @@ def run_together(slack, runs, lead, options=''):
     waiters = [threading.Thread(target=wait, args=(i,)) for i in range(runs)]
     for waiter in waiters:
         waiter.start()
+    slack.wait_for(lambda: len(slack.reports()) == runs, 30 + runs)
+    started()
+    time.sleep(train)  # the training the processes do, all of them running
+    open(flag, 'w').close()
     ends = [float(p.stdout.read().split()[-1]) for p in processes]
     for waiter, process in zip(waiters, processes):
         waiter.join()
@@ -2602,7 +2720,7 @@ def delivered(slack):
                 for m in reports.values()), len(replies | first))
 
 
-def bench_ending_together(rows, sizes=(5, 20, 50), lead=(70.0, 1.0)):
+def bench_ending_together(rows, sizes=(5, 20, 50), train=60.0):
     """Row 9: runs of one bot ending together, as separate processes with
     every option at its default, each mentioning: what arrives, how long
     each waits from the end of training to its exit, and the 429s."""
@@ -2610,7 +2728,7 @@ def bench_ending_together(rows, sizes=(5, 20, 50), lead=(70.0, 1.0)):
         slack = FakeSlack()
         slack.enforce_limits = True
         try:
-            times = run_together(slack, runs, lead[0] + lead[1] * runs)
+            times = run_together(slack, runs, train)
             waits = sorted(leave - end for end, leave in times)
             finals, notified = delivered(slack)
             calls, limited = len(slack.calls), sum(slack.limited.values())
@@ -2625,6 +2743,43 @@ def bench_ending_together(rows, sizes=(5, 20, 50), lead=(70.0, 1.0)):
                          'met' if finals == notified == runs else 'NOT met'))
         finally:
             slack.close()
+
+
+PEAK_RSS = (
+    'import resource, sys; sys.path.insert(0, %r)\n'
+    'import test_slack_report as t\n'
+    'kind, size, url = sys.argv[1], int(sys.argv[2]), sys.argv[3]\n'
+    'entries = ["iteration", "main/loss", "main/\\u640d\\u5931", '
+    '"elapsed_time"]\n'
+    'report = t.extensions.PrintReport(entries, out=t._Null()) if kind == '
+    '"print" else t.SlackReport(t.TOKEN, t.CHANNEL_ID, entries, api_url=url)\n'
+    't.make_long_trainer(size, [report]).run()\n'
+    'print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n')
+
+
+def bench_memory(rows, sizes=(100000, 1000000)):
+    """Row 10: peak memory of a whole training process that reports every
+    iteration, with PrintReport or with SlackReport (picture drawn at the
+    end), each in its own process."""
+    slack = FakeSlack()
+    try:
+        for size in sizes:  # both at once: a peak is the process's own
+            processes = {kind: subprocess.Popen(
+                [sys.executable, '-c', PEAK_RSS % os.path.dirname(
+                    os.path.abspath(__file__)), kind, str(size), slack.url],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                cwd=_tmpdir()) for kind in ('print', 'slack')}
+            peaks = {kind: int(p.communicate()[0].split()[-1]) / 1024.0
+                     for kind, p in processes.items()}
+            extra = peaks['slack'] - peaks['print']
+            rows.append(('10. memory' if size == sizes[0] else '',
+                         '%d reports: peak RSS %.0f MB with PrintReport, '
+                         '%.0f MB with SlackReport (%+.1f MB)'
+                         % (size, peaks['print'], peaks['slack'], extra),
+                         'within about 10 MB', 'met' if extra <= 10 else
+                         'NOT met'))
+    finally:
+        slack.close()
 
 
 def bench_sigkill(rows, repeats=3, stale_after=5, killed_at=20):
@@ -2692,32 +2847,44 @@ def bench_switch_cost(rows, seconds=60, stale_after=4):
 
 
 def bench_picture(rows, sizes=(1000, 100000, 1000000)):
-    """Row 8: drawing the curves of a long log, and the PNG's size."""
-    trends = slack_report._Trends(['iteration', 'main/loss',
-                                   'validation/main/accuracy'])
-    for size in sizes:
-        log = [{'iteration': i + 1, 'main/loss': 1.0 / (i + 1) + 0.01 * (
-            i % 7), 'validation/main/accuracy': 1 - 1.0 / (i + 2)}
-               for i in range(size)]
-        times = []
-        for _ in range(3 if size < 1000000 else 1):
-            start = time.perf_counter()
-            picture = trends.picture(log, size)
-            times.append(time.perf_counter() - start)
-        rows.append(('8. picture' if size == sizes[0] else '',
-                     '%d log points, 2 panels, 800x%d px: drawn in %.3f s, '
-                     'PNG %d bytes' % (size, 2 * slack_report._PANEL,
-                                       _median(times), len(picture)),
-                     'well under 1 s at 100,000' if size == 100000 else '',
-                     ('met' if _median(times) < 0.5 else 'NOT met')
-                     if size == 100000 else ''))
+    """Row 8: drawing the curves of a long log from a fresh report (its
+    trends not yet read), and the PNG's size: two curves in two panels, as
+    in earlier releases, then four quantities each with its validation
+    twin (eight curves in four panels)."""
+    names = ['main/loss', 'main/accuracy', 'lr', 'main/grad']
+    limits = {100000: 0.3, 1000000: 1.5}
+    for entries in (['iteration', 'main/loss', 'validation/main/accuracy'],
+                    ['iteration'] + names + ['validation/' + n
+                                             for n in names]):
+        for size in sizes:
+            log = [dict([('iteration', i + 1)] + [
+                (name, (k + 1.0) / (i + 1) + 0.01 * (i % 7))
+                for k, name in enumerate(entries[1:])]) for i in range(size)]
+            times = []
+            for _ in range(3 if size < 1000000 else 1):
+                trends = slack_report._Trends(entries)
+                start = time.perf_counter()
+                picture = trends.picture(log, size)
+                times.append(time.perf_counter() - start)
+            spent, few = _median(times), len(entries) == 3
+            limit = limits.get(size) if few else None
+            rows.append(('8. picture' if few and size == sizes[0] else '',
+                         '%d log points, %d curves, 800x%d px: drawn in '
+                         '%.3f s, PNG %d bytes' % (
+                             size, len(entries) - 1, struct.unpack(
+                                 '>I', picture[20:24])[0],  # IHDR: height
+                             spent, len(picture)),
+                         'under %g s' % limit if limit else 'PNG < 60 KB',
+                         'met' if (spent < limit if limit else
+                                   len(picture) < 60000) else 'NOT met'))
 
 
 def run_benchmark(out=sys.stdout):
     rows = []
     for bench in (bench_overhead, bench_call_cost, bench_fitting,
                   bench_api_economy, bench_sweep, bench_sigkill,
-                  bench_switch_cost, bench_picture, bench_ending_together):
+                  bench_switch_cost, bench_picture, bench_ending_together,
+                  bench_memory):
         bench(rows)
     out.write('slack_report %s benchmark, Python %s, Chainer %s, %d cores\n'
               % (slack_report.__version__, sys.version.split()[0],
@@ -2742,10 +2909,11 @@ class BenchSmokeTest(unittest.TestCase):
             bench_sigkill(rows, repeats=1, stale_after=0.3, killed_at=1)
             bench_switch_cost(rows, seconds=0.2, stale_after=0.1)
             bench_picture(rows, sizes=(100, 1000))
-            bench_ending_together(rows, sizes=(2,), lead=(3.0, 0.5))
+            bench_ending_together(rows, sizes=(1,), train=0.0)
+            bench_memory(rows, sizes=(200,))
         titles = [row[0].split('.')[0] for row in rows if row[0]]
         self.assertEqual(titles, ['1', '2', '3', '4', '5', '6', '7', '8',
-                                  '9'])
+                                  '9', '10'])
         for row in rows:
             self.assertEqual(len(row), 4, row)
 
