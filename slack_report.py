@@ -56,9 +56,11 @@ SOFTWARE.
 """
 
 import argparse
+import binascii
 import bisect
 import collections
 import collections.abc
+import contextlib
 import http.client
 import importlib.util
 import ipaddress
@@ -105,7 +107,7 @@ __all__ = ['SlackReport', 'SlackReportWarning', 'DEFAULT_TEMPLATE']
 
 DEFAULT_TEMPLATE = ('{status}  {elapsed}  {progress}  updated {updated}\n'
                     '{hostname}:{pwdshort}  `{cmd} {args}`  {git}  '
-                    'pid {pid} {processes}\n'
+                    'pid {pid} {processes} {group}\n'
                     '{trends}\n{content}\n{finish_mentions}')
 
 
@@ -132,7 +134,7 @@ def _warn_quietly(message):
 
 _PLACEHOLDERS = ('status', 'hostname', 'pwd', 'pwdshort', 'cmd', 'args',
                  'elapsed', 'progress', 'trends', 'git', 'pid', 'processes',
-                 'updated', 'content', 'finish_mentions')
+                 'group', 'updated', 'content', 'finish_mentions')
 _NORMALIZER_NAMES = "'thin_out', 'FIFO', 'LIFO'"
 _MENTION_FORMS = ("'@U0123ABCD', 'U0123ABCD', '<@U0123ABCD>', "
                   "'<!subteam^S0123ABCD>', 'S0123ABCD', '@here', '@channel', "
@@ -179,6 +181,37 @@ def _check_options(max_length, seconds, fields, comm, stale_after):
             isinstance(stale_after, (int, float)) and stale_after > 0):
         raise ValueError("stale_after %r must be 'auto', None or a number of "
                          'seconds > 0' % (stale_after,))
+
+
+def _sweep_options(group, size, rank_by, entries):
+    """The run's group and its size, from the arguments, else from the
+    environment (a Slurm job array groups itself), checked; and rank_by,
+    one of the entries. ``group=False`` turns grouping off."""
+    if group is None:
+        group = os.environ.get('SLACK_REPORT_GROUP') or os.environ.get(
+            'SLURM_ARRAY_JOB_ID')
+        size = size or os.environ.get('SLACK_REPORT_GROUP_SIZE') or \
+            os.environ.get('SLURM_ARRAY_TASK_COUNT')
+    if type(group) is int:
+        group = str(group)
+    if group not in (None, False) and not (isinstance(group, str) and re.
+                                           fullmatch(r'[^\x00-\x1f]{1,80}',
+                                                     group)):
+        raise ValueError('group %r must be a name of 1 to 80 printable '
+                         'characters, None or False' % (group,))
+    if size in (None, ''):
+        size = None
+    elif (type(size) is int or isinstance(size, str) and size.isdigit()) \
+            and int(size) >= 1:
+        size = int(size)
+    else:
+        raise ValueError('group_size %r must be a whole number >= 1 or None '
+                         '(from $SLACK_REPORT_GROUP_SIZE or '
+                         '$SLURM_ARRAY_TASK_COUNT if not given)' % (size,))
+    if rank_by is not None and rank_by not in entries:
+        raise ValueError('rank_by %r must be one of the entries %s'
+                         % (rank_by, ', '.join(map(repr, entries))))
+    return group or None, group and size, rank_by
 
 
 def _env(value, *names):
@@ -234,7 +267,7 @@ def _git_commit():
     return commit.stdout.strip() + ('+' if dirty.strip() else '')
 
 
-def _run_identity(comm, fields, with_git):
+def _run_identity(comm, fields, with_git, group):
     """The values of the placeholders that stay fixed for the whole run."""
     argv = sys.argv or ['']
     pwd = os.getcwd()
@@ -250,9 +283,23 @@ def _run_identity(comm, fields, with_git):
         'processes': '%d processes' % comm.size
         if comm is not None and comm.size > 1 else '',
         'git': _git_commit() if with_git else '',
+        'group': 'sweep %s' % group if group else '',
     }
     identity.update((key, str(value)) for key, value in fields.items())
     return identity
+
+
+def _run_card(identity, fields, group, size, rank_by):
+    """What stays fixed of the run's card: who it is, as a program reads
+    it (the arguments as a list), and its group. The array task, if any,
+    keys it in its group: a requeued task replaces its earlier self."""
+    argv = [_clean(a) for a in sys.argv or ['']]
+    return {'v': 1, 'run': binascii.hexlify(os.urandom(6)).decode(),
+            'key': os.environ.get('SLURM_ARRAY_TASK_ID', ''),
+            'group': group or '', 'size': size or 0, 'rank_by': rank_by or '',
+            'host': identity['hostname'], 'pid': os.getpid(), 'cmd': argv[0],
+            'args': argv[1:], 'git': identity['git'],
+            'fields': {k: _clean(str(v)) for k, v in fields.items()}}
 
 
 def _parse_mentions(finish_mentions):
@@ -300,7 +347,9 @@ _State = collections.namedtuple('_State', 'kind detail trace resumed elapsed '
 _ENDINGS = frozenset(['completed', 'failed', 'interrupted', 'terminated'])
 # What the sender learned, published whole (one store is atomic): where the
 # message is, the reply scheduled in its thread, the IDs of mentioned names.
-_Learned = collections.namedtuple('_Learned', 'channel ts switch user_ids')
+_Learned = collections.namedtuple('_Learned',
+                                  'channel ts switch user_ids quiet')
+_Learned.__new__.__defaults__ = (None, None, None, False)  # all but channel
 _DETAIL_LENGTH = 100  # characters of an exception's first line in a status
 _TRACE_FRAMES = 3  # frames of a failure's traceback in the thread reply
 _TRACE_LENGTH = 3000  # UTF-16 units of it, at most (its end is kept)
@@ -346,29 +395,35 @@ class SlackReport(_extensions.PrintReport):
                  len_normalizer='thin_out', log_report='LogReport', *,
                  api_url=None, max_length=4000, min_interval=5.0,
                  timeout=10.0, flush_timeout=60.0, fields=None, comm=None,
-                 stale_after='auto', plot=True, handle_signals=True):
+                 stale_after='auto', plot=True, handle_signals=True,
+                 group=None, group_size=None, rank_by=None):
         fields = dict(fields or {})
         entries = _check_entries(entries, log_report)
         _check_options(max_length, dict(
             min_interval=min_interval, timeout=timeout,
             flush_timeout=flush_timeout), fields, comm, stale_after)
-        table = _Table(_normalizer(len_normalizer), max_length)
+        trends, table = _Trends(entries), _Table(_normalizer(len_normalizer),
+                                                 max_length)
+        group, group_size, rank_by = _sweep_options(group, group_size,
+                                                    rank_by, trends.entries)
         token, self._channel, api_url = _settings(access_token, channel_id,
                                                   api_url)
         template, used = _compile_template(template,
                                            _PLACEHOLDERS + tuple(fields))
         self._silent = comm is not None and comm.rank != 0
         super(SlackReport, self).__init__(entries, log_report, out=table)
+        identity = _run_identity(comm, fields, 'git' in used and not
+                                 self._silent, group)
         self._message = _Message(
-            template, used, _run_identity(comm, fields, 'git' in used and
-                                          not self._silent),
-            table, _Trends(entries), max_length,
-            _parse_mentions(finish_mentions))
+            template, used, identity, table, trends, max_length,
+            _parse_mentions(finish_mentions), _run_card(
+                identity, fields, group, group_size, rank_by))
         self._client = token and _SlackClient(token, api_url, timeout)
         self._options = dict(flush=flush_timeout, signals=handle_signals,
                              sending=dict(
                                  min_interval=min_interval, plot=plot,
-                                 stale_after=stale_after))
+                                 stale_after=stale_after, group=group,
+                                 size=group_size))
         self._resumed = None  # _Learned from a snapshot, once loaded
         self._run = self._sender = self._failure = self._terminated = None
         self._state = _State('started', '', '', False, 0.0, None, (), 0,
@@ -386,7 +441,10 @@ class SlackReport(_extensions.PrintReport):
     @property
     def message(self):
         """The text as it is (or would be) sent for the newest state."""
-        return self._message.render(self._state, self._learned().user_ids)
+        learned = self._learned()  # quiet: a sweep's summary notifies
+        return self._message.render(self._state, learned.user_ids,
+                                    learned.quiet and self._state.kind ==
+                                    'completed')
 
     @property
     def picture(self):
@@ -429,7 +487,7 @@ class SlackReport(_extensions.PrintReport):
     def _learned(self):
         if self._sender is not None:
             return self._sender.learned
-        return self._resumed or _Learned(self._channel, None, None, None)
+        return self._resumed or _Learned(self._channel)
 
     def _start(self, trainer):
         self._run = _Run(trainer, self._log_report,  # as PrintReport has it
@@ -469,8 +527,7 @@ def _restored(serializer, channel):
         saved = json.loads(str(serializer('_slack_message', '')) or '[]')
     except (KeyError, ValueError):  # a snapshot without SlackReport
         saved = []
-    return _Learned(*(saved + [None]) if saved else (channel, None, None,
-                                                     None))
+    return _Learned(*saved) if saved else _Learned(channel)
 
 
 def _ending(failure, run, terminated):
@@ -913,31 +970,34 @@ class _Table(object):
 
 
 class _Trends(object):
-    """A sparkline per numeric entry, from the LogReport's log.
-
-    Each render reads a fixed number of sampled observations, and only the
-    new ones for the latest and best values, so it costs the same on any
-    length of log. Best is the highest for entries naming an accuracy, the
-    lowest otherwise, and is placed by the counter the entries show.
+    """For each numeric entry of the LogReport's log: its latest and best
+    values and an even sample of its values, kept as the log grows. Each
+    observation is read once and the sample's stride doubles as it fills,
+    so time and memory stay flat on any length of log. Best is the highest
+    for entries naming an accuracy, the lowest otherwise, and is placed by
+    the counter the entries show.
     """
 
     _BARS = '\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588'
     _NOT_TRENDS = ('epoch', 'iteration', 'elapsed_time')
+    _SAMPLE = 128  # points kept of each entry, at most
 
     def __init__(self, entries, width=16):
-        self._entries = [e for e in entries if e not in self._NOT_TRENDS]
-        self._higher_is_better = {e for e in self._entries if 'acc' in e}
-        self._counter = 'iteration' if 'iteration' in entries and (
+        self.entries = [e for e in entries if e not in self._NOT_TRENDS]
+        self.higher = {e for e in self.entries if 'acc' in e}
+        self.counter = 'iteration' if 'iteration' in entries and (
             'epoch' not in entries) else 'epoch'
         self._width = width
-        self._latest, self._best = {}, {}  # entry -> (value, observation)
+        self._latest, self._best = {}, {}  # entry -> (value, x)
+        self._samples = {e: [] for e in self.entries}  # (x, value)
+        self._taken = dict.fromkeys(self.entries, 0)  # values seen
+        self._strides = dict.fromkeys(self.entries, 1)
         self._seen = 0
         self._lock = threading.Lock()
 
     def _better(self, entry, value, than):
         """Whether ``value`` beats ``than`` (the first of equals stays)."""
-        return value > than if entry in self._higher_is_better else \
-            value < than
+        return value > than if entry in self.higher else value < than
 
     @staticmethod
     def _number(observation, entry):
@@ -949,17 +1009,51 @@ class _Trends(object):
 
     def _take(self, log, rows):
         with self._lock:
-            for observation in log[self._seen:rows]:
-                self._seen += 1
-                for entry in self._entries:
+            for index in range(self._seen, rows):
+                observation = log[index]
+                x = self._number(observation, self.counter)
+                x = index + 1 if x is None else x
+                for entry in self.entries:
                     value = self._number(observation, entry)
-                    if value is None:
-                        continue
-                    self._latest[entry] = value, observation
-                    best = self._best.get(entry)
-                    if best is None or self._better(entry, value, best[0]):
-                        self._best[entry] = value, observation
+                    if value is not None:
+                        self._keep(entry, value, x)
+            self._seen = max(self._seen, rows)
             return dict(self._latest), dict(self._best)
+
+    def _keep(self, entry, value, x):
+        self._latest[entry] = value, x
+        best = self._best.get(entry)
+        if best is None or self._better(entry, value, best[0]):
+            self._best[entry] = value, x
+        taken, self._taken[entry] = self._taken[entry], self._taken[entry] + 1
+        if not taken % self._strides[entry]:
+            samples = self._samples[entry]
+            samples.append((x, value))
+            if len(samples) > self._SAMPLE:
+                self._strides[entry] *= 2
+                del samples[1::2]
+
+    def _points(self, entry, count):
+        """At most ``count`` evenly spaced (x, value) of ``entry``, the
+        latest last."""
+        with self._lock:
+            value, x = self._latest[entry]
+            points = self._samples[entry][:]
+        if points[-1] != (x, value):
+            points.append((x, value))
+        count = min(count, len(points))
+        step = (len(points) - 1) / max(1, count - 1)
+        return [points[int(round(i * step))] for i in range(count)]
+
+    def numbers(self, log, rows, curves=True):
+        """Each entry's latest and best values, where the best was reached,
+        whether higher is better and its curve in a few dozen points."""
+        latest, best = self._take(log, rows)
+        return collections.OrderedDict((entry, dict(
+            latest=_round(latest[entry][0]), best=_round(best[entry][0]),
+            at=best[entry][1], higher=entry in self.higher, curve=[
+                [x, _round(v)] for x, v in self._points(entry, _CURVE)]
+            if curves else [])) for entry in self.entries if entry in latest)
 
     def picture(self, log, rows):
         """The curves of the first ``rows`` observations of ``log`` as PNG
@@ -968,33 +1062,26 @@ class _Trends(object):
         best = self._take(log, rows)[1]
         if not best:
             return None
-        columns = _Columns(log, rows, self._counter)
+        columns = _Columns(log, rows, self.counter)
         panels = collections.OrderedDict()
-        for entry in (e for e in self._entries if e in best):
-            value, at = best[entry]
+        for entry in (e for e in self.entries if e in best):
             quantity = entry[len('validation/'):] if entry.startswith(
                 'validation/') else entry
             panel = panels.setdefault(quantity, [])
             reduced = columns.reduce(entry)
             if reduced:  # numbers that are not int or float are skipped
-                panel.append(_Series(entry, _PALETTE[len(panel)], reduced, (
-                    at.get(self._counter, columns[0]), value), False))
+                panel.append(_Series(entry, _PALETTE[len(panel)], reduced,
+                                     best[entry][::-1], False))
         return _draw([p for p in panels.values() if p], columns.x_range,
-                     self._counter)
+                     self.counter)
 
     def render(self, log, rows):
         """The trends of the first ``rows`` observations of ``log``."""
         latest, best = self._take(log, rows)
-        step = max(1.0, (rows - 1) / (self._width - 1)) if rows > 1 else 1
-        sampled = [log[int(round(i * step))] for i in range(self._width)
-                   if int(round(i * step)) < rows]
         name_width = max([len(e) for e in latest] or [0])
         lines = []
-        for entry in self._entries:
-            if entry not in latest:
-                continue
-            values = [v for v in (self._number(o, entry) for o in sampled)
-                      if v is not None] or [latest[entry][0]]
+        for entry in (e for e in self.entries if e in latest):
+            values = [v for _, v in self._points(entry, self._width)]
             # Halved, so that a range such as -1e308..1e308 cannot overflow;
             # flat where the spread is below a millionth of the values.
             low, high = min(values) / 2, max(values) / 2
@@ -1004,8 +1091,20 @@ class _Trends(object):
             value, at = best[entry]
             lines.append('%-*s  %-*s  %-10.4g  best %.4g @ %s %s' % (
                 name_width, entry, self._width, spark, latest[entry][0],
-                value, self._counter, at.get(self._counter, '?')))
+                value, self.counter, _number_text(at)))
         return '\n'.join(lines)
+
+
+_CURVE = 24  # points of each entry's curve in a run's card
+
+
+def _round(value):
+    """Four significant digits, enough for a card and a sixth its size."""
+    return float('%.4g' % value)
+
+
+def _number_text(value):
+    return '%d' % value if float(value).is_integer() else '%.4g' % value
 
 
 # The picture: curves as a PNG, drawn with the standard library. A panel per
@@ -1269,6 +1368,116 @@ class _Columns(object):
 _INF = float('inf')
 
 
+# A sweep, rendered from its runs' cards (each checked when read back, and
+# escaped here like any value).
+_ENDED = ('completed', 'failed', 'interrupted', 'terminated', 'silent')
+_STATUSES = _ENDED + ('training', 'started')
+
+
+def _linker(url, channel):
+    """Links to the messages of ``channel``, in the workspace at ``url``
+    (as auth.test gives it); None where either looks wrong."""
+    good = isinstance(url, str) and re.fullmatch(r'https://[\w.-]+/', url)
+
+    def link(ts):
+        if good and re.fullmatch(r'\d{1,12}\.\d{1,8}', ts or ''):
+            return '%sarchives/%s/p%s' % (url, channel, ts.replace('.', ''))
+        return None
+    return link
+
+
+def _run_name(card, link, label=None):
+    label = _escape(label or '%s pid %d' % (card['host'], card['pid']))
+    target = link(card['report'])
+    return '<%s|%s>' % (target, label) if target else label
+
+
+def _best_text(card, rank_by):
+    entry = card['entries'].get(rank_by)
+    if not entry:
+        return _escape('no %s' % rank_by)
+    return _escape('%s %.4g @ %s %s' % (rank_by, entry['best'], card[
+        'counter'], _number_text(entry['at'])))
+
+
+def _entry_text(card, link):
+    """A run's entry in its sweep's thread, while it reports."""
+    return '%s: %s%s' % (_run_name(card, link), card['status'], (
+        '; silent if no report by %s' % _date(card['due']))
+        if card['due'] else '')
+
+
+def _result_text(card, link):
+    return '%s: %s, %s' % (_run_name(card, link), card['status'],
+                           _best_text(card, card['rank_by']))
+
+
+def _ranked(cards):
+    """The entry that ranks the runs, and the cards best first (those
+    without a number of it last)."""
+    rank_by = next((c['rank_by'] for c in cards if c['rank_by']), '')
+
+    def score(card):
+        entry = card['entries'].get(rank_by)
+        return (0, -entry['best'] if entry['higher'] else entry[
+            'best']) if entry else (1, 0)
+    return rank_by, sorted(cards, key=score)
+
+
+def _differing(cards):
+    """For each card, its arguments and fields that not every run shares:
+    an option with its value, as given ('--lr 0.01'), and 'name=value'."""
+    each = []
+    for card in cards:
+        args, items = card['args'], []
+        while args:
+            take = 2 if args[0].startswith('-') and len(args) > 1 and not \
+                args[1].startswith('-') else 1
+            items.append(' '.join(args[:take]))
+            args = args[take:]
+        each.append(items + ['%s=%s' % kv for kv in sorted(
+            card['fields'].items())])
+    common = set.intersection(*map(set, each)) if each else set()
+    return [' '.join(i for i in items if i not in common) for items in each]
+
+
+def _summary(group, cards, mentions, link, room=3900):
+    """The sweep's summary: how its runs ended, a line per run best first
+    (as many as fit ``room``), then the mentions."""
+    rank_by, cards = _ranked(cards)
+    counts = collections.Counter(c['status'] for c in cards)
+    head = 'Sweep %s: %d runs: %s' % (_escape(group), len(cards), ', '.join(
+        '%d %s' % (counts[s], s) for s in _STATUSES if counts[s]))
+    lines, room = [head], room - _units(head) - _units(' '.join(mentions))
+    for rank, (card, differs) in enumerate(zip(cards, _differing(cards)), 1):
+        line = '%d. %s  %s  %s  %s  %s' % (
+            rank, _run_name(card, link, card['status']), _best_text(
+                card, rank_by), _format_elapsed(card['elapsed']),
+            _escape(card['host']), _escape(differs))
+        room -= _units(line) + 1
+        if room < 40:
+            lines.append('\u2026 and %d more runs' % (len(cards) - rank + 1))
+            break
+        lines.append(line.rstrip())
+    return '\n'.join(lines + [' '.join(mentions)]).strip()
+
+
+def _sweep_picture(cards):
+    """Every run's curve of the ranking entry in one panel, coloured and
+    named by rank, the best run bold; None without curves."""
+    rank_by, cards = _ranked(cards)
+    series = []
+    for rank, card in enumerate(cards, 1):
+        entry = card['entries'].get(rank_by)
+        if entry and entry['curve']:
+            series.append(_Series('#%d' % rank, _PALETTE[(rank - 1) % len(
+                _PALETTE)], [(x, y, y, y, y) for x, y in entry['curve']], (
+                    entry['at'], entry['best']), rank == 1))
+    xs = [c[0] for s in series for c in s.columns]
+    return _draw([series], (min(xs), max(xs)), cards[0]['counter']) \
+        if series else None
+
+
 _CONTENT_MARK = '\x00'  # stands for {content} while the rest is measured
 
 
@@ -1282,8 +1491,9 @@ class _Message(object):
     """
 
     def __init__(self, template, fields, identity, table, trends, max_length,
-                 mentions):
+                 mentions, card):
         self._template = template
+        self._card = card  # what stays fixed of the run's card
         self._fields = fields  # as _compile_template found them
         self._identity = identity
         self._table = table
@@ -1299,6 +1509,23 @@ class _Message(object):
                     dict.fromkeys((n.lower() for n in self.names),
                                   'U0123456789'))
 
+    def card(self, state, curves=True):
+        """The run for a program to read (the metadata of its messages):
+        what stays fixed, the status and each entry's numbers, ranked by
+        ``rank_by`` or the first validation/ entry with numbers."""
+        try:
+            numbers = self._trends.numbers(state.log, state.rows, curves)
+        except Exception as error:  # odd data: the card goes without
+            self._left_out("the card's numbers", error)
+            numbers = {}
+        rank_by = self._card['rank_by'] or next((
+            e for e in numbers if e.startswith('validation/')), next(
+                iter(numbers), ''))
+        return dict(self._card, rank_by=rank_by, status=state.kind,
+                    detail=state.detail, updated=int(state.time),
+                    elapsed=int(state.elapsed), entries=numbers,
+                    counter=self._trends.counter)
+
     def mentions(self, user_ids):
         """The mentions' markup: names Slack resolved as ``<@U...>``; names
         not (yet) resolved as plain text, which notifies nobody."""
@@ -1309,14 +1536,15 @@ class _Message(object):
         # Once: a person may be given both by ID and by name.
         return list(collections.OrderedDict.fromkeys(self._markup + found))
 
-    def reply(self, state, user_ids, silent_since=None, report_ts=None):
+    def reply(self, state, user_ids, silent_since=None, report_ts=None,
+              quiet=False):
         """The thread reply that tells of the end: the mentions, the status
         and a failure's traceback (None with neither mentions nor trace);
         or the one Slack posts if no report came after ``silent_since``
         (marked with ``report_ts``, so that a resumed run finds it). Also
         whether to broadcast it (a thread alone ignores @here, @channel and
-        @everyone)."""
-        markup = self.mentions(user_ids)
+        @everyone). ``quiet``: without mentions."""
+        markup = [] if quiet else self.mentions(user_ids)
         broadcast = any(m in ('<!here>', '<!channel>', '<!everyone>')
                         for m in markup)
         status = _escape(_status(state))
@@ -1357,12 +1585,13 @@ class _Message(object):
             self._left_out('the picture', error)
             return None
 
-    def render(self, state, user_ids):
-        """The text for ``state``: never empty (Slack refuses that)."""
-        text = self._fill(state, user_ids)
+    def render(self, state, user_ids, quiet=False):
+        """The text for ``state``: never empty (Slack refuses that), the
+        mentions left out if ``quiet``."""
+        text = self._fill(state, user_ids, quiet)
         return text if text.strip() else _escape(_status(state))
 
-    def _fill(self, state, user_ids):
+    def _fill(self, state, user_ids, quiet):
         raw = dict(self._identity, status=_status(state),
                    elapsed=_format_elapsed(state.elapsed),
                    progress=self._optional('progress', _progress, state)
@@ -1372,8 +1601,8 @@ class _Message(object):
         escaped = {key: _escape(raw[key]) for key in self._shrinkable}
         escaped['content'] = _CONTENT_MARK
         escaped['updated'] = _date(state.time)
-        escaped['finish_mentions'] = ' '.join(
-            self.mentions(user_ids)) if state.kind in _ENDINGS else ''
+        escaped['finish_mentions'] = ' '.join(self.mentions(user_ids)) if (
+            state.kind in _ENDINGS and not quiet) else ''
         # Room for the fence, the table's header and its newest line comes
         # first; past that, the longest substituted values give way.
         reserve = self._content_uses and self._table.least(state.rows)
@@ -1554,30 +1783,56 @@ class _Pacing(object):
 
 
 class _Posted(object):
-    """The report message as Slack holds it: where it is, the text it shows,
-    and whether a new post already announced the end."""
+    """A message as Slack holds it (the report, or a reply in a thread):
+    where it is, the text it shows, whether a new post of it notified the
+    mentions, and whether the reply that tells of the end is out."""
 
-    def __init__(self, client, channel, ts):
+    def __init__(self, client, channel, ts, thread=None):
         self._client = client
         self.channel, self.ts = channel, ts  # the channel's ID once posted
+        self._thread = thread
         self._shown = None
-        self.announced = False
+        self.notified = self.replied = False
+        self.unsure = None  # when a first post went unanswered: landed?
 
-    def show(self, text, announces=False):
+    def show(self, text, notifies=False, metadata=None):
         """Post the message, or update it to ``text`` unless it shows that
-        already. A text that ``announces`` the end does so if it is posted
-        anew (a new post notifies its mentions; an edit never does)."""
+        already, with ``metadata`` (event type, payload). A text that
+        ``notifies`` does so only if it is posted anew (an edit never
+        does)."""
         if text == self._shown:
             return
-        if self.ts is None:
-            answer = self._client.call('chat.postMessage',
-                                       channel=self.channel, text=text)
-            self.channel, self.ts = answer['channel'], answer['ts']
-            self.announced = announces
+        params = dict(channel=self.channel, text=text)
+        if self._thread and self.ts is None:
+            params['thread_ts'] = self._thread
+        if metadata:
+            params['metadata'] = json.dumps({
+                'event_type': metadata[0], 'event_payload': metadata[1]},
+                separators=(',', ':'))
+        if self.ts is not None:
+            self._client.call('chat.update', ts=self.ts, **params)
         else:
-            self._client.call('chat.update', channel=self.channel,
-                              ts=self.ts, text=text)
+            try:
+                answer = self._client.call('chat.postMessage', **params)
+            except _SlackError as error:
+                if error.kind == 'retry' and not self.unsure:
+                    self.unsure = time.time()  # Slack may have posted it
+                raise
+            self.channel, self.ts = answer['channel'], answer['ts']
+            self.notified = notifies
         self._shown = text
+
+    def adopt(self, run):
+        """After a first post went unanswered: take the message Slack
+        posted anyway, found by the run named in its metadata."""
+        if self.ts is None and self.unsure and re.fullmatch(
+                '[CG][A-Z0-9]+', self.channel or ''):
+            for page in _read(self._client, 'conversations.history', 1,
+                              channel=self.channel,
+                              oldest='%.6f' % (self.unsure - 60)):
+                self.ts = next((m['ts'] for m in page if (_own(
+                    self._client, m, _RUN) or {}).get('run') == run), None)
+        self.unsure = None
 
     def reply(self, text, broadcast, method='chat.postMessage', **params):
         """Post (or with ``chat.scheduleMessage``, schedule) ``text`` in the
@@ -1588,15 +1843,233 @@ class _Posted(object):
         return self._client.call(method, **params)
 
     def announce(self, reply, broadcast):
-        """Post ``reply`` in the thread to tell of the end, once, unless
-        the post itself did (or there is nothing to tell)."""
-        if not self.announced and reply is not None:
+        """Post ``reply`` in the thread to tell of the end, once (None:
+        there is nothing to tell)."""
+        if not self.replied and reply is not None:
             self.reply(reply, broadcast)
-        self.announced = True
+        self.replied = True
 
     def forget(self):
         """The message was deleted or frozen: the next ``show`` posts."""
         self.ts = self._shown = None
+
+
+# Reading the channel back: what anyone in the workspace may have written.
+# Only this bot's own messages count, and only with metadata of a known
+# event type whose payload has the expected shape, bounded.
+_RUN, _ANCHOR, _ENTRY, _RESULT, _SUMMARY = (
+    'slack_report_run', 'slack_report_sweep', 'slack_report_entry',
+    'slack_report_result', 'slack_report_summary')
+_PAGE, _PAGES = 200, 3  # messages a read asks for, and pages a search reads
+# A card's shape: a type (str at most 200 characters, numbers finite), a
+# list (at most 64 of the shape), a tuple (exactly those), or a dict (those
+# keys, or with '*' any str keys: at most 32).
+_CARD = {'run': str, 'key': str, 'group': str, 'size': int, 'rank_by': str,
+         'host': str, 'pid': int, 'cmd': str, 'args': [str], 'git': str,
+         'fields': {'*': str}, 'status': str, 'detail': str,
+         'updated': float, 'elapsed': float, 'counter': str, 'report': str,
+         'due': float, 'entries': {'*': {
+             'latest': float, 'best': float, 'at': float, 'higher': bool,
+             'curve': [(float, float)]}}}
+
+
+def _fits(value, shape):
+    """Whether ``value`` (parsed JSON) has ``shape``."""
+    if isinstance(shape, list):
+        return isinstance(value, list) and len(value) <= 64 and all(
+            _fits(v, shape[0]) for v in value)
+    if isinstance(shape, tuple):
+        return isinstance(value, list) and len(value) == len(shape) and all(
+            _fits(v, s) for v, s in zip(value, shape))
+    if isinstance(shape, dict):
+        return isinstance(value, dict) and len(value) <= 32 and all(
+            _fits(k, str) and _fits(v, shape['*']) for k, v in value.items()
+        ) if '*' in shape else isinstance(value, dict) and len(
+            value) <= 32 and all(k in value and _fits(value[k], s)
+                                 for k, s in shape.items())
+    if shape is float:
+        return type(value) in (int, float) and math.isfinite(value)
+    return type(value) is shape and (shape is not str or len(value) <= 200)
+
+
+def _own(client, message, *kinds):
+    """The payload of ``message`` if this bot posted it, with metadata of
+    one of ``kinds``; else None."""
+    metadata = message.get('metadata')
+    if message.get('bot_id') != client.identity().get('bot_id') or not (
+            isinstance(metadata, dict) and metadata.get(
+                'event_type') in kinds):
+        return None
+    payload = metadata.get('event_payload')
+    return payload if isinstance(payload, dict) else None
+
+
+def _read(client, method, pages, **params):
+    """At most ``pages`` pages of ``method``'s messages, as lists."""
+    for _, answer in zip(range(pages), client.pages(
+            method, limit=_PAGE, include_all_metadata='true', **params)):
+        messages = answer.get('messages')
+        yield [m for m in (messages if isinstance(messages, list) else ())
+               if isinstance(m, dict) and isinstance(m.get('ts'), str)]
+
+
+class _Sweep(object):
+    """This run's place in its group (a sweep, of ``size`` runs if known).
+
+    The group's anchor message is found among the channel's newest
+    messages or posted at the start; when runs race to post it, the oldest
+    stays and each other deletes its own. The anchor's thread holds each
+    run's entry, kept fresh while it reports (it says when the run counts
+    as silent), and its result: at its end a run reads that thread alone,
+    a few calls whatever else the channel holds. Once every run has ended,
+    the one whose result is the newest posts the summary: each run posts
+    its result before it reads, so only the last can see all the others.
+    """
+
+    def __init__(self, client, warn, group, size):
+        self._client, self._warn = client, warn
+        self.group, self.size = group, size
+        self.anchor = self._entry = self._result = None  # _Posted
+        self._summary = self._cards = None  # once found, kept for retries
+        self._pictured = False
+        self.on = True  # off: this run reports alone
+
+    def follow(self, card, channel):
+        """While the run reports: join the group, keep the entry fresh."""
+        with self._or_alone(later=True):
+            if self.anchor is None:
+                self.join(channel)
+            self.beat(card, _entry_text(card, self._link()))
+
+    def finish(self, card, channel, mentions):
+        """At the run's end: its result, and the summary if it is this
+        run's to post, with every run's curve in its thread."""
+        with self._or_alone(later=False):
+            if self.anchor is None:
+                self.join(channel)
+            link = self._link()
+            self._cards = self._cards or self.end(card, _result_text(
+                card, link))
+            if self._cards:
+                summary = self.summarize(self._cards, mentions, link)
+                picture = None if self._pictured else _sweep_picture(
+                    self._cards)
+                if picture:
+                    self._client.upload(summary.channel, summary.ts,
+                                        'sweep.png', 'Sweep curves', picture)
+                self._pictured = True
+
+    def _link(self):
+        return _linker(self._client.identity().get('url'),
+                       self.anchor.channel)
+
+    @contextlib.contextmanager
+    def _or_alone(self, later):
+        """A fatal error (no scope to read the channel, say) leaves this run
+        to report alone, with one warning; others are retried, ``later``
+        at the next report (the report itself is not held back)."""
+        try:
+            yield
+        except _SlackError as error:
+            if error.kind in _TRANSIENT and later:
+                return
+            if error.kind in _TRANSIENT:
+                raise
+            self.on = False
+            self._warn('sweep', 'the sweep %s cannot use the channel (%s): '
+                       '%s (groups:history for a private channel), or pass '
+                       'group=False. This run reports alone.'
+                       % (self.group, error.error, _fix_for(
+                           error.error, error.needed)))
+
+    def join(self, channel):
+        """Find the anchor, or post it (and give way to an older one)."""
+        found = self._find(channel)
+        if found is None:
+            posted = _Posted(self._client, channel, None)
+            posted.show(self._anchor_text(), metadata=self._anchor_data(''))
+            found = self._find(channel)
+            if found != posted.ts:
+                self._client.call('chat.delete', channel=channel,
+                                  ts=posted.ts)
+        self.anchor = _Posted(self._client, channel, found)
+        self._entry = _Posted(self._client, channel, None, thread=found)
+        self._result = _Posted(self._client, channel, None, thread=found)
+
+    def _find(self, channel):
+        """The oldest anchor of the group on the newest page that has one."""
+        for page in _read(self._client, 'conversations.history', _PAGES,
+                          channel=channel):
+            found = [m['ts'] for m in page if (_own(
+                self._client, m, _ANCHOR) or {}).get('group') == self.group]
+            if found:
+                return min(found, key=float)
+        return None
+
+    def _anchor_text(self, summary=None):
+        return 'Sweep %s%s: %s' % (
+            _escape(self.group), ' (%d runs)' % self.size if self.size
+            else '', 'over, see <%s|the summary>' % summary if summary
+            else "each run's entry and result are in this thread")
+
+    def _anchor_data(self, summary):
+        return _ANCHOR, {'group': self.group, 'size': self.size or 0,
+                         'summary': summary}
+
+    def beat(self, card, text):
+        """Post this run's entry, or keep it fresh."""
+        self._entry.show(text, metadata=(_ENTRY, card))
+
+    def end(self, card, text):
+        """Post this run's result; the cards of the group's runs if it is
+        this run's to summarize (all ended, its result the newest)."""
+        self._result.show(text, metadata=(_RESULT, card))
+        runs, summarized = self._runs()
+        ended = [c for c in runs.values() if c['status'] in _ENDED]
+        newest = max((ts for ts, c in runs.items() if c['result']),
+                     key=float, default=None)
+        if summarized or not self.size or newest != self._result.ts or len(
+                ended) < max(self.size, len(runs)):
+            return None
+        return ended
+
+    def _runs(self):
+        """The group's runs, by result ts (else entry ts): each one's newest
+        card, its result if it has one; and whether a summary was posted."""
+        latest, summarized = {}, False
+        for page in _read(self._client, 'conversations.replies', 5,
+                          channel=self.anchor.channel, ts=self.anchor.ts):
+            for message in page:
+                if message['ts'] == self.anchor.ts:
+                    summarized = bool((_own(self._client, message, _ANCHOR)
+                                       or {}).get('summary'))
+                for kind in (_ENTRY, _RESULT):
+                    card = _own(self._client, message, kind)
+                    if card and _fits(card, _CARD) and card[
+                            'group'] == self.group and card[
+                                'status'] in _STATUSES:
+                        key = card['key'] or card['report']
+                        if kind == _RESULT or not latest.get(key, (
+                                0, {}))[1].get('result'):
+                            latest[key] = message['ts'], dict(
+                                card, result=kind == _RESULT)
+        now = time.time()
+        for ts, card in latest.values():
+            if not card['result'] and 0 < card['due'] < now:
+                card['status'] = 'silent'
+        return {ts: card for ts, card in latest.values()}, summarized
+
+    def summarize(self, cards, mentions, link):
+        """Post the summary (its mentions notify) and mark the anchor with
+        it; return the summary message."""
+        if self._summary is None:
+            self._summary = _Posted(self._client, self.anchor.channel, None)
+        summary = self._summary
+        summary.show(_summary(self.group, cards, mentions, link),
+                     metadata=(_SUMMARY, {'group': self.group}))
+        self.anchor.show(self._anchor_text(link(summary.ts)),
+                         metadata=self._anchor_data(summary.ts))
+        return summary
 
 
 # stale_after='auto': how long without a report means the run died or hangs.
@@ -1621,7 +2094,7 @@ class _Switch(object):
         self._client = client
         self._warn = warn
         self._stale_after = stale_after
-        self.id, self._at, self._kind = scheduled, None, None
+        self.id, self.at, self._kind = scheduled, None, None
         self._retired = []  # scheduled replies to delete
         self._last_seen, self._longest_gap = None, 0.0  # for 'auto'
         # A resumed run's killed predecessor may have moved its reply after
@@ -1641,14 +2114,14 @@ class _Switch(object):
 
     def due(self, margin):
         """When the reply must move if reports go on (time.time())."""
-        return (self._at or float('inf')) - (margin or 0.0)
+        return (self.at or float('inf')) - (margin or 0.0)
 
     def keep(self, posted, state, margin, text):
         """Schedule ``text(since)`` (a reply and whether to broadcast it)
         in ``posted``'s thread, unless the one scheduled still fits."""
         if not margin or posted.ts is None or (
-                self._kind == state.kind and self._at and
-                self._at >= state.time + margin):
+                self._kind == state.kind and self.at and
+                self.at >= state.time + margin):
             return
         post_at = int(math.ceil(state.time + margin * (1 + random.random())))
         try:
@@ -1662,10 +2135,10 @@ class _Switch(object):
                 self._warn('switch', 'cannot schedule the reply that tells '
                            'if this run goes silent (%s): %s'
                            % (error.error, _fix_for(error.error)))
-                self._at = float('inf')  # not again this run
+                self.at = float('inf')  # not again this run
             return
         self.retire()
-        self.id, self._at = answer['scheduled_message_id'], post_at
+        self.id, self.at = answer['scheduled_message_id'], post_at
         self._kind = state.kind
         self.drop(posted.channel)
 
@@ -1686,7 +2159,7 @@ class _Switch(object):
     def retire(self):
         if self.id:
             self._retired.append(self.id)
-        self.id = self._at = None
+        self.id = self.at = None
 
     def drop(self, channel, finishing=False):
         """Delete the retired replies. Slack being busy leaves them for
@@ -1716,11 +2189,13 @@ class _Sender(object):
     """
 
     def __init__(self, client, message, learned, min_interval, stale_after,
-                 plot):
+                 plot, group, size):
         self._client = client
         self._message = message
         self._worker = _Worker(self._work)
         self.offer, self.warn = self._worker.offer, self._worker.warn
+        self._sweep = group and _Sweep(client, self.warn, group, size)
+        self._metadata = self._curves = True  # until Slack refuses them
         self._posted = _Posted(client, learned.channel, learned.ts)
         self._switch = _Switch(client, self.warn, stale_after,
                                learned.switch, learned.ts is not None)
@@ -1756,7 +2231,9 @@ class _Sender(object):
 
     def _publish(self):
         self.learned = _Learned(self._posted.channel, self._posted.ts,
-                                self._switch.id, self._user_ids)
+                                self._switch.id, self._user_ids, bool(
+                                    self._sweep and self._sweep.on and
+                                    self._sweep.size))
 
     def _step(self, state):
         """Bring Slack to ``state``; True once a final one is all out."""
@@ -1766,12 +2243,18 @@ class _Sender(object):
         if self._user_ids is None and (final or margin):
             self._user_ids = _look_up(self._client, self._message.names,
                                       self.warn)
-        text = self._message.render(state, self._user_ids)
+        quiet = state.kind == 'completed' and bool(
+            self._sweep and self._sweep.on and self._sweep.size)
+        text = self._message.render(state, self._user_ids, quiet)
+        card = self._card(state)
+        self._posted.adopt(card['run'])  # if a first post went unanswered
         if final:
-            return self._end(state, text)
+            return self._end(state, text, card, quiet)
         self._keep_switch(state, margin)  # first: it names the newest status
-        self._posted.show(text)
+        self._posted.show(text, metadata=self._metadata and (_RUN, card))
         self._keep_switch(state, margin)  # after a first post: in its thread
+        if self._sweep and self._sweep.on:
+            self._sweep.follow(self._card(state), self._posted.channel)
         self._reached = True
         self._pacing.succeeded()
         self._publish()  # before waiting: a snapshot may be taken meanwhile
@@ -1786,16 +2269,32 @@ class _Sender(object):
                           lambda since: self._message.reply(
                               state, self._user_ids, since, self._posted.ts))
 
-    def _end(self, state, text):
-        """The final status, the mention, the switch deleted, the picture:
-        in this order, each step once, however often it is retried."""
+    def _card(self, state):
+        """The run's card for its messages' metadata (curves while Slack
+        takes them), with where its report is and when it goes silent."""
+        due = self._switch.at or 0.0  # inf: no reply could be scheduled
+        return dict(self._message.card(state, self._curves),
+                    report=self._posted.ts or '',
+                    due=float(due) if math.isfinite(due) else 0.0)
+
+    def _end(self, state, text, card, quiet):
+        """The final status, the mention, the switch deleted, the sweep,
+        the picture: in this order, each step once, however often it is
+        retried. Mentions notify once: in the final text if it is a new
+        post, else in a reply; not at all (``quiet``) for a run that
+        completes in a sweep of known size, whose summary notifies."""
         self._spread()
-        self._posted.show(text, announces=not state.trace and all(
-            m in text for m in self._message.mentions(self._user_ids)))
+        mentions = self._message.mentions(self._user_ids)
+        self._posted.show(text, metadata=self._metadata and (_RUN, card),
+                          notifies=bool(mentions) and not quiet and all(
+                              m in text for m in mentions))
         self._spread()
-        self._posted.announce(*self._message.reply(state, self._user_ids))
+        self._posted.announce(*self._message.reply(
+            state, self._user_ids, quiet=quiet or self._posted.notified))
         self._switch.retire()
         self._switch.drop(self._posted.channel, finishing=True)
+        if self._sweep and self._sweep.on:
+            self._sweep.finish(card, self._posted.channel, mentions)
         self._send_picture(state)
         self._settled = True
         return True
@@ -1808,11 +2307,20 @@ class _Sender(object):
         """After a failed call: True ends the work, else it is retried."""
         self._reached = self._reached or error.reached
         ending = self._worker.closing
+        if 'metadata' in error.error:  # too large, or refused: less, none
+            self._metadata, self._curves = self._metadata and (
+                self._curves), False
+            if not self._metadata:
+                self._sweep = None
+                self.warn('metadata', 'Slack refuses the metadata of this '
+                          "run's messages (%s): no sweep" % error.error)
+            self._worker.again()
+            return False
         if error.kind == 'fatal':
             self._settled = True
             self.warn('fatal', 'Slack refused the report (%s): %s. '
                        'slack_report stops sending for this run.'
-                       % (error.error, _fix_for(error.error)))
+                       % (error.error, _fix_for(error.error, error.needed)))
             return True
         if error.kind == 'gone':  # deleted or frozen: post anew
             self._posted.forget()
@@ -1896,7 +2404,7 @@ _FIXES = {
     'token_expired': 'the token expired: use a fresh one from ' + _APP_PAGE,
     'account_inactive': 'the app or its user was deactivated: reinstall ' +
                         _APP_PAGE,
-    'missing_scope': 'add the chat:write scope to ' + _APP_PAGE +
+    'missing_scope': 'add the %s scope to ' + _APP_PAGE +
                      ' and reinstall it',
     'channel_not_found': 'check the channel ID (in Slack: channel details, '
                          'bottom) and, for a private channel, invite the bot',
@@ -1911,8 +2419,13 @@ _PICTURE_FIX = ('add the files:write scope to ' + _APP_PAGE + ' and '
                 'reinstall it, or pass plot=False')
 
 
-def _fix_for(error):
-    """What the user should do about ``error``, in one sentence."""
+def _fix_for(error, needed=None):
+    """What the user should do about ``error``, in one sentence (the scope
+    Slack says is ``needed``, for missing_scope)."""
+    if error == 'missing_scope':
+        return _FIXES[error] % (needed if isinstance(needed, str) and re.
+                                fullmatch(r'[\w:.,]+', needed) else
+                                'chat:write')
     if error in _FIXES:
         return _FIXES[error]
     if 'CERTIFICATE_VERIFY_FAILED' in error or 'SSL' in error:
@@ -1936,12 +2449,14 @@ class _SlackError(Exception):
     """A failed call: its ``kind`` (slow_down, retry, gone or fatal) says
     what to do; ``reached``: whether anything answered at all."""
 
-    def __init__(self, error, kind, retry_after=None, reached=True):
+    def __init__(self, error, kind, retry_after=None, reached=True,
+                 needed=None):
         super(_SlackError, self).__init__(error)
         self.error = error
         self.kind = kind
         self.retry_after = retry_after
         self.reached = reached
+        self.needed = needed  # the scope missing_scope names
 
 
 # Failures after which the connection had been made: something answered.
@@ -1962,6 +2477,7 @@ class _SlackClient(object):
         self._token = token
         self._api_url = api_url
         self.timeout = timeout
+        self._identity = None
         self._direct = urllib.request.build_opener(
             urllib.request.ProxyHandler({})).open
         self._proxied = urllib.request.build_opener().open
@@ -1976,13 +2492,20 @@ class _SlackClient(object):
         try:
             answer = json.loads(body.decode('utf-8'))
             ok = answer['ok']
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise _SlackError('the answer to %s was not Slack JSON (a proxy '
                               'error page?)' % method, 'retry')
         if not ok:
             error = str(answer.get('error', 'unknown_error'))
-            raise _SlackError(error, _ERROR_KINDS.get(error, 'fatal'))
+            raise _SlackError(error, _ERROR_KINDS.get(error, 'fatal'),
+                              needed=answer.get('needed'))
         return answer
+
+    def identity(self):
+        """Who the token is (auth.test, asked once): bot_id, url, ..."""
+        if self._identity is None:
+            self._identity = self.call('auth.test')
+        return self._identity
 
     def pages(self, method, **params):
         """Call a method that pages its answers, yielding each page: the
@@ -2109,22 +2632,31 @@ def _demo():
     return 0
 
 
+def _connect(token, channel, api_url):
+    """A client and the channel, from the arguments or the environment;
+    None (and what is wrong, printed) if either is missing or bad."""
+    try:
+        token, channel, api_url = _settings(token, channel, api_url)
+    except ValueError as error:
+        print('FAIL  %s' % error)
+        return None
+    if not token or not channel:
+        print('FAIL  no %s: set SLACK_ACCESS_TOKEN and SLACK_CHANNEL_ID (or '
+              'pass --token and --channel)' % ('token' if not token else
+                                               'channel'))
+        return None
+    return _SlackClient(token, api_url, 10.0), channel
+
+
 def _check(token, channel, api_url):
     """Try what a report does; print each step and, on failure, the fix.
 
     Returns the exit status: 0 only when a report would work.
     """
-    try:
-        token, channel, api_url = _settings(token, channel, api_url)
-    except ValueError as error:
-        print('FAIL  %s' % error)
+    connected = _connect(token, channel, api_url)
+    if connected is None:
         return 1
-    if not token or not channel:
-        print('FAIL  no %s: set SLACK_ACCESS_TOKEN and SLACK_CHANNEL_ID (or '
-              'pass --token and --channel)' % ('token' if not token else
-                                               'channel'))
-        return 1
-    client = _SlackClient(token, api_url, 10.0)
+    client, channel = connected
     who = _check_step(client, 'the token is valid (auth.test)', 'auth.test')
     if who is None:
         return 1
@@ -2146,7 +2678,7 @@ def _check_step(client, what, method, **params):
         answer = client.call(method, **params)
     except _SlackError as error:
         print('FAIL  %s: %s\n      fix: %s'
-              % (what, error.error, _fix_for(error.error)))
+              % (what, error.error, _fix_for(error.error, error.needed)))
         return None
     print('ok    %s' % what)
     return answer
@@ -2168,17 +2700,62 @@ def _check_message(client, where):
         _check_step(client, 'the scheduled reply is deleted',
                     'chat.deleteScheduledMessage', channel=where['channel'],
                     scheduled_message_id=scheduled['scheduled_message_id'])
-    try:  # pictures are optional: a missing scope is no failure
-        client.call('files.getUploadURLExternal', filename='check.png',
-                    length=1)
-        print('ok    the bot can upload the picture of the curves '
-              '(files:write)')
-    except _SlackError as error:
-        print('note  no picture of the curves (%s): %s'
-              % (error.error, _PICTURE_FIX))
+    for what, method, params, fix in (  # optional: missing is no failure
+            ('upload the picture of the curves', 'files.getUploadURLExternal',
+             dict(filename='check.png', length=1), _PICTURE_FIX),
+            ('read the channel, for sweeps', 'conversations.history', dict(
+                channel=where['channel'], limit=1), 'add the channels:history '
+             'scope (groups:history for a private channel) to ' + _APP_PAGE +
+             ', or pass group=False')):
+        try:
+            client.call(method, **params)
+            print('ok    the bot can %s' % what)
+        except _SlackError as error:
+            print('note  the bot cannot %s (%s): %s' % (what, error.error,
+                                                         fix))
     _check_step(client, 'the test message is deleted', 'chat.delete',
                 **where)
     return updated is not None and scheduled is not None
+
+
+def _summarize(group, post, token, channel, api_url):
+    """Print the leaderboard of the sweep ``group`` as the channel holds
+    it now (any group: of unknown size, partial, or whose last run was
+    killed), write its picture, and with ``post`` post both."""
+    connected = _connect(token, channel, api_url)
+    if connected is None:
+        return 1
+    sweep = _Sweep(connected[0], lambda *_: None, group, None)
+    try:
+        sweep.anchor = _Posted(connected[0], connected[1],
+                               sweep._find(connected[1]))
+        cards = list(sweep._runs()[0].values()) if sweep.anchor.ts else []
+        link = sweep._link()
+    except _SlackError as error:
+        print('FAIL  reading the channel: %s\n      fix: %s'
+              % (error.error, _fix_for(error.error, error.needed)))
+        return 1
+    if not cards:
+        print('No runs of sweep %r among the channel\'s newest %d messages'
+              % (group, _PAGE * _PAGES))
+        return 1
+    text = _summary(group, cards, [], link)
+    print(re.sub(r'<[^|>]*\|([^>]*)>', r'\1', text).replace(
+        '&lt;', '<').replace('&gt;', '>').replace('&amp;', '&'))
+    picture = _sweep_picture(cards)
+    name = 'slack_report_%s.png' % re.sub(r'[^\w.-]', '_', group)
+    if picture:
+        with open(name, 'wb') as out:
+            out.write(picture)
+        print('\nThe picture: %s' % os.path.abspath(name))
+    if post:
+        posted = _Posted(connected[0], connected[1], None)
+        posted.show(text, metadata=(_SUMMARY, {'group': group}))
+        if picture:
+            connected[0].upload(posted.channel, posted.ts, name,
+                                'Sweep curves', picture)
+        print('Posted.')
+    return 0
 
 
 def _main(argv=None):
@@ -2191,17 +2768,25 @@ def _main(argv=None):
                         help='check the token and channel: post, update, '
                         'schedule a reply to and delete a test message, and '
                         'say how to fix a failure')
-    parser.add_argument('--token', help='for --check: the bot token (default '
+    parser.add_argument('--summary', metavar='GROUP',
+                        help="print the leaderboard of a sweep from the "
+                        "channel and write its picture")
+    parser.add_argument('--post', action='store_true',
+                        help='with --summary: post it to the channel too')
+    parser.add_argument('--token', help='the bot token (default '
                         '$SLACK_ACCESS_TOKEN; prefer the variable, as '
                         'arguments show in ps)')
-    parser.add_argument('--channel', help='for --check: the channel (default '
+    parser.add_argument('--channel', help='the channel (default '
                         '$SLACK_CHANNEL_ID)')
-    parser.add_argument('--api-url', help='for --check: the Web API base '
-                        '(default $SLACK_API_URL or https://slack.com/api/)')
+    parser.add_argument('--api-url', help='the Web API base (default '
+                        '$SLACK_API_URL or https://slack.com/api/)')
     parser.add_argument('--version', action='version', version=__version__)
     args = parser.parse_args(argv)
     if args.check:
         return _check(args.token, args.channel, args.api_url)
+    if args.summary:
+        return _summarize(args.summary, args.post, args.token, args.channel,
+                          args.api_url)
     if args.demo:
         return _demo()
     parser.print_help()

@@ -56,6 +56,7 @@ def units(text):
 
 class _Server(ThreadingMixIn, HTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # many runs at once: Slack resets none
 
 
 class FakeSlack(object):
@@ -71,7 +72,10 @@ class FakeSlack(object):
     """
 
     TIER_3 = ('chat.update', 'chat.scheduleMessage',
-              'chat.deleteScheduledMessage', 'chat.scheduledMessages.list')
+              'chat.deleteScheduledMessage', 'chat.scheduledMessages.list',
+              'conversations.history', 'conversations.replies')
+    BOT = {'bot_id': 'B0BOT00001', 'user': 'U0BOT00001', 'app_id': 'A0APP01'}
+    METADATA_LIMIT = 8000  # bytes of JSON a message's metadata may take
     PER_MINUTE = 50
     POST_BURST = 5
 
@@ -89,6 +93,7 @@ class FakeSlack(object):
         self.fault = None
         self.delay = 0.0
         self.enforce_limits = False
+        self.scopes = {'channels:history'}
         self.limited = collections.Counter()  # 429 answers, by method
         self._recent = collections.defaultdict(list)  # Tier-3 call times
         self._posts = {}  # channel -> (tokens, time)
@@ -136,10 +141,85 @@ class FakeSlack(object):
         with self.lock:
             return [c for c in self.calls if c['method'] == method]
 
+    def _ts(self):
+        """A new message's ts, as Slack makes them: the time, unique and
+        increasing in the channel (called with the lock held)."""
+        self._last_ts = max(time.time(), getattr(self, '_last_ts', 0) + 1e-6)
+        return '%.6f' % self._last_ts
+
     def reports(self):
-        """The messages that are not thread replies."""
+        """The runs' messages: not thread replies, not anchors nor sweep
+        summaries."""
         return {ts: m for ts, m in self.messages.items()
-                if not m.get('thread_ts')}
+                if not m.get('thread_ts') and not m['text'].startswith(
+                    'Sweep ') and m.get('bot_id') == self.BOT['bot_id']}
+
+    def post_as(self, who, text, metadata=None, thread_ts=None):
+        """A message posted by someone else (a person: {'user': ...}, or
+        another app) straight into the channel; return its ts."""
+        with self.lock:
+            self._counter += 1
+            ts = self._ts()
+            self.messages[ts] = dict(who, channel=CHANNEL_ID, text=text,
+                                     ts=ts, metadata=metadata, history=[text])
+            if thread_ts:
+                self.messages[ts]['thread_ts'] = thread_ts
+        return ts
+
+    def _metadata(self, params):
+        """The metadata a post or update carries: (dict or None, error)."""
+        if 'metadata' not in params:
+            return None, None
+        raw = params['metadata']
+        if len(raw.encode('utf-8')) > self.METADATA_LIMIT:
+            return None, 'metadata_too_large'
+        try:
+            metadata = json.loads(raw)
+        except ValueError:
+            return None, 'invalid_metadata_format'
+        if not isinstance(metadata, dict) or set(metadata) - {
+                'event_type', 'event_payload'} or not isinstance(
+                    metadata.get('event_payload', {}), dict):
+            return None, 'invalid_metadata_schema'
+        return metadata, None
+
+    def _read(self, method, params):
+        """conversations.history and .replies: newest first, or a thread
+        oldest first; paged by cursor; metadata only when asked for."""
+        if 'channels:history' not in self.scopes:
+            return {'ok': False, 'error': 'missing_scope',
+                    'needed': 'channels:history', 'provided': 'chat:write'}
+        if method == 'conversations.history':
+            chosen = sorted((m for m in self.messages.values()
+                             if not m.get('thread_ts') and
+                             'scheduled' not in m), key=lambda m: m['ts'],
+                            reverse=True)
+            oldest = params.get('oldest')
+            chosen = [m for m in chosen if not oldest or m['ts'] > oldest]
+        else:
+            parent = params.get('ts')
+            if parent not in self.messages:
+                return {'ok': False, 'error': 'thread_not_found'}
+            chosen = [self.messages[parent]] + sorted(
+                (m for m in self.messages.values()
+                 if m.get('thread_ts') == parent and m['ts'] != parent),
+                key=lambda m: m['ts'])
+        start = int(params.get('cursor') or 0)
+        limit = min(int(params.get('limit', 100)), 999)
+        page = chosen[start:start + limit]
+        shown = []
+        for message in page:
+            one = {k: v for k, v in message.items()
+                   if k in ('ts', 'text', 'thread_ts', 'user', 'bot_id',
+                            'app_id')}
+            if message.get('metadata') and params.get(
+                    'include_all_metadata') == 'true':
+                one['metadata'] = message['metadata']
+            shown.append(one)
+        more = start + limit < len(chosen)
+        return {'ok': True, 'messages': shown, 'has_more': more,
+                'response_metadata': {
+                    'next_cursor': str(start + limit) if more else ''}}
 
     def _handle(self, request):
         length = int(request.headers.get('Content-Length', 0))
@@ -233,9 +313,14 @@ class FakeSlack(object):
                 if units(params.get('text', '')) > 40000:
                     return {'ok': False, 'error': 'msg_too_long'}
                 self._counter += 1
-                ts = '1700000000.%06d' % self._counter
-                self.messages[ts] = dict(params, channel=CHANNEL_ID,
-                                         history=[params.get('text')])
+                ts = self._ts()
+                metadata, error = self._metadata(params)
+                if error:
+                    self._counter -= 1
+                    return {'ok': False, 'error': error}
+                self.messages[ts] = dict(params, ts=ts, metadata=metadata,
+                                         channel=CHANNEL_ID, **self.BOT)
+                self.messages[ts]['history'] = [params.get('text')]
                 return {'ok': True, 'channel': CHANNEL_ID, 'ts': ts}
             if method == 'chat.update':
                 if params.get('channel') != CHANNEL_ID:
@@ -245,6 +330,13 @@ class FakeSlack(object):
                     return {'ok': False, 'error': 'message_not_found'}
                 if units(params.get('text', '')) > 4000:
                     return {'ok': False, 'error': 'msg_too_long'}
+                if message.get('bot_id') != self.BOT['bot_id']:
+                    return {'ok': False, 'error': 'cant_update_message'}
+                metadata, error = self._metadata(params)
+                if error:
+                    return {'ok': False, 'error': error}
+                if 'metadata' in params:  # else the message keeps its own
+                    message['metadata'] = metadata or None
                 message['text'] = params['text']
                 message['history'].append(params['text'])
                 return {'ok': True, 'channel': CHANNEL_ID,
@@ -277,13 +369,20 @@ class FakeSlack(object):
                             'error': 'invalid_scheduled_message_id'}
                 scheduled[1].cancel()
                 return {'ok': True}
+            if method in ('conversations.history', 'conversations.replies'):
+                return self._read(method, params)
             if method == 'chat.delete':
+                message = self.messages.get(params.get('ts'))
+                if message and message.get('bot_id') != self.BOT['bot_id']:
+                    return {'ok': False, 'error': 'cant_delete_message'}
                 if self.messages.pop(params.get('ts'), None) is None:
                     return {'ok': False, 'error': 'message_not_found'}
                 return {'ok': True}
             if method == 'auth.test':
                 return {'ok': True, 'user': 'training-reports',
-                        'team': 'Lab', 'user_id': 'U0BOT00001'}
+                        'team': 'Lab', 'user_id': 'U0BOT00001',
+                        'bot_id': self.BOT['bot_id'],
+                        'url': 'https://lab.slack.com/'}
             if method == 'users.list':
                 # One user a page, to exercise the cursor.
                 start = int(params.get('cursor') or 0)
@@ -315,9 +414,10 @@ class FakeSlack(object):
                        thread_ts=params['thread_ts']) for f in files]
         self.files.extend(shared)
         self._counter += 1
-        self.messages['1700000000.%06d' % self._counter] = {
-            'channel': CHANNEL_ID, 'thread_ts': params['thread_ts'],
-            'text': '', 'files': shared, 'history': ['']}
+        ts = self._ts()
+        self.messages[ts] = dict(self.BOT, channel=CHANNEL_ID, ts=ts,
+                                 thread_ts=params['thread_ts'], text='',
+                                 files=shared, history=[''])
         return {'ok': True, 'files': [{'id': f['id'], 'title': f['title']}
                                       for f in shared]}
 
@@ -352,9 +452,10 @@ class FakeSlack(object):
             if scheduled is None:
                 return
             self._counter += 1
-            self.messages['1700000000.%06d' % self._counter] = dict(
+            ts = self._ts()
+            self.messages[ts] = dict(
                 scheduled[0], channel=CHANNEL_ID, scheduled=scheduled_id,
-                history=[scheduled[0]['text']])
+                history=[scheduled[0]['text']], ts=ts, **self.BOT)
             self.lock.notify_all()
 
     def posted_scheduled(self):
@@ -1461,19 +1562,24 @@ class SetupCheckTest(SlackTestCase):
                                  SLACK_ACCESS_TOKEN=TOKEN,
                                  SLACK_CHANNEL_ID='general')
         self.assertEqual(status, 0, out)
-        self.assertEqual(out.count('ok    '), 7, out)
+        self.assertEqual(out.count('ok    '), 8, out)
+        self.assertIn('ok    the bot can read the channel, for sweeps', out)
         self.assertEqual(self.slack.scheduled, {})
         self.assertEqual(self.slack.messages, {})
 
-    def test_a_token_without_files_write_passes_and_says_so(self):
+    def test_a_token_without_the_optional_scopes_passes_and_says_so(self):
         self.slack.fault = lambda m, p: slack_error('missing_scope') if (
             m == 'files.getUploadURLExternal') else None
+        self.slack.scopes = set()
         status, out = self.check('--api-url', self.slack.url,
                                  SLACK_ACCESS_TOKEN=TOKEN,
                                  SLACK_CHANNEL_ID=CHANNEL_ID)
         self.assertEqual(status, 0, out)
         self.assertIn('files:write', out)
         self.assertIn('plot=False', out)
+        self.assertIn('note  the bot cannot read the channel, for sweeps '
+                      '(missing_scope): add the channels:history scope', out)
+        self.assertIn('group=False', out)
 
     def test_each_failure_names_its_fix(self):
         cases = [
@@ -1857,11 +1963,11 @@ class OddInputTest(SlackTestCase):
                          r'best -1e\+308 @ iteration 2')
 
     def test_a_part_that_fails_to_render_is_left_out_with_one_warning(self):
-        class Broken(object):
+        class Broken(slack_report._Trends):
             def render(self, log, rows):
                 raise RuntimeError('odd data')
         report = self.report(plot=False)
-        report._message._trends = Broken()
+        report._message._trends = Broken(ENTRIES)
         record, _ = self.run_training(report)
         found = slack_warnings(record)
         self.assertEqual(len(found), 1, found)
@@ -1872,7 +1978,7 @@ class OddInputTest(SlackTestCase):
     def test_a_bug_on_the_sender_s_thread_is_one_warning(self):
         report = self.report()
 
-        def broken(state, user_ids):
+        def broken(*args):
             raise RuntimeError('a bug')
         report._message.render = broken  # only the sender renders
         trainer = make_trainer(report=report)
@@ -2172,6 +2278,311 @@ class SignalTest(SlackTestCase):
             trainer.run()
         self.assertEqual(during, [slack_report._SIGNALS._handle])
         self.assertIs(signal.getsignal(signal.SIGTERM), own)
+
+
+class _SweepUpdater(training.updaters.StandardUpdater):
+    """Losses set by ``scale``, within 1 % of it from the first iteration,
+    so that runs rank by scale however many iterations each did."""
+
+    scale = 1.0
+
+    def update_core(self):
+        i = self.iteration + 1
+        chainer.report({'main/loss': self.scale * (1.0 + 0.01 / i),
+                        'validation/main/loss': self.scale * (1.1 + 0.01 / i)})
+
+
+SWEEP_ENTRIES = ['iteration', 'main/loss', 'validation/main/loss']
+SCALES = [1 + (task * 5) % 12 for task in range(12)]  # 1 to 12, shuffled
+
+
+def sweep_trainer(report, scale, fail_at=None):
+    trainer = make_long_trainer(10 ** 9, [report])
+    trainer.updater.__class__ = _SweepUpdater
+    trainer.updater.scale = scale
+
+    def step(trainer):
+        if trainer.updater.iteration == fail_at:
+            raise _Fail('diverged')
+        time.sleep(0.02)
+    trainer.extend(step, trigger=(1, 'iteration'))
+    return trainer
+
+
+SWEEP_TASK = (
+    'import os, sys, time; sys.path.insert(0, %r)\n'
+    'import test_slack_report as t\n'
+    'task = int(os.environ["SLURM_ARRAY_TASK_ID"])\n'
+    'sys.argv = ["train.py", "--lr", "0.%%02d" %% task, "--seed", "1"]\n'
+    'report = t.SlackReport(t.TOKEN, t.CHANNEL_ID, t.SWEEP_ENTRIES, '
+    'api_url=%r, finish_mentions="@U0123ABCD", %s)\n'
+    'failing = task == int(os.environ.get("FAIL_TASK", -1))\n'
+    'trainer = t.sweep_trainer(report, t.SCALES[task %% 12], fail_at=5 if '
+    'failing else None)\n'
+    'if not failing:  # it fails at iteration 5, flag or not\n'
+    '    trainer.stop_trigger = lambda trainer: os.path.exists('
+    'os.environ["STOP_FLAG"])\n'
+    'inner = report.finalize\n'
+    'def finalize():\n'
+    '    print("ended %%r" %% time.time(), flush=True)\n'
+    '    inner()\n'
+    'report.finalize = finalize\n'
+    'trainer.run()\n')
+FAST_TASK = 'min_interval=0.1, timeout=2, flush_timeout=20, plot=False'
+
+
+def start_array(slack, tasks, options=FAST_TASK, fail=-1):
+    """Start ``tasks`` processes as Slurm starts an array's tasks; return
+    them and the file that stops their training."""
+    flag = os.path.join(_tmpdir(), 'stop')
+    script = SWEEP_TASK % (os.path.dirname(os.path.abspath(__file__)),
+                           slack.url, options)
+    processes = []
+    for task in range(tasks):
+        env = dict(os.environ, SLURM_ARRAY_JOB_ID='4242',
+                   SLURM_ARRAY_TASK_ID=str(task), SLURM_JOB_ID=str(
+                       4243 + task), SLURM_ARRAY_TASK_COUNT=str(tasks),
+                   STOP_FLAG=flag, FAIL_TASK=str(fail))
+        processes.append(subprocess.Popen(
+            [sys.executable, '-c', script], env=env, cwd=_tmpdir(),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        # When each exits, even a task that fails long before the others.
+        waiter = threading.Thread(target=lambda p: setattr(
+            p, 'exited', p.wait() and 0 or time.time()),
+            args=(processes[-1],))
+        waiter.daemon = True
+        waiter.start()
+    return processes, flag
+
+
+def finish_array(processes, flag):
+    """Stop the array's training; return each task's (end of training,
+    exit time, stderr)."""
+    open(flag, 'w').close()
+    outputs = [p.communicate(timeout=120) for p in processes]
+    for process in processes:
+        while not hasattr(process, 'exited'):  # its waiter: about to set it
+            time.sleep(0.01)
+    return [(float(out.split()[-1]), p.exited, err.decode())
+            for p, (out, err) in zip(processes, outputs)]
+
+
+def notifications(slack):
+    """The posts Slack took that mention the user (edits never notify),
+    its scheduled ones included."""
+    return [c for c in slack.calls_to('chat.postMessage')
+            if '<@U0123ABCD>' in c['params'].get('text', '') and
+            '"ok": true' in c.get('answer', (0, ''))[1]] + [
+        m for m in slack.posted_scheduled() if '<@U0123ABCD>' in m['text']]
+
+
+class SweepTest(SlackTestCase):
+    """Runs of a Slurm job array, as separate processes, in one channel."""
+
+    def start_array(self, tasks, options=FAST_TASK, fail=-1):
+        processes, flag = start_array(self.slack, tasks, options, fail)
+        for process in processes:
+            self.addCleanup(process.kill)
+        return processes, flag
+
+    def finish(self, processes, flag):
+        ended = finish_array(processes, flag)
+        for process, (_, _, err) in zip(processes, ended):
+            self.assertIn(process.returncode, (0, 1), err)
+        return [err for _, _, err in ended]
+
+    def sweep_messages(self, kind, bot=True):
+        """The messages with metadata of ``kind``, posted by the bot (or
+        not), oldest first."""
+        with self.slack.lock:
+            return [m for ts, m in sorted(self.slack.messages.items())
+                    if (m.get('metadata') or {}).get('event_type') == kind
+                    and (m.get('bot_id') == FakeSlack.BOT['bot_id']) == bot]
+
+    def wait_for_entries(self, count):
+        self.assertTrue(self.slack.wait_for(lambda: len({
+            m['metadata']['event_payload']['key'] for m in
+            self.sweep_messages('slack_report_entry') + self.sweep_messages(
+                'slack_report_result')}) >= count, 60))
+
+    def notifications(self):
+        """New posts (edits never notify) that mention the user."""
+        return notifications(self.slack)
+
+
+    def forge(self, anchor, entry):
+        """What anyone may post: a person's copies of a finished run for
+        every task, best of all, with an argument that would ping the
+        channel; and the bot's own odd payloads (a string, wrong types,
+        a megabyte) in the anchor's thread."""
+        person = {'user': 'U0PERSON01'}
+        for task in range(12):
+            fake = dict(entry, key=str(task), status='completed',
+                        args=['<!channel>'], entries={
+                            'validation/main/loss': dict(
+                                latest=1e-4, best=1e-4, at=1, higher=False,
+                                curve=[])})
+            self.slack.post_as(person, 'done', {
+                'event_type': 'slack_report_result', 'event_payload': fake},
+                thread_ts=anchor)
+        for payload in ('{"run": "x", "group": "4242", "key": "0", "st',
+                        dict(entry, status=5, entries=[]),
+                        dict(entry, key='99', host='x' * 2 ** 20)):
+            self.slack.post_as(FakeSlack.BOT, 'odd', {
+                'event_type': 'slack_report_result',
+                'event_payload': payload}, thread_ts=anchor)
+
+    def test_a_job_array_in_a_busy_channel_is_summarized_once(self):
+        person = {'user': 'U0PERSON01'}
+        forged = [self.slack.post_as(person, 'Sweep 4242 (my thread)', {
+            'event_type': 'slack_report_sweep', 'event_payload': {
+                'group': '4242', 'size': 12, 'summary': ''}})]
+        for i in range(1500):
+            self.slack.post_as(person, 'chatter %d' % i)
+        processes, flag = self.start_array(12, fail=7)
+        self.wait_for_entries(12)
+        anchor, = self.sweep_messages('slack_report_sweep')
+        self.forge(anchor['ts'], self.sweep_messages(
+            'slack_report_entry')[0]['metadata']['event_payload'])
+        forged.append(self.slack.post_as(person, 'Sweep 4242: 12 runs: 12 '
+                                         'completed', {
+                                             'event_type':
+                                             'slack_report_summary',
+                                             'event_payload': {
+                                                 'group': '4242'}}))
+        self.finish(processes, flag)
+        summary, = self.sweep_messages('slack_report_summary')
+        lines = summary['text'].split('\n')
+        self.assertEqual(lines[0], 'Sweep 4242: 12 runs: 11 completed, '
+                         '1 failed')
+        self.assertEqual([int(re.search(r' --lr 0\.(\d\d)$', line).group(1))
+                          for line in lines[1:13]],
+                         sorted(range(12), key=SCALES.__getitem__))
+        self.assertIn('|failed>', lines[12])  # task 7, the worst scale
+        self.assertEqual(lines[13:], ['<@U0123ABCD>'])
+        self.assertNotIn('--seed', summary['text'])  # the same for all
+        self.assertNotIn('<!channel>', summary['text'])
+        results = self.sweep_messages('slack_report_result')
+        self.assertEqual(len(results), 12 + 3)  # with the bot's odd three
+        self.assertGreater(summary['ts'], max(m['ts'] for m in results))
+        # The failure's reply and the summary: completed runs stay quiet.
+        self.assertEqual(len(self.notifications()), 2)
+        for ts in forged:  # someone else's: neither used nor deleted
+            self.assertIn(ts, self.slack.messages)
+            self.assertFalse([m for m in self.slack.messages.values()
+                              if m.get('thread_ts') == ts])
+        self.assertEqual(len(self.sweep_messages('slack_report_sweep')), 1)
+        self.assertFalse([c for c in self.slack.calls_to(
+            'chat.scheduleMessage') if 'metadata' in c['params']])
+        reads = len(self.slack.calls_to('conversations.history') +
+                    self.slack.calls_to('conversations.replies'))
+        self.assertLessEqual(reads, 5 * 12)  # whatever the channel holds
+        out = io.StringIO()
+        here = os.getcwd()
+        self.addCleanup(os.chdir, here)
+        os.chdir(_tmpdir())
+        with contextlib.redirect_stdout(out):
+            status = slack_report._main([
+                '--summary', '4242', '--token', TOKEN, '--channel',
+                CHANNEL_ID, '--api-url', self.slack.url])
+        self.assertEqual(status, 0, out.getvalue())
+        self.assertIn('Sweep 4242: 12 runs: 11 completed, 1 failed',
+                      out.getvalue())
+        self.assertRegex(out.getvalue(), r'\n1\. completed  '
+                         r'validation/main/loss 1\.1\d* @ iteration \d+')
+        decode_png(self, open('slack_report_4242.png', 'rb').read())
+
+    def test_sweep_options_are_checked_at_construction(self):
+        for options, words in (
+                (dict(group=''), ["''", 'None or False']),
+                (dict(group='x\ny'), ["'x\\ny'", '80 printable']),
+                (dict(group='g', group_size=0), ['0', 'whole number']),
+                (dict(group='g', group_size='12a'), ["'12a'", '>= 1']),
+                (dict(rank_by='epoch'), ["'epoch'", "'main/loss'"])):
+            with self.subTest(**options):
+                with self.assertRaises(ValueError) as caught:
+                    self.report(**options)
+                for word in words:
+                    self.assertIn(word, str(caught.exception))
+        os.environ.update(SLURM_ARRAY_JOB_ID='77', SLURM_ARRAY_TASK_COUNT='x')
+        self.addCleanup(os.environ.pop, 'SLURM_ARRAY_JOB_ID')
+        self.addCleanup(os.environ.pop, 'SLURM_ARRAY_TASK_COUNT')
+        with self.assertRaises(ValueError) as caught:
+            self.report()  # a bad value from the environment, named
+        self.assertIn('SLURM_ARRAY_TASK_COUNT', str(caught.exception))
+        os.environ['SLURM_ARRAY_TASK_COUNT'] = '3'
+        card = self.report()._message._card
+        self.assertEqual((card['group'], card['size']), ('77', 3))
+        self.assertIn('pid %d  sweep 77' % os.getpid(),
+                      self.report().message)
+        self.assertEqual(self.report(group=False)._message._card['group'], '')
+
+    def test_metadata_slack_finds_too_large_loses_its_curves_then_itself(self):
+        argv = sys.argv
+        sys.argv = ['train.py', '--lr', '0.1']  # a card of about 1 KB,
+        self.addCleanup(setattr, sys, 'argv', argv)  # 0.5 KB without curves
+        for limit, warned in ((750, 0), (100, 1)):
+            with self.subTest(limit=limit):
+                self.fresh_slack()
+                self.slack.METADATA_LIMIT = limit
+                record, _ = self.run_training(self.report(
+                    finish_mentions='@U0123ABCD'), iterations=30)
+                message = self.only_report()
+                self.assertTrue(message['text'].startswith('[Completed]'))
+                found = slack_warnings(record)
+                self.assertEqual(len(found), warned, found)
+                card = (message.get('metadata') or {}).get('event_payload')
+                if warned:
+                    self.assertIn('metadata_too_large', found[0])
+                    self.assertIsNone(card)
+                else:
+                    self.assertEqual(card['entries']['main/loss']['curve'],
+                                     [])
+                    self.assertEqual(card['status'], 'completed')
+
+    def test_a_first_post_that_went_unanswered_is_not_posted_again(self):
+        first = []
+
+        def slow(method, params):  # posted, but answered too late
+            if method == 'chat.postMessage' and not first:
+                first.append(params)
+                time.sleep(0.8)
+        self.slack.fault = slow
+        trainer = make_trainer(iterations=12, report=self.report(
+            timeout=0.5, flush_timeout=5))  # trains past timeout and backoff
+        trainer.extend(lambda _: time.sleep(0.1), trigger=(1, 'iteration'))
+        with captured():
+            trainer.run()
+        self.assertEqual(len(first), 1)  # landed, though never answered
+        self.assertEqual(len(self.slack.calls_to('chat.postMessage')), 1)
+        self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
+        self.assertTrue(self.slack.calls_to('conversations.history'))
+
+    def test_a_killed_run_counts_as_silent(self):
+        processes, flag = self.start_array(3, FAST_TASK + ', stale_after=1')
+        self.wait_for_entries(3)
+        processes[1].kill()  # SIGKILL: no code of its own runs
+        self.assertTrue(self.slack.wait_for(lambda: [
+            m for m in self.slack.posted_scheduled()], 10))
+        self.finish(processes[::2], flag)
+        summary, = self.sweep_messages('slack_report_summary')
+        self.assertTrue(summary['text'].startswith(
+            'Sweep 4242: 3 runs: 2 completed, 1 silent\n'), summary['text'])
+        # Slack's reply for the silent run, and the summary.
+        self.assertEqual(len(self.notifications()), 2)
+
+    def test_without_the_history_scope_each_run_reports_alone(self):
+        self.slack.scopes = set()
+        processes, flag = self.start_array(2)
+        self.assertTrue(self.slack.wait_for(
+            lambda: len(self.slack.reports()) == 2, 30))
+        for errors in self.finish(processes, flag):
+            self.assertEqual(errors.count('SlackReportWarning'), 1, errors)
+            self.assertIn('channels:history', errors)
+            self.assertIn('group=False', errors)
+        self.assertEqual(self.sweep_messages('slack_report_sweep'), [])
+        self.assertEqual(self.sweep_messages('slack_report_summary'), [])
+        self.assertEqual(len(self.notifications()), 2)  # each its own
 
 
 class EndingTogetherTest(SlackTestCase):
@@ -2782,6 +3193,44 @@ def bench_memory(rows, sizes=(100000, 1000000)):
         slack.close()
 
 
+def bench_sweep_array(rows, tasks=50, train=60.0, busy=1500):
+    """Row 11: a job array of one bot, every option at its default, one
+    task failing, in a channel with ``busy`` other messages, against Slack's
+    limits: what arrives, how long the tasks wait at their end, the calls
+    (reads per task) and the 429s."""
+    slack = FakeSlack()
+    slack.enforce_limits = True
+    try:
+        for i in range(busy):
+            slack.post_as({'user': 'U0PERSON01'}, 'chatter %d' % i)
+        processes, flag = start_array(slack, tasks, 'stale_after="auto"',
+                                      fail=tasks // 2)
+        slack.wait_for(lambda: len(slack.reports()) == tasks, 30 + tasks)
+        time.sleep(train)
+        ended = finish_array(processes, flag)
+        waits = sorted(leave - end for end, leave, _ in ended)
+        summaries = [m for m in slack.messages.values() if (m.get(
+            'metadata') or {}).get('event_type') == 'slack_report_summary']
+        finals = sum(m['text'].startswith(('[Completed]', '[Failed]'))
+                     for m in slack.reports().values())
+        notified = len(notifications(slack))
+        reads = len(slack.calls_to('conversations.history') +
+                    slack.calls_to('conversations.replies'))
+        limited = sum(slack.limited.values())
+        rows.append(('11. job array', '%d tasks, one failing, %d other '
+                     'messages: %d finals, %d summary, %d notifications; end '
+                     'to exit: median %.1f s, slowest %.1f s; %d calls (%.1f '
+                     'reads a task), %d answered 429'
+                     % (tasks, busy, finals, len(summaries), notified,
+                        _median(waits), waits[-1], len(slack.calls),
+                        reads / float(tasks), limited),
+                     'all; 1 summary; 2 notifications',
+                     'met' if finals == tasks and len(summaries) == 1 and
+                     notified == 2 else 'NOT met'))
+    finally:
+        slack.close()
+
+
 def bench_sigkill(rows, repeats=3, stale_after=5, killed_at=20):
     """Row 6: a run killed by SIGKILL, and when Slack says so."""
     slack = FakeSlack()
@@ -2884,7 +3333,7 @@ def run_benchmark(out=sys.stdout):
     for bench in (bench_overhead, bench_call_cost, bench_fitting,
                   bench_api_economy, bench_sweep, bench_sigkill,
                   bench_switch_cost, bench_picture, bench_ending_together,
-                  bench_memory):
+                  bench_memory, bench_sweep_array):
         bench(rows)
     out.write('slack_report %s benchmark, Python %s, Chainer %s, %d cores\n'
               % (slack_report.__version__, sys.version.split()[0],
@@ -2911,9 +3360,10 @@ class BenchSmokeTest(unittest.TestCase):
             bench_picture(rows, sizes=(100, 1000))
             bench_ending_together(rows, sizes=(1,), train=0.0)
             bench_memory(rows, sizes=(200,))
+            bench_sweep_array(rows, tasks=1, train=0.0, busy=10)
         titles = [row[0].split('.')[0] for row in rows if row[0]]
         self.assertEqual(titles, ['1', '2', '3', '4', '5', '6', '7', '8',
-                                  '9', '10'])
+                                  '9', '10', '11'])
         for row in rows:
             self.assertEqual(len(row), 4, row)
 
