@@ -344,6 +344,7 @@ def _parse_mentions(finish_mentions):
 # failure's traceback, for the thread.
 _State = collections.namedtuple('_State', 'kind detail trace resumed elapsed '
                                 'progress log rows time')
+_State.__new__.__defaults__ = ('', '', False, 0.0, None, (), 0, 0.0)
 _ENDINGS = frozenset(['completed', 'failed', 'interrupted', 'terminated'])
 # What the sender learned, published whole (one store is atomic): where the
 # message is, the reply scheduled in its thread, the IDs of mentioned names.
@@ -357,37 +358,31 @@ _TRACE_LENGTH = 3000  # UTF-16 units of it, at most (its end is kept)
 
 class SlackReport(_extensions.PrintReport):
 
-    """Trainer extension keeping one Slack message up to date.
-
-    The message shows the PrintReport table of ``entries``, a status line,
-    progress and trends and, once training ends, mentions
-    ``finish_mentions`` in a thread reply. The README tells each option.
+    """Trainer extension keeping one Slack message up to date: the
+    PrintReport table of ``entries``, a status line, progress and trends,
+    and at the end a mention that notifies. The README tells more.
 
     Args:
-        access_token (str): Bot token ``xoxb-...``; None: from the
-            environment, ``$SLACK_ACCESS_TOKEN`` or ``$SLACK_BOT_TOKEN``.
+        access_token (str): Bot token; None: ``$SLACK_ACCESS_TOKEN``.
         channel_id (str): Channel ID or name; None: ``$SLACK_CHANNEL_ID``.
         entries (list of str): Keys of observations to show, as PrintReport.
         template (str): ``str.format`` template of the message.
         finish_mentions (str or list of str): Who to notify at the end.
-        len_normalizer (str): ``'thin_out'``, ``'FIFO'`` or ``'LIFO'``: how
-            the table is shortened to fit ``max_length``.
+        len_normalizer (str): ``'thin_out'``, ``'FIFO'`` or ``'LIFO'``.
         log_report (str or LogReport): As for PrintReport.
         api_url (str): Web API base; None: ``$SLACK_API_URL`` or Slack's.
         max_length (int): Longest text sent, in UTF-16 units (<= 4000).
         min_interval (float): Fewest seconds between two Slack calls.
         timeout (float): Seconds before one HTTP request is abandoned.
-        flush_timeout (float): Most seconds the end of training waits for
-            the final report and mention (spent only while Slack is busy).
-        fields (dict): Extra placeholders: ``{'tag': 'lr=0.1'}`` for ``{tag}``.
+        flush_timeout (float): Most seconds the end waits for Slack.
+        fields (dict): Extra placeholders: ``{'tag': 'lr=0.1'}``.
         comm: A ChainerMN communicator: only rank 0 reports.
         stale_after (float or str): Seconds without a report after which
-            Slack itself posts in the thread that the run went silent;
-            ``'auto'``: from the gaps between reports; None: never.
-        plot (bool): At the end, post a PNG of the curves in the thread.
-        handle_signals (bool): Report SIGTERM and SIGHUP as
-            ``[Terminated]``, then let the signal act as it would have.
-
+            Slack posts that the run went silent; ``'auto'`` or None.
+        plot (bool): Post a PNG of the curves at the end.
+        handle_signals (bool): Report SIGTERM and SIGHUP as terminated.
+        group, group_size: The sweep this run is part of, and its size.
+        rank_by (str): The entry that ranks the runs of a sweep.
     """
 
     def __init__(self, access_token=None, channel_id=None, entries=None,
@@ -420,14 +415,12 @@ class SlackReport(_extensions.PrintReport):
                 identity, fields, group, group_size, rank_by))
         self._client = token and _SlackClient(token, api_url, timeout)
         self._options = dict(flush=flush_timeout, signals=handle_signals,
-                             sending=dict(
-                                 min_interval=min_interval, plot=plot,
-                                 stale_after=stale_after, group=group,
-                                 size=group_size))
+                             send=dict(min_interval=min_interval,
+                                       stale_after=stale_after, plot=plot,
+                                       group=group, size=group_size))
         self._resumed = None  # _Learned from a snapshot, once loaded
         self._run = self._sender = self._failure = self._terminated = None
-        self._state = _State('started', '', '', False, 0.0, None, (), 0,
-                             time.time())
+        self._state = _State('started', time=time.time())
         if not self.available and not self._silent:
             _warn('SlackReport has no %s: set SLACK_ACCESS_TOKEN and '
                   'SLACK_CHANNEL_ID; training goes on without Slack reports'
@@ -455,7 +448,6 @@ class SlackReport(_extensions.PrintReport):
     def initialize(self, trainer):
         if not self._silent:
             self._start(trainer)
-            self._report('started')
 
     def __call__(self, trainer):
         if self._silent:
@@ -494,10 +486,10 @@ class SlackReport(_extensions.PrintReport):
                          self._resumed is not None)
         if self.available:
             self._sender = _Sender(self._client, self._message,
-                                   self._learned(),
-                                   **self._options['sending'])
+                                   self._learned(), **self._options['send'])
             if self._options['signals']:
                 _SIGNALS.add(self)
+        self._report('started')
 
     def _end(self, kind, detail='', trace=''):
         """Hand on the final state: the sender's grace starts now."""
@@ -511,8 +503,7 @@ class SlackReport(_extensions.PrintReport):
         if self._run is not None:
             self._state = self._run.snapshot(kind, detail, trace)
         else:  # finalize without initialize: an earlier extension failed
-            self._state = self._state._replace(kind=kind, detail=detail,
-                                               trace=trace)
+            self._state = _State(kind, detail, trace, time=self._state.time)
         if self._sender is not None:
             self._sender.offer(self._state)
 
@@ -1505,14 +1496,15 @@ class _Message(object):
         self._shrinkable = set(fields) - {'content', 'finish_mentions',
                                           'updated'}
         # The longest the mentions can become: fail now, not at the end.
-        self.render(_State('completed', '', '', False, 0.0, None, (), 0, 0.0),
-                    dict.fromkeys((n.lower() for n in self.names),
-                                  'U0123456789'))
+        self.render(_State('completed'), dict.fromkeys(
+            (n.lower() for n in self.names), 'U0123456789'))
 
-    def card(self, state, curves=True):
+    def card(self, state, curves=True, report=None, due=None):
         """The run for a program to read (the metadata of its messages):
-        what stays fixed, the status and each entry's numbers, ranked by
-        ``rank_by`` or the first validation/ entry with numbers."""
+        what stays fixed, the status and each entry's numbers (``curves``
+        while Slack takes them), ranked by ``rank_by`` or the first
+        validation/ entry with numbers; where its ``report`` is and when it
+        counts as silent (``due``)."""
         try:
             numbers = self._trends.numbers(state.log, state.rows, curves)
         except Exception as error:  # odd data: the card goes without
@@ -1524,7 +1516,8 @@ class _Message(object):
         return dict(self._card, rank_by=rank_by, status=state.kind,
                     detail=state.detail, updated=int(state.time),
                     elapsed=int(state.elapsed), entries=numbers,
-                    counter=self._trends.counter)
+                    counter=self._trends.counter, report=report or '',
+                    due=due if due and math.isfinite(due) else 0.0)
 
     def mentions(self, user_ids):
         """The mentions' markup: names Slack resolved as ``<@U...>``; names
@@ -1634,25 +1627,21 @@ class _Message(object):
 ###############################################################################
 
 class _Worker(object):
-    """A daemon thread that works on the newest item offered: items offered
-    while it works replace each other, they do not queue. It knows nothing
-    of Slack.
-
-    ``work(item)`` returns True once all is done. ``close(timeout)`` says
-    the last item has been offered and sets a deadline: the thread starts
-    nothing past it, and ``join`` never waits past it (a call hung in the
-    thread is left behind: the thread is a daemon and holds no exit). An
-    exception in ``work`` ends the thread with one warning.
+    """A daemon thread that works on the newest item offered (offers do not
+    queue); it knows nothing of Slack. ``work(item)`` returns True once all
+    is done. ``close(timeout)`` sets a deadline: nothing starts past it,
+    ``join`` never waits past it (a hung call is left behind: the thread
+    holds no exit), and no warning is given past it. A crash in ``work`` is
+    one warning.
     """
 
     def __init__(self, work):
         self._work = work
         self._newest = None  # replaced whole: one store is atomic
-        self._wake = threading.Event()
-        self._closed = threading.Event()
+        self._wake, self._closed = threading.Event(), threading.Event()
         self._done = threading.Event()
         self._deadline = None  # time.monotonic(); written once, by close
-        self.crashed = False  # work raised, and a warning said so
+        self.crashed = False
         self._warned = set()
         thread = threading.Thread(target=self._run, name='slack_report')
         thread.daemon = True
@@ -1664,31 +1653,28 @@ class _Worker(object):
             self._wake.set()
 
     def close(self, timeout):
-        self._deadline = time.monotonic() + timeout
+        self.timeout, self._deadline = timeout, time.monotonic() + timeout
         self._closed.set()
         self._wake.set()
 
     def join(self):
-        """Wait for the thread, never past the deadline; whether it ended."""
+        """Whether the thread ended before the deadline."""
         return self._done.wait(max(0.0, self._deadline - time.monotonic()))
+
+    def left(self):
+        """Seconds before the deadline; infinite before ``close``."""
+        return self._deadline - time.monotonic() if self.closing else \
+            float('inf')
 
     @property
     def closing(self):
         return self._closed.is_set()
-
-    def left(self):
-        """Seconds before the deadline; infinite before ``close``."""
-        if not self._closed.is_set():
-            return float('inf')
-        return self._deadline - time.monotonic()
 
     def again(self):
         """Work on the newest item again, without waiting for an offer."""
         self._wake.set()
 
     def warn(self, key, message):
-        """Warn once per ``key``; never past the deadline, when whoever
-        joined has said what was left undone."""
         if key not in self._warned and self.left() > 0:
             self._warned.add(key)
             _warn_quietly(message)
@@ -1929,8 +1915,8 @@ class _Sweep(object):
     def __init__(self, client, warn, group, size):
         self._client, self._warn = client, warn
         self.group, self.size = group, size
-        self.anchor = self._entry = self._result = None  # _Posted
-        self._summary = self._cards = None  # once found, kept for retries
+        self.anchor = None  # then _Posted, as the entry, result and summary
+        self._cards = None  # to summarize, once found: kept for retries
         self._pictured = False
         self.on = True  # off: this run reports alone
 
@@ -1939,19 +1925,23 @@ class _Sweep(object):
         with self._or_alone(later=True):
             if self.anchor is None:
                 self.join(channel)
-            self.beat(card, _entry_text(card, self._link()))
+            self._entry.show(_entry_text(card, self._link()),
+                             metadata=(_ENTRY, card))
 
     def finish(self, card, channel, mentions):
-        """At the run's end: its result, and the summary if it is this
-        run's to post, with every run's curve in its thread."""
+        """At the run's end: its result; if it is this run's to summarize,
+        the summary (its mentions notify), the anchor marked with it, every
+        run's curve in its thread."""
         with self._or_alone(later=False):
             if self.anchor is None:
                 self.join(channel)
-            link = self._link()
+            link, summary = self._link(), self._summary
             self._cards = self._cards or self.end(card, _result_text(
                 card, link))
             if self._cards:
-                summary = self.summarize(self._cards, mentions, link)
+                summary.show(_summary(self.group, self._cards, mentions, link),
+                             metadata=(_SUMMARY, {'group': self.group}))
+                self._show_anchor(self.anchor, summary.ts, link)
                 picture = None if self._pictured else _sweep_picture(
                     self._cards)
                 if picture:
@@ -1971,9 +1961,9 @@ class _Sweep(object):
         try:
             yield
         except _SlackError as error:
-            if error.kind in _TRANSIENT and later:
-                return
             if error.kind in _TRANSIENT:
+                if later:
+                    return
                 raise
             self.on = False
             self._warn('sweep', 'the sweep %s cannot use the channel (%s): '
@@ -1987,7 +1977,7 @@ class _Sweep(object):
         found = self._find(channel)
         if found is None:
             posted = _Posted(self._client, channel, None)
-            posted.show(self._anchor_text(), metadata=self._anchor_data(''))
+            self._show_anchor(posted)
             found = self._find(channel)
             if found != posted.ts:
                 self._client.call('chat.delete', channel=channel,
@@ -1995,6 +1985,7 @@ class _Sweep(object):
         self.anchor = _Posted(self._client, channel, found)
         self._entry = _Posted(self._client, channel, None, thread=found)
         self._result = _Posted(self._client, channel, None, thread=found)
+        self._summary = _Posted(self._client, channel, None)
 
     def _find(self, channel):
         """The oldest anchor of the group on the newest page that has one."""
@@ -2006,19 +1997,13 @@ class _Sweep(object):
                 return min(found, key=float)
         return None
 
-    def _anchor_text(self, summary=None):
-        return 'Sweep %s%s: %s' % (
+    def _show_anchor(self, posted, summary='', link=None):
+        posted.show('Sweep %s%s: %s' % (
             _escape(self.group), ' (%d runs)' % self.size if self.size
-            else '', 'over, see <%s|the summary>' % summary if summary
-            else "each run's entry and result are in this thread")
-
-    def _anchor_data(self, summary):
-        return _ANCHOR, {'group': self.group, 'size': self.size or 0,
-                         'summary': summary}
-
-    def beat(self, card, text):
-        """Post this run's entry, or keep it fresh."""
-        self._entry.show(text, metadata=(_ENTRY, card))
+            else '', 'over, see <%s|the summary>' % link(summary) if summary
+            else "each run's entry and result are in this thread"),
+            metadata=(_ANCHOR, {'group': self.group, 'size': self.size or 0,
+                                'summary': summary}))
 
     def end(self, card, text):
         """Post this run's result; the cards of the group's runs if it is
@@ -2058,18 +2043,6 @@ class _Sweep(object):
             if not card['result'] and 0 < card['due'] < now:
                 card['status'] = 'silent'
         return {ts: card for ts, card in latest.values()}, summarized
-
-    def summarize(self, cards, mentions, link):
-        """Post the summary (its mentions notify) and mark the anchor with
-        it; return the summary message."""
-        if self._summary is None:
-            self._summary = _Posted(self._client, self.anchor.channel, None)
-        summary = self._summary
-        summary.show(_summary(self.group, cards, mentions, link),
-                     metadata=(_SUMMARY, {'group': self.group}))
-        self.anchor.show(self._anchor_text(link(summary.ts)),
-                         metadata=self._anchor_data(summary.ts))
-        return summary
 
 
 # stale_after='auto': how long without a report means the run died or hangs.
@@ -2116,17 +2089,18 @@ class _Switch(object):
         """When the reply must move if reports go on (time.time())."""
         return (self.at or float('inf')) - (margin or 0.0)
 
-    def keep(self, posted, state, margin, text):
-        """Schedule ``text(since)`` (a reply and whether to broadcast it)
-        in ``posted``'s thread, unless the one scheduled still fits."""
+    def keep(self, posted, state, margin, message, user_ids):
+        """Schedule ``message``'s reply for a silence in ``posted``'s
+        thread, unless the one scheduled still fits."""
         if not margin or posted.ts is None or (
                 self._kind == state.kind and self.at and
                 self.at >= state.time + margin):
             return
         post_at = int(math.ceil(state.time + margin * (1 + random.random())))
         try:
-            answer = posted.reply(*text(post_at - margin), post_at=post_at,
-                                  method='chat.scheduleMessage')
+            answer = posted.reply(*message.reply(
+                state, user_ids, post_at - margin, posted.ts),
+                post_at=post_at, method='chat.scheduleMessage')
         except _SlackError as error:
             if error.kind != 'fatal':
                 self._warn(error.error, 'Slack call failed (%s); retrying '
@@ -2178,22 +2152,18 @@ class _Switch(object):
 
 
 class _Sender(object):
-    """Brings Slack to the newest state offered, from a ``_Worker``: the
-    report message, at most one call per ``min_interval``; the reply
-    scheduled in case the run goes silent; at the end the final status,
-    the mention and the picture, before the deadline ``close`` sets.
-
-    Transient failures are retried as ``_Pacing`` says; a deleted message is
-    posted anew; a fatal error stops it with one warning saying what to
-    fix. What it learned is published in ``learned``, replaced whole.
+    """Brings Slack to the newest state offered, on a ``_Worker``: the
+    report (a call per ``min_interval`` at most), the scheduled reply, the
+    sweep; at the end the final status, mention and picture, before the
+    deadline ``close`` sets. It publishes what it learned in ``learned``.
     """
 
     def __init__(self, client, message, learned, min_interval, stale_after,
                  plot, group, size):
-        self._client = client
-        self._message = message
+        self._client, self._message = client, message
         self._worker = _Worker(self._work)
-        self.offer, self.warn = self._worker.offer, self._worker.warn
+        self.offer, self.warn, self.close = (
+            self._worker.offer, self._worker.warn, self._worker.close)
         self._sweep = group and _Sweep(client, self.warn, group, size)
         self._metadata = self._curves = True  # until Slack refuses them
         self._posted = _Posted(client, learned.channel, learned.ts)
@@ -2201,25 +2171,19 @@ class _Sender(object):
                                learned.switch, learned.ts is not None)
         self._pacing = _Pacing(min_interval)
         self._pictured = not plot
-        self._user_ids = None
+        self._user_ids = self._unreached = None
         self._reached = False  # a call of this run got an answer
-        self._unreached = None  # why the end gave up at once, if it did
         self._settled = False  # the end is out, or a warning said why not
-        self._timeout = None
         self.learned = learned
 
-    def close(self, timeout):
-        self._timeout = timeout
-        self._worker.close(timeout)
-
     def join(self):
-        if self._worker.join() and (self._settled or self._worker.crashed):
-            return
-        why = self._unreached and ' (cut short: Slack was never reached in ' \
-            'this run: %s; %s)' % (self._unreached, _fix_for(self._unreached))
-        _warn_quietly('Slack did not take the final report within '
-                      'flush_timeout=%gs%s; the message may not show the '
-                      'final status' % (self._timeout, why or ''))
+        if not (self._worker.join() and (self._settled or
+                                         self._worker.crashed)):
+            _warn_quietly(_unfinished(self._worker.timeout, self._unreached))
+
+    def _sweeping(self):
+        """The sweep, if this run still reports in one."""
+        return self._sweep if self._sweep and self._sweep.on else None
 
     def _work(self, state):
         try:
@@ -2230,10 +2194,10 @@ class _Sender(object):
             self._publish()
 
     def _publish(self):
+        sweep = self._sweeping()
         self.learned = _Learned(self._posted.channel, self._posted.ts,
-                                self._switch.id, self._user_ids, bool(
-                                    self._sweep and self._sweep.on and
-                                    self._sweep.size))
+                                self._switch.id, self._user_ids,
+                                bool(sweep and sweep.size))
 
     def _step(self, state):
         """Bring Slack to ``state``; True once a final one is all out."""
@@ -2243,18 +2207,22 @@ class _Sender(object):
         if self._user_ids is None and (final or margin):
             self._user_ids = _look_up(self._client, self._message.names,
                                       self.warn)
-        quiet = state.kind == 'completed' and bool(
-            self._sweep and self._sweep.on and self._sweep.size)
+        sweep = self._sweeping()
+        quiet = state.kind == 'completed' and bool(sweep and sweep.size)
         text = self._message.render(state, self._user_ids, quiet)
-        card = self._card(state)
+        card = self._message.card(state, self._curves, self._posted.ts,
+                                  self._switch.at)
         self._posted.adopt(card['run'])  # if a first post went unanswered
         if final:
             return self._end(state, text, card, quiet)
-        self._keep_switch(state, margin)  # first: it names the newest status
+        keep = (self._posted, state, margin, self._message, self._user_ids)
+        self._switch.keep(*keep)  # first: it names the newest status
         self._posted.show(text, metadata=self._metadata and (_RUN, card))
-        self._keep_switch(state, margin)  # after a first post: in its thread
-        if self._sweep and self._sweep.on:
-            self._sweep.follow(self._card(state), self._posted.channel)
+        self._switch.keep(*keep)  # after a first post: in its thread
+        if sweep:
+            sweep.follow(self._message.card(state, self._curves, self._posted
+                                            .ts, self._switch.at),
+                         self._posted.channel)
         self._reached = True
         self._pacing.succeeded()
         self._publish()  # before waiting: a snapshot may be taken meanwhile
@@ -2263,19 +2231,6 @@ class _Sender(object):
         self._worker.wait(min(self._pacing.interval, max(
             0.0, self._switch.due(margin) - time.time())), until_closed=True)
         return False
-
-    def _keep_switch(self, state, margin):
-        self._switch.keep(self._posted, state, margin,
-                          lambda since: self._message.reply(
-                              state, self._user_ids, since, self._posted.ts))
-
-    def _card(self, state):
-        """The run's card for its messages' metadata (curves while Slack
-        takes them), with where its report is and when it goes silent."""
-        due = self._switch.at or 0.0  # inf: no reply could be scheduled
-        return dict(self._message.card(state, self._curves),
-                    report=self._posted.ts or '',
-                    due=float(due) if math.isfinite(due) else 0.0)
 
     def _end(self, state, text, card, quiet):
         """The final status, the mention, the switch deleted, the sweep,
@@ -2293,10 +2248,20 @@ class _Sender(object):
             state, self._user_ids, quiet=quiet or self._posted.notified))
         self._switch.retire()
         self._switch.drop(self._posted.channel, finishing=True)
-        if self._sweep and self._sweep.on:
+        if self._sweeping():
             self._sweep.finish(card, self._posted.channel, mentions)
-        self._send_picture(state)
-        self._settled = True
+        picture = None if self._pictured else self._message.picture(state)
+        try:
+            if picture:
+                self._client.upload(self._posted.channel, self._posted.ts,
+                                    'curves.png', 'Training curves', picture)
+        except _SlackError as error:  # the picture is optional
+            if error.kind in _TRANSIENT:
+                raise
+            self.warn('picture', 'cannot post the picture of the curves (%s)'
+                      ': %s' % (error.error, _PICTURE_FIX if error.error ==
+                                'missing_scope' else _fix_for(error.error)))
+        self._pictured = self._settled = True
         return True
 
     def _spread(self):
@@ -2314,49 +2279,37 @@ class _Sender(object):
                 self._sweep = None
                 self.warn('metadata', 'Slack refuses the metadata of this '
                           "run's messages (%s): no sweep" % error.error)
-            self._worker.again()
-            return False
-        if error.kind == 'fatal':
+        elif error.kind == 'fatal':
             self._settled = True
             self.warn('fatal', 'Slack refused the report (%s): %s. '
-                       'slack_report stops sending for this run.'
-                       % (error.error, _fix_for(error.error, error.needed)))
+                      'slack_report stops sending for this run.'
+                      % (error.error, _fix_for(error.error, error.needed)))
             return True
-        if error.kind == 'gone':  # deleted or frozen: post anew
+        elif error.kind == 'gone':  # deleted or frozen: post anew
             self._posted.forget()
             self._switch.retire()
-            self._worker.again()
-            return False
-        if ending and not self._reached:
+        elif ending and not self._reached:
             self._unreached = error.error
             return True  # no route to Slack: the end waits for none
-        self.warn(error.error, 'Slack call failed (%s); retrying in the '
-                   'background' % error.error)
-        waits = self._pacing.failed(error, ending)
-        if ending and waits[0][0] > self._worker.left():
-            return True  # it would come too late
-        for seconds, cut_by_the_end in waits:
-            self._worker.wait(seconds, cut_by_the_end)
+        else:
+            self.warn(error.error, 'Slack call failed (%s); retrying in the '
+                      'background' % error.error)
+            waits = self._pacing.failed(error, ending)
+            if ending and waits[0][0] > self._worker.left():
+                return True  # it would come too late
+            for seconds, cut_by_the_end in waits:
+                self._worker.wait(seconds, cut_by_the_end)
         self._worker.again()
         return False
 
-    def _send_picture(self, state):
-        """The run's curves, as a file in the thread: after the final status
-        and the mention, in what is left before the deadline."""
-        picture = None if self._pictured else self._message.picture(state)
-        if picture:
-            try:
-                self._client.upload(self._posted.channel, self._posted.ts,
-                                    'curves.png', 'Training curves', picture)
-            except _SlackError as error:
-                if error.kind in _TRANSIENT:
-                    raise
-                fix = _PICTURE_FIX if error.error == 'missing_scope' else \
-                    _fix_for(error.error)
-                self.warn('picture', 'cannot post the picture of the curves '
-                          '(%s): %s' % (error.error, fix))
-        self._pictured = True
 
+def _unfinished(timeout, unreached):
+    """The warning when the end did not get out before the deadline."""
+    why = unreached and ' (cut short: Slack was never reached in this run: ' \
+        '%s; %s)' % (unreached, _fix_for(unreached))
+    return ('Slack did not take the final report within flush_timeout=%gs%s;'
+            ' the message may not show the final status' % (timeout,
+                                                            why or ''))
 
 
 def _look_up(client, names, warn):
