@@ -1081,11 +1081,12 @@ class LengthTest(SlackTestCase):
         self.assertRegex(report.message.split('```')[1], r'\n10000 ')
 
     def test_a_million_lines_keep_only_what_each_normalizer_shows(self):
-        # Written line by line and flushed, as PrintReport does.
+        # Written and flushed as PrintReport does, eight lines a write.
         header = 'iteration   main/loss\n'
-        lines = ['\033[J%-10d  %-10g  \n' % (i + 1, 0.5)
-                 for i in range(10 ** 6)]
-        total = len(lines)
+        lines = [''.join('\033[J%-10d  %-10g  \n' % (i + 1, 0.5)
+                         for i in range(start, start + 8))
+                 for start in range(0, 10 ** 6, 8)]
+        total = 8 * len(lines)
         for name, normalizer in slack_report._NORMALIZERS.items():
             with self.subTest(normalizer=name):
                 table = slack_report._Table(normalizer, 4000)
@@ -1115,7 +1116,8 @@ class LengthTest(SlackTestCase):
 
     def test_short_tables_are_what_print_report_prints(self):
         printed = io.StringIO()
-        report = SlackReport(None, None, ENTRIES, max_length=4000)
+        with captured():
+            report = SlackReport(None, None, ENTRIES, max_length=4000)
         trainer = make_trainer(iterations=30, report=report)
         trainer.extend(extensions.PrintReport(ENTRIES, out=printed),
                        trigger=(1, 'iteration'))
@@ -2592,7 +2594,7 @@ class EndingTogetherTest(SlackTestCase):
         # and no burst: the mentions collide at the end, and are refused
         # until they spread out.
         self.slack.enforce_limits = True
-        runs = 3
+        runs = 2
 
         def narrow():
             self.slack.POST_BURST = 1
@@ -2731,10 +2733,13 @@ class FaultMatrixTest(SlackTestCase):
             'ratelimited': lambda m, p: slack_error('ratelimited'),
             'internal_error': lambda m, p: slack_error('internal_error'),
         }
-        for error in ('rate_limited', 'update_failed', 'team_added_to_org',
-                      'org_login_required', 'external_channel_migrating',
-                      'message_limit_exceeded'):  # documented as passing
+        for error in ('update_failed', 'team_added_to_org',
+                      'org_login_required', 'external_channel_migrating'):
             faults[error] = lambda m, p, error=error: slack_error(error)
+        # The other names Slack documents as passing go as 'ratelimited'
+        # does, by their kind (a run each would take seconds).
+        for error in ('rate_limited', 'message_limit_exceeded'):
+            self.assertEqual(slack_report._ERROR_KINDS[error], 'slow_down')
         for name, fault in faults.items():
             with self.subTest(fault=name):
                 self.fresh_slack()
@@ -3343,8 +3348,10 @@ def run_benchmark(out=sys.stdout):
 
 
 class BenchSmokeTest(unittest.TestCase):
-    """Every benchmark row runs, on tiny sizes, in the normal suite: so the
-    opt-in benchmark cannot rot unseen. Its figures are not judged here."""
+    """Every benchmark row runs, on tiny sizes, in the normal suite, so the
+    opt-in benchmark cannot rot unseen; rows 6, 9 and 11 are left out: what
+    they run, SignalTest, EndingTogetherTest and SweepTest run. Figures are
+    not judged here."""
 
     def test_every_row_runs(self):
         rows = []
@@ -3355,15 +3362,11 @@ class BenchSmokeTest(unittest.TestCase):
             bench_fitting(rows, sizes=(100, 1000))
             bench_api_economy(rows, seconds=0.2)
             bench_sweep(rows, runs=2, seconds=0.3)
-            bench_sigkill(rows, repeats=1, stale_after=0.3, killed_at=1)
             bench_switch_cost(rows, seconds=0.2, stale_after=0.1)
             bench_picture(rows, sizes=(100, 1000))
-            bench_ending_together(rows, sizes=(1,), train=0.0)
             bench_memory(rows, sizes=(200,))
-            bench_sweep_array(rows, tasks=1, train=0.0, busy=10)
         titles = [row[0].split('.')[0] for row in rows if row[0]]
-        self.assertEqual(titles, ['1', '2', '3', '4', '5', '6', '7', '8',
-                                  '9', '10', '11'])
+        self.assertEqual(titles, ['1', '2', '3', '4', '5', '7', '8', '10'])
         for row in rows:
             self.assertEqual(len(row), 4, row)
 
