@@ -2324,11 +2324,7 @@ SWEEP_TASK = (
     'if not failing:  # it fails at iteration 5, flag or not\n'
     '    trainer.stop_trigger = lambda trainer: os.path.exists('
     'os.environ["STOP_FLAG"])\n'
-    'inner = report.finalize\n'
-    'def finalize():\n'
-    '    print("ended %%r" %% time.time(), flush=True)\n'
-    '    inner()\n'
-    'report.finalize = finalize\n'
+    't.print_end(report)\n'
     'trainer.run()\n')
 FAST_TASK = 'min_interval=0.1, timeout=2, flush_timeout=20, plot=False'
 
@@ -3078,6 +3074,17 @@ def bench_sweep(rows, runs=50, seconds=20):
         slack.close()
 
 
+def print_end(report):
+    """In a child process: print when training ends (when the report's
+    finalize begins), for the parent to time the end."""
+    inner = report.finalize
+
+    def finalize():
+        print('ended %r' % time.time(), flush=True)
+        inner()
+    report.finalize = finalize
+
+
 RUN_UNTIL = (
     'import os, sys, time; sys.path.insert(0, %r)\n'
     'import test_slack_report as t\n'
@@ -3086,11 +3093,7 @@ RUN_UNTIL = (
     'trainer = t.make_long_trainer(10 ** 9, [report])\n'
     'trainer.stop_trigger = lambda trainer: os.path.exists(sys.argv[1])\n'
     'trainer.extend(lambda _: time.sleep(0.05), trigger=(1, "iteration"))\n'
-    'inner = report.finalize\n'
-    'def finalize():\n'
-    '    print("ended %%r" %% time.time(), flush=True)\n'
-    '    inner()\n'
-    'report.finalize = finalize\n'
+    't.print_end(report)\n'
     'trainer.run()\n')
 
 
