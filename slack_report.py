@@ -1810,14 +1810,20 @@ class _Posted(object):
 
     def adopt(self, run):
         """After a first post went unanswered: take the message Slack
-        posted anyway, found by the run named in its metadata."""
+        posted anyway, found by the run named in its metadata (if the token
+        may read the channel; else the next post may be a second one)."""
         if self.ts is None and self.unsure and re.fullmatch(
                 '[CG][A-Z0-9]+', self.channel or ''):
-            for page in _read(self._client, 'conversations.history', 1,
-                              channel=self.channel,
-                              oldest='%.6f' % (self.unsure - 60)):
-                self.ts = next((m['ts'] for m in page if (_own(
-                    self._client, m, _RUN) or {}).get('run') == run), None)
+            try:
+                for page in _read(self._client, 'conversations.history', 1,
+                                  channel=self.channel,
+                                  oldest='%.6f' % (self.unsure - 60)):
+                    self.ts = next((m['ts'] for m in page if (_own(
+                        self._client, m, _RUN) or {}).get('run') == run),
+                                   None)
+            except _SlackError as error:
+                if error.kind in _TRANSIENT:
+                    raise  # look again before posting
         self.unsure = None
 
     def reply(self, text, broadcast, method='chat.postMessage', **params):
