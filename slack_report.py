@@ -1885,10 +1885,12 @@ def _fits(value, shape):
 
 
 def _own(client, message, *kinds):
-    """The payload of ``message`` if this bot posted it, with metadata of
-    one of ``kinds``; else None."""
-    metadata = message.get('metadata')
-    if message.get('bot_id') != client.identity().get('bot_id') or not (
+    """The payload of ``message`` if this token posted it (its bot, or for
+    a user token its user), with metadata of one of ``kinds``; else None."""
+    me, metadata = client.identity(), message.get('metadata')
+    key = 'bot_id' if me.get('bot_id') else 'user'
+    mine = me.get('bot_id') or me.get('user_id')
+    if not mine or message.get(key) != mine or not (
             isinstance(metadata, dict) and metadata.get(
                 'event_type') in kinds):
         return None
@@ -1984,8 +1986,8 @@ class _Sweep(object):
         if found is None:
             posted = _Posted(self._client, channel, None)
             self._show_anchor(posted)
-            found = self._find(channel)
-            if found != posted.ts:
+            found = self._find(channel) or posted.ts
+            if found != posted.ts:  # an older one: this one gives way
                 self._client.call('chat.delete', channel=channel,
                                   ts=posted.ts)
         self.anchor = _Posted(self._client, channel, found)

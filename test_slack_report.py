@@ -2566,6 +2566,24 @@ class SweepTest(SlackTestCase):
                 self.assertFalse([w for w in slack_warnings(record)
                                   if 'refused' in w])
 
+    def test_only_this_token_s_own_messages_count(self):
+        class Client(object):  # what auth.test said of the token
+            def __init__(self, **identity):
+                self.identity = lambda: identity
+        metadata = {'event_type': 'slack_report_run',
+                    'event_payload': {'run': 'r'}}
+        bot, person = ({'bot_id': 'B1', 'user': 'U1', 'metadata': metadata},
+                       {'user': 'U2', 'metadata': metadata})
+        cases = ((Client(bot_id='B1', user_id='U1'), bot, True),
+                 (Client(bot_id='B1', user_id='U1'), person, False),
+                 (Client(user_id='U2'), person, True),  # a user token
+                 (Client(user_id='U2'), bot, False),
+                 (Client(), dict(person, user=None), False))
+        for client, message, own in cases:
+            found = slack_report._own(client, message, 'slack_report_run')
+            self.assertEqual(found == {'run': 'r'}, own, (client.identity(),
+                                                          message))
+
     def test_a_killed_run_counts_as_silent(self):
         processes, flag = self.start_array(3, FAST_TASK + ', stale_after=1')
         self.wait_for_entries(3)
