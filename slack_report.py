@@ -26,11 +26,11 @@ The file reads in the order the data flows, one way:
 2. ``_Message`` renders a ``_State`` into Slack text, never touching the
    trainer;
 3. ``_Sender``, on a ``_Worker`` thread, brings Slack to the newest state
-   through ``_Posted`` (the message) and ``_Switch`` (the reply scheduled
-   in case the run goes silent), paced by ``_Pacing``, and publishes what
-   it learned as one ``_Learned`` value;
+   through ``_Posted`` (a message), ``_Switch`` (the reply scheduled in
+   case the run goes silent) and ``_Sweep`` (the run's group), paced by
+   ``_Pacing``, and publishes what it learned as one ``_Learned`` value;
 4. ``_SlackClient`` is the only code that talks to Slack;
-5. the command line (``--demo``, ``--check``).
+5. the command line (``--demo``, ``--check``, ``--summary``).
 
 MIT License
 
