@@ -1060,7 +1060,7 @@ class _Trends(object):
                 'validation/') else entry
             panel = panels.setdefault(quantity, [])
             reduced = columns.reduce(entry)
-            if reduced:  # numbers that are not int or float are skipped
+            if reduced:  # its best may lie past rows, in a newer state
                 panel.append(_Series(entry, _PALETTE[len(panel)], reduced,
                                      best[entry][::-1], False))
         return _draw([p for p in panels.values() if p], columns.x_range,
@@ -1320,9 +1320,8 @@ class _Columns(object):
     def __init__(self, log, rows, counter):
         self._log = log
         self._rows = rows
-        ends = (log[0], log[rows - 1])
-        self._counter = counter if all(
-            isinstance(o.get(counter), (int, float)) for o in ends) else None
+        self._counter = counter if all(_Trends._number(
+            o, counter) is not None for o in (log[0], log[rows - 1])) else None
         self.x_range = (self[0], self[rows - 1])
         step = (self.x_range[1] - self.x_range[0]) / (_PLOT_WIDTH - 1)
         self.starts = [0] + [bisect.bisect_left(
@@ -1342,21 +1341,19 @@ class _Columns(object):
         first, last) of each column that has one."""
         columns = []
         for start, end in zip(self.starts, self.starts[1:]):
-            values = [o.get(entry) for o in self._log[start:end]]
+            chunk = self._log[start:end]
+            values = [o.get(entry) for o in chunk]
             try:  # a finite sum: all are numbers, none NaN or infinite
                 usual = math.isfinite(sum(values))
             except TypeError:
                 usual = False
-            if not usual:
-                values = [v for v in values if isinstance(v, (int, float))
-                          and -_INF < v < _INF]
+            if not usual:  # as the trends read them
+                values = [v for v in (_Trends._number(o, entry)
+                                      for o in chunk) if v is not None]
             if values:
                 columns.append((self[start], min(values), max(values),
                                 values[0], values[-1]))
         return columns
-
-
-_INF = float('inf')
 
 
 # A sweep, rendered from its runs' cards (each checked when read back, and
