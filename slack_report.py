@@ -1496,12 +1496,11 @@ class _Message(object):
         self.render(_State('completed'), dict.fromkeys(
             (n.lower() for n in self.names), 'U0123456789'))
 
-    def card(self, state, curves=True, report=None, due=None):
+    def card(self, state, curves=True):
         """The run for a program to read (the metadata of its messages):
         what stays fixed, the status and each entry's numbers (``curves``
         while Slack takes them), ranked by ``rank_by`` or the first
-        validation/ entry with numbers; where its ``report`` is and when it
-        counts as silent (``due``)."""
+        validation/ entry with numbers."""
         try:
             numbers = self._trends.numbers(state.log, state.rows, curves)
         except Exception as error:  # odd data: the card goes without
@@ -1513,8 +1512,7 @@ class _Message(object):
         return dict(self._card, rank_by=rank_by, status=state.kind,
                     detail=state.detail, updated=int(state.time),
                     elapsed=int(state.elapsed), entries=numbers,
-                    counter=self._trends.counter, report=report or '',
-                    due=due if due and math.isfinite(due) else 0.0)
+                    counter=self._trends.counter)
 
     def mentions(self, user_ids):
         """The mentions' markup: names Slack resolved as ``<@U...>``; names
@@ -2215,18 +2213,18 @@ class _Sender(object):
         sweep = self._sweeping()
         quiet = state.kind == 'completed' and bool(sweep and sweep.size)
         text = self._message.render(state, self._user_ids, quiet)
-        card = self._message.card(state, self._curves, self._posted.ts,
-                                  self._switch.at)
+        card = self._message.card(state, self._curves)
         self._posted.adopt(card['run'])  # if a first post went unanswered
         if final:
-            return self._end(state, text, card, quiet)
+            return self._end(state, text, _placed(card, self._posted,
+                                                  self._switch), quiet)
         keep = (self._posted, state, margin, self._message, self._user_ids)
         self._switch.keep(*keep)  # first: it names the newest status
-        self._posted.show(text, metadata=self._metadata and (_RUN, card))
+        self._posted.show(text, metadata=self._metadata and (
+            _RUN, _placed(card, self._posted, self._switch)))
         self._switch.keep(*keep)  # after a first post: in its thread
-        if sweep:
-            sweep.follow(self._message.card(state, self._curves, self._posted
-                                            .ts, self._switch.at),
+        if sweep:  # where the report now is, when the moved reply is due
+            sweep.follow(_placed(card, self._posted, self._switch),
                          self._posted.channel)
         self._reached = True
         self._pacing.succeeded()
@@ -2306,6 +2304,14 @@ class _Sender(object):
                 self._worker.wait(seconds, cut_by_the_end)
         self._worker.again()
         return False
+
+
+def _placed(card, posted, switch):
+    """``card`` with where the run's report is and when it counts as
+    silent: when its scheduled reply is due (none: 0)."""
+    due = switch.at or 0.0  # inf: no reply could be scheduled
+    return dict(card, report=posted.ts or '',
+                due=float(due) if math.isfinite(due) else 0.0)
 
 
 def _unfinished(timeout, unreached):
