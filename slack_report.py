@@ -1956,6 +1956,13 @@ class _Sweep(object):
         return _linker(self._client.identity().get('url'),
                        self.anchor.channel)
 
+    def read(self, channel):
+        """Every run of the group as the channel holds it now (whatever its
+        state), and a way to link to their messages: for --summary."""
+        self.anchor = _Posted(self._client, channel, self._find(channel))
+        return (list(self._runs()[0].values()), self._link()) if \
+            self.anchor.ts else ([], None)
+
     @contextlib.contextmanager
     def _or_alone(self, later):
         """A fatal error (no scope to read the channel, say) leaves this run
@@ -2689,12 +2696,9 @@ def _summarize(group, post, token, channel, api_url):
     connected = _connect(token, channel, api_url)
     if connected is None:
         return 1
-    sweep = _Sweep(connected[0], lambda *_: None, group, None)
     try:
-        sweep.anchor = _Posted(connected[0], connected[1],
-                               sweep._find(connected[1]))
-        cards = list(sweep._runs()[0].values()) if sweep.anchor.ts else []
-        link = sweep._link()
+        cards, link = _Sweep(connected[0], None, group, None).read(
+            connected[1])
     except _SlackError as error:
         print('FAIL  reading the channel: %s\n      fix: %s'
               % (error.error, _fix_for(error.error, error.needed)))
