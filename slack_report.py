@@ -1919,8 +1919,7 @@ class _Sweep(object):
         self._client, self._warn = client, warn
         self.group, self.size = group, size
         self.anchor = None  # then _Posted, as the entry, result and summary
-        self._cards = None  # to summarize, once found: kept for retries
-        self._pictured = False
+        self._cards, self._pictured = None, False  # kept for retries
         self.on = True  # off: this run reports alone
 
     def follow(self, card, channel):
