@@ -15,22 +15,14 @@ Copy this file next to your training script, then::
     trainer.run()
 
 The message shows the table PrintReport would print, the run's status and,
-once training ends, a mention posted as a thread reply so that it notifies.
-All network I/O runs on a background thread; Slack being slow, down or
-misconfigured ends as a warning, never as an exception in training.
+at the end, a mention posted as a thread reply so that it notifies. Slack
+being slow, down or misconfigured ends as a warning, never an exception.
 
-The file reads in the order the data flows, one way:
-
-1. ``SlackReport`` (the training thread) copies a few numbers into an
-   immutable ``_State`` at each report and hands it on;
-2. ``_Message`` renders a ``_State`` into Slack text, never touching the
-   trainer;
-3. ``_Sender``, on a ``_Worker`` thread, brings Slack to the newest state
-   through ``_Posted`` (a message), ``_Switch`` (the reply scheduled in
-   case the run goes silent) and ``_Sweep`` (the run's group), paced by
-   ``_Pacing``, and publishes what it learned as one ``_Learned`` value;
-4. ``_SlackClient`` is the only code that talks to Slack;
-5. the command line (``--demo``, ``--check``, ``--summary``).
+The file reads as the data flows, one way: ``SlackReport`` (the training
+thread) hands an immutable ``_State`` on; ``_Message`` renders it;
+``_Sender``, on a ``_Worker`` thread, brings Slack to the newest one through
+``_Posted``, ``_Switch`` and ``_Sweep``, paced by ``_Pacing``, and publishes
+a ``_Learned``; ``_SlackClient`` alone talks to Slack; the command line last.
 
 MIT License
 
@@ -56,7 +48,6 @@ SOFTWARE.
 """
 
 import argparse
-import binascii
 import bisect
 import collections
 import collections.abc
@@ -120,8 +111,7 @@ def _warn(message, stacklevel):
 
 
 def _warn_quietly(message):
-    """Warn while training runs: even where warnings are made errors
-    (python -W error), nothing may raise into training or the thread."""
+    """Warn where nothing may raise, even under ``python -W error``."""
     try:
         _warn(message, 2)
     except Exception:
@@ -184,9 +174,8 @@ def _check_options(max_length, seconds, fields, comm, stale_after):
 
 
 def _sweep_options(group, size, rank_by, entries):
-    """The run's group and its size, from the arguments, else from the
-    environment (a Slurm job array groups itself), checked; and rank_by,
-    one of the entries. ``group=False`` turns grouping off."""
+    """The run's group and size, from the arguments or the environment (a
+    Slurm job array groups itself; False: none), and rank_by, checked."""
     if group is None:
         group = os.environ.get('SLACK_REPORT_GROUP') or os.environ.get(
             'SLURM_ARRAY_JOB_ID')
@@ -214,33 +203,24 @@ def _sweep_options(group, size, rank_by, entries):
     return group or None, group and size, rank_by
 
 
-def _env(value, *names):
-    for name in names:
-        value = value or os.environ.get(name)
-    return value
-
-
 def _settings(token, channel, api_url):
     """Token, channel and API base URL, from the arguments or else the
-    environment, checked before any of them is used.
-
-    Raises ValueError for a malformed token (without showing it: urllib's
-    own error would) and for a URL that would send the token across a
-    network unencrypted.
-    """
-    token = _env(token, 'SLACK_ACCESS_TOKEN', 'SLACK_BOT_TOKEN')
+    environment; a malformed token (not shown) or a URL that would send it
+    unencrypted across a network raises ValueError."""
+    env = os.environ.get
+    token = token or env('SLACK_ACCESS_TOKEN') or env('SLACK_BOT_TOKEN')
     if token and not (isinstance(token, str) and
                       re.fullmatch(r'[\x21-\x7e]+', token)):
         raise ValueError('access_token must be printable ASCII without '
                          'spaces, like xoxb-...; check for a stray newline '
                          'or quote')
-    api_url = _env(api_url, 'SLACK_API_URL') or 'https://slack.com/api/'
+    api_url = api_url or env('SLACK_API_URL') or 'https://slack.com/api/'
     parts = urllib.parse.urlsplit(api_url)
     if not parts.hostname or parts.scheme not in ('https', 'http') or (
             parts.scheme == 'http' and not _is_loopback(parts.hostname)):
         raise ValueError('api_url %r must be https://... (plain http:// is '
                          'only accepted for loopback addresses)' % api_url)
-    return (token, _env(channel, 'SLACK_CHANNEL_ID'),
+    return (token, channel or env('SLACK_CHANNEL_ID'),
             api_url.rstrip('/') + '/')
 
 
@@ -290,11 +270,10 @@ def _run_identity(comm, fields, with_git, group):
 
 
 def _run_card(identity, fields, group, size, rank_by):
-    """What stays fixed of the run's card: who it is, as a program reads
-    it (the arguments as a list), and its group. The array task, if any,
-    keys it in its group: a requeued task replaces its earlier self."""
+    """What stays fixed of the run's card, as a program reads it. The array
+    task keys it in its group: a requeued task replaces its earlier self."""
     argv = [_clean(a) for a in sys.argv or ['']]
-    return {'v': 1, 'run': binascii.hexlify(os.urandom(6)).decode(),
+    return {'v': 1, 'run': os.urandom(6).hex(),
             'key': os.environ.get('SLURM_ARRAY_TASK_ID', ''),
             'group': group or '', 'size': size or 0, 'rank_by': rank_by or '',
             'host': identity['hostname'], 'pid': os.getpid(), 'cmd': argv[0],
@@ -335,19 +314,15 @@ def _parse_mentions(finish_mentions):
 # The extension (training thread) #############################################
 ###############################################################################
 
-# What one report hands on: numbers copied on the training thread (progress
-# is done, length, and done and time at the start, or None), and the
-# LogReport's log with how many of its observations count (the log only
-# grows, so a length fixes its content). ``kind`` is started, training,
-# completed, failed, interrupted or terminated; the last four end the run.
-# ``detail`` is one line (the exception's first); ``trace`` the end of a
-# failure's traceback, for the thread.
+# What one report hands on: ``kind`` (started, training, or an ending), a
+# one-line ``detail``, a failure's ``trace``, progress (done, length, done
+# and time at the start, or None), and the log with how many rows count (it
+# only grows, so a length fixes its content).
 _State = collections.namedtuple('_State', 'kind detail trace resumed elapsed '
                                 'progress log rows time')
 _State.__new__.__defaults__ = ('', '', False, 0.0, None, (), 0, 0.0)
 _ENDINGS = frozenset(['completed', 'failed', 'interrupted', 'terminated'])
-# What the sender learned, published whole (one store is atomic): where the
-# message is, the reply scheduled in its thread, the IDs of mentioned names.
+# What the sender learned, published whole (one store is atomic).
 _Learned = collections.namedtuple('_Learned',
                                   'channel ts switch user_ids quiet')
 _Learned.__new__.__defaults__ = (None, None, None, False)  # all but channel
@@ -358,9 +333,8 @@ _TRACE_LENGTH = 3000  # UTF-16 units of it, at most (its end is kept)
 
 class SlackReport(_extensions.PrintReport):
 
-    """Trainer extension keeping one Slack message up to date: the
-    PrintReport table of ``entries``, a status line, progress and trends,
-    and at the end a mention that notifies. The README tells more.
+    """Keeps one Slack message up to date with the PrintReport table of
+    ``entries``, status, progress and trends; at the end, a mention.
 
     Args:
         access_token (str): Bot token; None: ``$SLACK_ACCESS_TOKEN``.
@@ -381,8 +355,7 @@ class SlackReport(_extensions.PrintReport):
             Slack posts that the run went silent; ``'auto'`` or None.
         plot (bool): Post a PNG of the curves at the end.
         handle_signals (bool): Report SIGTERM and SIGHUP as terminated.
-        group, group_size: The sweep this run is part of, and its size.
-        rank_by (str): The entry that ranks the runs of a sweep.
+        group, group_size, rank_by: The sweep, its size, its ranking entry.
     """
 
     def __init__(self, access_token=None, channel_id=None, entries=None,
@@ -509,7 +482,6 @@ class SlackReport(_extensions.PrintReport):
 
 
 def _saved(learned):
-    """What a snapshot keeps of what the sender learned: the message."""
     return json.dumps(learned[:3] if learned.ts else [])
 
 
@@ -533,8 +505,8 @@ def _ending(failure, run, terminated):
 
 
 def _describe_failure(exc, tb):
-    """The status detail of a failure (the first line of its message,
-    shortened) and, for the thread, the last frames and the whole message."""
+    """The status detail (the message's first line, shortened) and, for
+    the thread, the last frames and the whole message."""
     lines = [line for line in str(exc).splitlines() if line.strip()]
     detail = type(exc).__name__ + (': ' + lines[0].strip() if lines else '')
     if len(detail) > _DETAIL_LENGTH:
@@ -575,30 +547,24 @@ class _Run(object):
                       self._start, log, len(log), now)
 
     def interrupted(self):
-        """Whether an exception that is not an Exception (Trainer's on_error
-        sees those), such as KeyboardInterrupt, is ending the run: one that
-        propagates now and was not already being handled at the start."""
+        """Whether a BaseException such as KeyboardInterrupt (on_error sees
+        the others) propagates now that was not being handled at the start."""
         exc = sys.exc_info()[1]
         return exc is not None and exc is not self._handled_before
 
 
-# Schedulers end jobs with these (a lost terminal: SIGHUP); SIGUSR1/2 are
-# the program's own. They follow with SIGKILL after 30 s by default: the
-# report of a termination gets at most this many seconds.
+# Schedulers end jobs with these (a lost terminal: SIGHUP), then SIGKILL
+# after 30 s by default: a termination's report gets this many seconds.
 _ENDING_SIGNALS = [getattr(signal, n) for n in ('SIGTERM', 'SIGHUP')
                    if hasattr(signal, n)]
 _SIGNAL_GRACE = 10.0
 
 
 class _SignalGuard(object):
-    """The one handler a process has for the signals that end jobs, however
-    many SlackReports train in it: each reports ``[Terminated]``, all within
-    one grace, then the signal acts once as it would have without them (the
-    program's own handler, or the default: death by that signal).
-
-    Installed from the main thread only, while a report trains; the
-    previous handlers come back when the last report ends, unless the
-    program replaced them meanwhile.
+    """The one handler of the signals that end jobs, however many reports
+    train: each reports ``[Terminated]`` within one grace, then the signal
+    acts once as without them (the program's handler, or death by it).
+    Installed from the main thread while reports train; restored after.
     """
 
     def __init__(self):
@@ -658,9 +624,8 @@ _SIGNALS = _SignalGuard()
 ###############################################################################
 
 def _clean(text):
-    """Bytes that were not UTF-8 (a Latin-1 directory name; any non-ASCII
-    under LANG=C) reach Python as lone surrogates, which cannot be sent:
-    decode them as UTF-8 where they are, else show them replaced."""
+    """Bytes that are not UTF-8 (LANG=C, a Latin-1 name) arrive as lone
+    surrogates, which cannot be sent: decode them, else replace them."""
     return text.encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')
 
 
@@ -676,12 +641,8 @@ def _units(text):
 
 
 def _shorten(raw, limit, keep_end=False):
-    """Escape ``raw`` and cut it with an ellipsis to at most ``limit``
-    units, keeping its start (or its end).
-
-    The cut falls between characters of ``raw``, so it never splits an
-    escape such as ``&amp;`` nor a surrogate pair.
-    """
+    """Escape ``raw`` and cut it with an ellipsis to ``limit`` units, keeping
+    its start (or end); never inside an escape or a surrogate pair."""
     raw = _clean(raw)
     escaped = _escape(raw)
     if _units(escaped) <= limit:
@@ -707,21 +668,19 @@ def _format_elapsed(seconds):
 
 
 def _date(seconds):
-    """A time that Slack shows in each reader's own zone ("today 14:03"),
-    with a UTC fallback where it cannot."""
+    """A time Slack shows in each reader's zone, with a UTC fallback."""
     return '<!date^%d^{date_short_pretty} {time}|%s>' % (
         seconds, time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(seconds)))
 
 
 def _marker(report_ts):
-    """What ends a scheduled reply: which report's thread it belongs to
-    (Slack's list of scheduled messages does not say)."""
+    """Ends a scheduled reply: its thread (Slack's list does not say)."""
     return ' (report %s)' % report_ts
 
 
 def _progress(state):
-    """The progress bar of ``state``, at the speed seen since the start
-    (no ETA once the run has ended)."""
+    """The progress bar, at the speed seen since the start (no ETA once the
+    run has ended)."""
     done, length, start_done, start_time = state.progress
     spent = state.time - start_time
     return _progress_bar(done, length, (done - start_done) / spent if (
@@ -775,13 +734,9 @@ def _lifo(costs, budget):
 
 
 def _thin_out(costs, budget):
-    """Keep the first and newest lines and every k-th one between them.
-
-    k is the smallest interval that fits. No kept line costs less than the
-    cheapest line, which bounds how many can be kept: the search starts at
-    the interval that bound allows and, as table lines have nearly equal
-    widths, ends within a step or two. Each step sums only the kept lines.
-    """
+    """Keep the first and newest lines and every k-th between, k the least
+    that fits: the search starts where the cheapest line's cost allows and,
+    as table lines are about as wide, ends within a step or two."""
     if sum(costs) <= budget:
         return list(range(len(costs)))
     last = len(costs) - 1
@@ -809,12 +764,8 @@ def _normalizer(name):
 
 
 def _compile_template(template, known):
-    """Return ``template`` with every placeholder not in ``known`` kept as
-    written, and the names of the known ones it uses.
-
-    Raises ValueError at once for text that is not format syntax, so a typo
-    fails at construction rather than at the first report.
-    """
+    """``template`` with placeholders not in ``known`` kept as written, and
+    the known ones it uses; a ValueError now, not at the first report."""
     if not isinstance(template, str):
         raise TypeError('template must be a str, not %r' % (template,))
     try:
@@ -852,28 +803,20 @@ _FENCE = '```'
 
 
 class _Table(object):
-    """The stream PrintReport writes to, and what a message can show of it.
-
-    Writing only appends to a list, at C speed, on the training thread.
-    Lines are split when rendered (or when PrintReport flushes a backlog
-    nobody renders), each measured once, and only what the normalizer can
-    show is kept: the newest lines that fill ``max_length`` (FIFO), the
-    oldest (LIFO), or an even sample with the newest line (thin_out: every
-    ``stride``-th line, the stride doubling whenever more than
-    ``max_length`` are kept). So memory and time stay flat however long the
-    run.
+    """The stream PrintReport writes to (an append, on the training thread),
+    and what a message can show of it. Lines are split when rendered, each
+    measured once, and only what the normalizer can show is kept: the newest
+    or oldest that fill ``max_length``, or every ``stride``-th, the stride
+    doubling as they fill. So memory and time stay flat however long the run.
     """
 
     def __init__(self, normalizer, max_length):
         self._keep, self._choose = normalizer
         self._max_length = max_length
-        self._header = None
-        self._count = 0  # lines split so far
+        self._header = self._newest = None
+        self._count = self._units = 0  # lines split; units of those kept
         self._kept = collections.deque()  # (index, line, units), in order
-        self._units = 0  # of the lines kept
-        self._stride = 1
-        self._newest = None
-        self._partial = ''
+        self._stride, self._partial = 1, ''
         self._lock = threading.Lock()  # the sender and .message both render
         self._written = []
         self.write = self._written.append
@@ -961,12 +904,9 @@ class _Table(object):
 
 
 class _Trends(object):
-    """For each numeric entry of the LogReport's log: its latest and best
-    values and an even sample of its values, kept as the log grows. Each
-    observation is read once and the sample's stride doubles as it fills,
-    so time and memory stay flat on any length of log. Best is the highest
-    for entries naming an accuracy, the lowest otherwise, and is placed by
-    the counter the entries show.
+    """Each numeric entry's latest and best values (highest for an accuracy)
+    and an even sample, each observation read once, the sample's stride
+    doubling as it fills: time and memory stay flat however long the log.
     """
 
     _BARS = '\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588'
@@ -1037,8 +977,8 @@ class _Trends(object):
         return [points[int(round(i * step))] for i in range(count)]
 
     def numbers(self, log, rows, curves=True):
-        """Each entry's latest and best values, where the best was reached,
-        whether higher is better and its curve in a few dozen points."""
+        """Each entry's latest and best, where, whether higher is better,
+        and its curve in a few dozen points."""
         latest, best = self._take(log, rows)
         return collections.OrderedDict((entry, dict(
             latest=_round(latest[entry][0]), best=_round(best[entry][0]),
@@ -1047,9 +987,8 @@ class _Trends(object):
             if curves else [])) for entry in self.entries if entry in latest)
 
     def picture(self, log, rows):
-        """The curves of the first ``rows`` observations of ``log`` as PNG
-        bytes, a panel per quantity (an entry and its validation/ twin);
-        None if no entry has a number."""
+        """PNG bytes of the curves, a panel per entry and its validation/
+        twin; None without numbers."""
         best = self._take(log, rows)[1]
         if not best:
             return None
@@ -1098,12 +1037,8 @@ def _number_text(value):
     return '%d' % value if float(value).is_integer() else '%.4g' % value
 
 
-# The picture: curves as a PNG, drawn with the standard library. A panel per
-# quantity (a training entry with its validation/ twin), all panels over one
-# x range, curves reduced to one stroke per pixel column, round ticks.
-
-# A 5x7 font for ' ' to '~', drawn twice as large: a glyph is seven rows of
-# five bits, each row one base-32 digit.
+# The picture, drawn with the standard library. A 5x7 font for ' ' to '~',
+# drawn twice as large: a glyph is seven rows of five bits, base-32 digits.
 _FONT = (
     '00000004444404aa00000aavavaa4fke5u4op248j3cik8lid440000024888428422248'
     '04lel40044v4400000c48000v00000000cc01248g0ehjlphe4c4444eeh1248vv2421he'
@@ -1120,8 +1055,8 @@ _PALETTE = [bytes(c) for c in ((0, 114, 178), (213, 94, 0), (0, 158, 115),
                                (204, 121, 167), (230, 159, 0), (86, 180, 233),
                                (0, 0, 0))]
 _INK, _GRID, _FRAME = b'\x30\x30\x30', b'\xe4\xe4\xe4', b'\xa0\xa0\xa0'
-# Pixels: the picture's width; a panel's height, its legend's two lines, the
-# plot's top and height; the plot's left and right margins; a text line.
+# Pixels: width; a panel's height, the plot's top and height; the plot's
+# margins; a text line.
 _WIDTH, _PANEL, _PLOT_TOP, _PLOT, _LEFT, _RIGHT, _LINE = (
     800, 240, 46, 150, 96, 16, 18)
 _PLOT_WIDTH = _WIDTH - _LEFT - _RIGHT
@@ -1140,8 +1075,8 @@ class _Canvas(object):
         self.pixels = bytearray(b'\xff' * (width * height * 3))
 
     def fill(self, x0, y0, x1, y1, colour):
-        """Paint from (x0, y0) up to, not including, (x1, y1): a slice per
-        row, or for a tall stroke a strided slice per byte of a row."""
+        """Paint [x0, x1) x [y0, y1): a slice per row, or per byte of a row
+        for a tall stroke."""
         x0, x1 = max(0, int(x0)), min(self.width, int(x1))
         rows = range(max(0, int(y0)), min(self.height, int(y1)))
         stride, width = self.width * 3, 3 * (x1 - x0)
@@ -1183,11 +1118,9 @@ class _Canvas(object):
 
 
 class _Axis(object):
-    """Values from ``low`` to ``high`` onto pixels 0 to ``size - 1``, with
-    round ticks (1, 2 or 5 times a power of ten, or powers of ten on a
-    logarithmic axis). ``widen`` moves the ends out to ticks. Values are
-    halved where they are added, so that -1e308..1e308 cannot overflow.
-    """
+    """Values onto pixels 0 to ``size - 1``, with round ticks; ``widen``
+    moves the ends out to ticks. Values are halved where they are added, so
+    that -1e308..1e308 cannot overflow."""
 
     def __init__(self, low, high, size, widen=False, log=False):
         self.log, self.size = log, size
@@ -1221,9 +1154,8 @@ class _Axis(object):
 
 
 def _step(low, high, widen, most=8):
-    """The smallest of 1, 2, 5 times a power of ten that puts at most
-    ``most`` multiples of itself from ``low`` to ``high`` (``widen``: from
-    the multiple below ``low`` to the one above ``high``)."""
+    """The least 1, 2 or 5 times a power of ten with under ``most``
+    multiples in the range (``widen``: out to the multiples around it)."""
     magnitude = 10.0 ** math.floor(math.log10(high / 16 - low / 16))
     for step in (magnitude * m for m in (1, 2, 5, 10, 20, 50)):
         if (math.ceil(high / step) - math.floor(low / step) if widen else
@@ -1232,8 +1164,7 @@ def _step(low, high, widen, most=8):
 
 
 def _draw(panels, x_range, x_name):
-    """PNG bytes of ``panels`` (lists of _Series), one above the other,
-    sharing ``x_range`` (named ``x_name``)."""
+    """PNG bytes of ``panels`` (lists of _Series), sharing the x axis."""
     canvas = _Canvas(_WIDTH, _PANEL * len(panels))
     x_axis = _Axis(x_range[0], x_range[1], _PLOT_WIDTH)
     for index, series in enumerate(panels):
@@ -1267,18 +1198,17 @@ def _draw_axes(canvas, top, x_axis, y_axis, x_name):
         canvas.fill(_LEFT + at, top, _LEFT + at + 1, bottom + 4, _GRID)
         label = x_axis.label(value)
         canvas.text(_LEFT + at - 6 * len(label), bottom + 6, label)
-    for x0, y0, x1, y1 in ((0, -1, _PLOT_WIDTH, 0), (0, _PLOT, _PLOT_WIDTH,
-                                                       _PLOT + 1),
-                           (-1, -1, 0, _PLOT + 1),
-                           (_PLOT_WIDTH, -1, _PLOT_WIDTH + 1, _PLOT + 1)):
+    width, height = _PLOT_WIDTH, _PLOT
+    for x0, y0, x1, y1 in ((0, -1, width, 0), (0, height, width, height + 1),
+                           (-1, -1, 0, height + 1),
+                           (width, -1, width + 1, height + 1)):
         canvas.fill(_LEFT + x0, top + y0, _LEFT + x1, top + y1, _FRAME)
     canvas.text(_WIDTH - _RIGHT - 12 * len(x_name), bottom + _LINE + 4,
                 x_name)
 
 
 def _draw_curve(canvas, top, series, x_axis, y_axis):
-    """Each column's stroke from least to most, joined to the next by a
-    line, two pixels wide (three if bold)."""
+    """Each column's stroke, joined to the next by a line."""
     width = 3 if series.bold else 2
     bottom = top + _PLOT - 1
 
@@ -1300,8 +1230,7 @@ def _draw_curve(canvas, top, series, x_axis, y_axis):
 
 
 def _draw_legend(canvas, top, series, log):
-    """Each series' colour and label, in two lines above the plot; and
-    whether the scale is logarithmic."""
+    """Each series' colour and label above the plot; 'log' if so."""
     x, y = _LEFT, top + 6
     for one in series:
         width = 24 + 12 * len(one.label)
@@ -1314,8 +1243,8 @@ def _draw_legend(canvas, top, series, log):
 
 
 class _Columns(object):
-    """The log's counter as a sequence, for bisect (it only grows), and
-    where each pixel column of the x axis starts in the log."""
+    """The log's counter as a sequence for bisect, and where each pixel
+    column starts in the log."""
 
     def __init__(self, log, rows, counter):
         self._log = log
@@ -1337,8 +1266,7 @@ class _Columns(object):
         return self._log[index][self._counter]
 
     def reduce(self, entry):
-        """``entry``'s finite values over the columns: (x, least, most,
-        first, last) of each column that has one."""
+        """(x, least, most, first, last) of ``entry`` in each column."""
         columns = []
         for start, end in zip(self.starts, self.starts[1:]):
             chunk = self._log[start:end]
@@ -1356,15 +1284,14 @@ class _Columns(object):
         return columns
 
 
-# A sweep, rendered from its runs' cards (each checked when read back, and
-# escaped here like any value).
+# A sweep, from its runs' cards (checked when read back, escaped here).
 _ENDED = ('completed', 'failed', 'interrupted', 'terminated', 'silent')
 _STATUSES = _ENDED + ('training', 'started')
 
 
 def _linker(url, channel):
-    """Links to the messages of ``channel``, in the workspace at ``url``
-    (as auth.test gives it); None where either looks wrong."""
+    """Links to messages of ``channel`` at ``url`` (auth.test's); None
+    where either looks wrong."""
     good = isinstance(url, str) and re.fullmatch(r'https://[\w.-]+/', url)
 
     def link(ts):
@@ -1401,8 +1328,7 @@ def _result_text(card, link):
 
 
 def _ranked(cards):
-    """The entry that ranks the runs, and the cards best first (those
-    without a number of it last)."""
+    """The entry that ranks the runs, and the cards best first."""
     rank_by = next((c['rank_by'] for c in cards if c['rank_by']), '')
 
     def score(card):
@@ -1413,8 +1339,8 @@ def _ranked(cards):
 
 
 def _differing(cards):
-    """For each card, its arguments and fields that not every run shares:
-    an option with its value, as given ('--lr 0.01'), and 'name=value'."""
+    """Each card's arguments ('--lr 0.01') and fields ('name=value') that
+    not every run shares."""
     each = []
     for card in cards:
         args, items = card['args'], []
@@ -1430,8 +1356,8 @@ def _differing(cards):
 
 
 def _summary(group, cards, mentions, link, room=3900):
-    """The sweep's summary: how its runs ended, a line per run best first
-    (as many as fit ``room``), then the mentions."""
+    """How the runs ended, a line per run best first (as many as fit
+    ``room``), then the mentions."""
     rank_by, cards = _ranked(cards)
     counts = collections.Counter(c['status'] for c in cards)
     head = 'Sweep %s: %d runs: %s' % (_escape(group), len(cards), ', '.join(
@@ -1451,8 +1377,8 @@ def _summary(group, cards, mentions, link, room=3900):
 
 
 def _sweep_picture(cards):
-    """Every run's curve of the ranking entry in one panel, coloured and
-    named by rank, the best run bold; None without curves."""
+    """Every run's curve of the ranking entry, named by rank, the best
+    bold; None without curves."""
     rank_by, cards = _ranked(cards)
     series = []
     for rank, card in enumerate(cards, 1):
@@ -1470,22 +1396,16 @@ _CONTENT_MARK = '\x00'  # stands for {content} while the rest is measured
 
 
 class _Message(object):
-    """Renders a _State into the Slack text: the template with escaped
-    values, the table fitted into what is left, and the mentions.
-
-    Mentions are parsed at construction and rendered here only; the names
-    among them are resolved by whoever can ask Slack, and passed in as
-    ``user_ids`` (lower-cased name -> ID; None while unknown).
+    """Renders a _State into Slack text: the template with escaped values,
+    the table in what room is left, and the mentions (names resolved by the
+    sender as ``user_ids``: lower-cased name -> ID; None while unknown).
     """
 
     def __init__(self, template, fields, identity, table, trends, max_length,
                  mentions, card):
-        self._template = template
+        self._template, self._fields = template, fields  # as compiled
         self._card = card  # what stays fixed of the run's card
-        self._fields = fields  # as _compile_template found them
-        self._identity = identity
-        self._table = table
-        self._trends = trends
+        self._identity, self._table, self._trends = identity, table, trends
         self._max_length = max_length
         self._markup, self.names = mentions
         self._failed = set()  # the optional parts that failed once
@@ -1497,10 +1417,8 @@ class _Message(object):
             (n.lower() for n in self.names), 'U0123456789'))
 
     def card(self, state, curves=True):
-        """The run for a program to read (the metadata of its messages):
-        what stays fixed, the status and each entry's numbers (``curves``
-        while Slack takes them), ranked by ``rank_by`` or the first
-        validation/ entry with numbers."""
+        """The run for a program to read (its messages' metadata): ranked
+        by ``rank_by``, else the first validation/ entry with numbers."""
         try:
             numbers = self._trends.numbers(state.log, state.rows, curves)
         except Exception as error:  # odd data: the card goes without
@@ -1515,8 +1433,7 @@ class _Message(object):
                     counter=self._trends.counter)
 
     def mentions(self, user_ids):
-        """The mentions' markup: names Slack resolved as ``<@U...>``; names
-        not (yet) resolved as plain text, which notifies nobody."""
+        """The mentions' markup; names not (yet) resolved as plain text."""
         if user_ids is None:
             return self._markup + [_escape('@' + n) for n in self.names]
         found = ['<@%s>' % user_ids[n.lower()] for n in self.names
@@ -1526,12 +1443,10 @@ class _Message(object):
 
     def reply(self, state, user_ids, silent_since=None, report_ts=None,
               quiet=False):
-        """The thread reply that tells of the end: the mentions, the status
-        and a failure's traceback (None with neither mentions nor trace);
-        or the one Slack posts if no report came after ``silent_since``
-        (marked with ``report_ts``, so that a resumed run finds it). Also
-        whether to broadcast it (a thread alone ignores @here, @channel and
-        @everyone). ``quiet``: without mentions."""
+        """The end's thread reply (mentions unless ``quiet``, status, a
+        failure's trace; None without any), or the one Slack posts if no
+        report came after ``silent_since``; and whether to broadcast it (a
+        thread ignores @here, @channel, @everyone)."""
         markup = [] if quiet else self.mentions(user_ids)
         broadcast = any(m in ('<!here>', '<!channel>', '<!everyone>')
                         for m in markup)
@@ -1549,8 +1464,7 @@ class _Message(object):
         return ' '.join(markup + [status]), broadcast
 
     def _optional(self, name, render, *args):
-        """A part of the message that may fail on odd data (a log holding
-        1e308, say): it is left out, with one warning, and the rest goes."""
+        """A part that fails on odd data is left out, with one warning."""
         if name not in self._fields:
             return ''
         try:
@@ -1574,8 +1488,7 @@ class _Message(object):
             return None
 
     def render(self, state, user_ids, quiet=False):
-        """The text for ``state``: never empty (Slack refuses that), the
-        mentions left out if ``quiet``."""
+        """The text for ``state``, never empty (Slack refuses that)."""
         text = self._fill(state, user_ids, quiet)
         return text if text.strip() else _escape(_status(state))
 
@@ -1622,13 +1535,10 @@ class _Message(object):
 ###############################################################################
 
 class _Worker(object):
-    """A daemon thread that works on the newest item offered (offers do not
-    queue); it knows nothing of Slack. ``work(item)`` returns True once all
-    is done. ``close(timeout)`` sets a deadline: nothing starts past it,
-    ``join`` never waits past it (a hung call is left behind: the thread
-    holds no exit), and no warning is given past it. A crash in ``work`` is
-    one warning.
-    """
+    """A daemon thread working on the newest item offered, knowing nothing
+    of Slack; ``work(item)`` returns True when all is done. ``close`` sets a
+    deadline that nothing passes (a hung call is left behind). A crash in
+    ``work`` is one warning."""
 
     def __init__(self, work):
         self._work = work
@@ -1675,8 +1585,8 @@ class _Worker(object):
             _warn_quietly(message)
 
     def wait(self, seconds, until_closed=False):
-        """Wait ``seconds``, never past the deadline; ``until_closed``: only
-        until ``close`` (at once if it came). Returns whether it came."""
+        """Wait ``seconds``, not past the deadline (``until_closed``: nor
+        past ``close``); whether ``close`` came."""
         end = time.monotonic() + seconds
         if not self._closed.wait(seconds):
             return False
@@ -1702,26 +1612,20 @@ class _Worker(object):
 
 
 class _Pacing(object):
-    """When the sender may call Slack next: it computes seconds and never
-    sleeps (the worker waits), as urllib3's ``Retry`` computes a backoff.
-    """
+    """When the sender may call Slack next, in seconds; it never sleeps."""
 
     backoff_first = 0.5  # after the first failure in a row; then doubling
     backoff_max = 30.0  # while training runs
     backoff_max_ending = 2.0  # once training has ended
-    # After a 429: every run of the bot shares one budget and heard the same
-    # wait, so the interval between calls grows steeply, recovers gently,
-    # and the retries spread out.
+    # After a 429 (the bot's runs share one budget and heard the same wait)
+    # the interval grows steeply, recovers gently, and retries spread out.
     slowdown = 4.0
     limited_interval = 60.0  # the interval after a 429, at least
     interval_max = 120.0
     recovery = 0.9  # the interval shrinks so after each success
-    # At the end, after a 429: a random wait (full jitter) in a window that
-    # widens by this many seconds with each refusal since training ended,
-    # so that two runs colliding part within seconds and fifty still spread
-    # out. Linear, not doubling: against a channel that takes a post a
-    # second it kept the slowest of 20 runs ending together near 20 s
-    # where doubling left some at 40 s.
+    # At the end, after a 429: a random wait in a window widening by this
+    # with each refusal (linear: doubling left 20 runs ending together at
+    # 40 s, where this took 20 s, against a post a second).
     spread_step = 2.0
 
     def __init__(self, min_interval):
@@ -1735,11 +1639,9 @@ class _Pacing(object):
         self.interval = max(self.min_interval, self.interval * self.recovery)
 
     def failed(self, error, ending):
-        """The waits after ``error``: (seconds, whether the end of training
-        cuts it short). A backoff begun while training gives way to the
-        final report; Retry-After always holds, and while training is
-        followed by a random part of the interval, so that runs told the
-        same Retry-After do not come back together."""
+        """The waits after ``error``: (seconds, whether the end cuts it
+        short). Retry-After always holds; while training, a random part of
+        the interval follows, so runs told the same do not return together."""
         self.failures += 1
         backoff = min(self.backoff_max_ending if ending else self.backoff_max,
                       self.backoff_first * 2 ** (self.failures - 1))
@@ -1753,9 +1655,8 @@ class _Pacing(object):
             [] if ending else [(random.uniform(0, self.interval), True)])
 
     def spread(self, left, request):
-        """At the end, after a 429: a random wait in the window, never so
-        long that one more ``request`` would not land before the deadline
-        ``left``; 0 without a 429."""
+        """After a 429 at the end: a random wait, leaving ``request``
+        seconds before the deadline (``left``); 0 without."""
         if not self.contended:
             return 0.0
         self.contended = False  # once: a later 429 spreads anew
@@ -1764,9 +1665,8 @@ class _Pacing(object):
 
 
 class _Posted(object):
-    """A message as Slack holds it (the report, or a reply in a thread):
-    where it is, the text it shows, whether a new post of it notified the
-    mentions, and whether the reply that tells of the end is out."""
+    """A message (or a reply in ``thread``) as Slack holds it: where, its
+    text, whether its post notified, whether the end's reply is out."""
 
     def __init__(self, client, channel, ts, thread=None):
         self._client = client
@@ -1777,10 +1677,8 @@ class _Posted(object):
         self.unsure = None  # when a first post went unanswered: landed?
 
     def show(self, text, notifies=False, metadata=None):
-        """Post the message, or update it to ``text`` unless it shows that
-        already, with ``metadata`` (event type, payload). A text that
-        ``notifies`` does so only if it is posted anew (an edit never
-        does)."""
+        """Post, or update to ``text`` unless shown, with ``metadata``
+        (event type, payload); ``notifies`` holds for a new post only."""
         if text == self._shown:
             return
         params = dict(channel=self.channel, text=text)
@@ -1804,9 +1702,8 @@ class _Posted(object):
         self._shown = text
 
     def adopt(self, run):
-        """After a first post went unanswered: take the message Slack
-        posted anyway, found by the run named in its metadata (if the token
-        may read the channel; else the next post may be a second one)."""
+        """After a first post went unanswered: take the one Slack posted
+        anyway, by the run in its metadata (if the token may read it)."""
         if self.ts is None and self.unsure and re.fullmatch(
                 '[CG][A-Z0-9]+', self.channel or ''):
             try:
@@ -1822,16 +1719,14 @@ class _Posted(object):
         self.unsure = None
 
     def reply(self, text, broadcast, method='chat.postMessage', **params):
-        """Post (or with ``chat.scheduleMessage``, schedule) ``text`` in the
-        message's thread; ``broadcast`` also shows it in the channel."""
+        """Post (or schedule) ``text`` in the thread, ``broadcast`` or not."""
         params.update(channel=self.channel, thread_ts=self.ts, text=text)
         if broadcast:
             params['reply_broadcast'] = 'true'
         return self._client.call(method, **params)
 
     def announce(self, reply, broadcast):
-        """Post ``reply`` in the thread to tell of the end, once (None:
-        there is nothing to tell)."""
+        """Post ``reply`` (if any) to tell of the end, once."""
         if not self.replied and reply is not None:
             self.reply(reply, broadcast)
         self.replied = True
@@ -1841,16 +1736,14 @@ class _Posted(object):
         self.ts = self._shown = None
 
 
-# Reading the channel back: what anyone in the workspace may have written.
-# Only this bot's own messages count, and only with metadata of a known
-# event type whose payload has the expected shape, bounded.
+# Reading the channel back, where anyone may write: only this bot's own
+# messages count, with a known event type and a payload of the right shape.
 _RUN, _ANCHOR, _ENTRY, _RESULT, _SUMMARY = (
     'slack_report_run', 'slack_report_sweep', 'slack_report_entry',
     'slack_report_result', 'slack_report_summary')
 _PAGE, _PAGES = 200, 3  # messages a read asks for, and pages a search reads
-# A card's shape: a type (str at most 200 characters, numbers finite), a
-# list (at most 64 of the shape), a tuple (exactly those), or a dict (those
-# keys, or with '*' any str keys: at most 32).
+# A card's shape: a type (str up to 200, finite numbers), a list (up to 64),
+# a tuple (exactly those), a dict (those keys, or '*': any, up to 32).
 _CARD = {'run': str, 'key': str, 'group': str, 'size': int, 'rank_by': str,
          'host': str, 'pid': int, 'cmd': str, 'args': [str], 'git': str,
          'fields': {'*': str}, 'status': str, 'detail': str,
@@ -1880,8 +1773,8 @@ def _fits(value, shape):
 
 
 def _own(client, message, *kinds):
-    """The payload of ``message`` if this token posted it (its bot, or for
-    a user token its user), with metadata of one of ``kinds``; else None."""
+    """The payload of ``message`` if this token's bot (or user) posted it
+    with metadata of one of ``kinds``; else None."""
     me, metadata = client.identity(), message.get('metadata')
     key = 'bot_id' if me.get('bot_id') else 'user'
     mine = me.get('bot_id') or me.get('user_id')
@@ -1903,16 +1796,13 @@ def _read(client, method, pages, **params):
 
 
 class _Sweep(object):
-    """This run's place in its group (a sweep, of ``size`` runs if known).
+    """This run's place in its group (a sweep of ``size`` runs if known).
 
-    The group's anchor message is found among the channel's newest
-    messages or posted at the start; when runs race to post it, the oldest
-    stays and each other deletes its own. The anchor's thread holds each
-    run's entry, kept fresh while it reports (it says when the run counts
-    as silent), and its result: at its end a run reads that thread alone,
-    a few calls whatever else the channel holds. Once every run has ended,
-    the one whose result is the newest posts the summary: each run posts
-    its result before it reads, so only the last can see all the others.
+    The anchor is found among the channel's newest messages or posted (in
+    a race, the oldest stays). Its thread holds each run's entry, kept
+    fresh while it reports, and result: an ending run reads that thread
+    alone. The run whose result is the newest, all runs ended, posts the
+    summary: each posts its result before it reads, so the last sees all.
     """
 
     def __init__(self, client, warn, group, size):
@@ -1931,9 +1821,8 @@ class _Sweep(object):
                              metadata=(_ENTRY, card))
 
     def finish(self, card, channel, mentions):
-        """At the run's end: its result; if it is this run's to summarize,
-        the summary (its mentions notify), the anchor marked with it, every
-        run's curve in its thread."""
+        """At the end: the result; if this run's to summarize, the summary
+        (which notifies), the anchor pointing to it, the curves."""
         with self._or_alone(later=False):
             if self.anchor is None:
                 self.join(channel)
@@ -1956,17 +1845,15 @@ class _Sweep(object):
                        self.anchor.channel)
 
     def read(self, channel):
-        """Every run of the group as the channel holds it now (whatever its
-        state), and a way to link to their messages: for --summary."""
+        """Every run of the group as the channel holds it, and a linker."""
         self.anchor = _Posted(self._client, channel, self._find(channel))
         return (list(self._runs()[0].values()), self._link()) if \
             self.anchor.ts else ([], None)
 
     @contextlib.contextmanager
     def _or_alone(self, later):
-        """A fatal error (no scope to read the channel, say) leaves this run
-        to report alone, with one warning; others are retried, ``later``
-        at the next report (the report itself is not held back)."""
+        """A fatal error leaves this run alone, with one warning; others
+        are retried (``later``: at the next report)."""
         try:
             yield
         except _SlackError as error:
@@ -2015,8 +1902,7 @@ class _Sweep(object):
                                 'summary': summary}))
 
     def end(self, card, text):
-        """Post this run's result; the cards of the group's runs if it is
-        this run's to summarize (all ended, its result the newest)."""
+        """Post the result; the group's cards if this run's to summarize."""
         self._result.show(text, metadata=(_RESULT, card))
         runs, summarized = self._runs()
         ended = [c for c in runs.values() if c['status'] in _ENDED]
@@ -2028,8 +1914,8 @@ class _Sweep(object):
         return ended
 
     def _runs(self):
-        """The group's runs, by result ts (else entry ts): each one's newest
-        card, its result if it has one; and whether a summary was posted."""
+        """Each run's newest card (its result if any), by ts; and whether a
+        summary was posted."""
         latest, summarized = {}, False
         for page in _read(self._client, 'conversations.replies', 5,
                           channel=self.anchor.channel, ts=self.anchor.ts):
@@ -2061,15 +1947,10 @@ _STALE_FIRST = 3600.0  # before a gap has been seen
 
 
 class _Switch(object):
-    """The reply kept scheduled in the report's thread, due ``stale_after``
-    past the newest report: if reports stop (SIGKILL, out of memory, a
-    node lost, a hang), Slack itself posts it.
-
-    It moves when the status it names changes, or once reports have run
-    past half its margin, to a random point of the next one: a run makes
-    about four calls per ``stale_after``, and runs started together do not
-    crowd one channel's 5-minute window (Slack allows 30 in one). So when
-    it posts, no report came for ``stale_after``.
+    """The reply kept scheduled in the report's thread ``stale_after`` past
+    the newest report: if reports stop (SIGKILL, OOM, a hang), Slack posts
+    it. It moves when its status changes or half its margin has passed, to
+    a random point of the next (runs started together spread out).
     """
 
     def __init__(self, client, warn, stale_after, scheduled, resumed):
@@ -2084,8 +1965,7 @@ class _Switch(object):
         self._seek = resumed
 
     def margin(self, state):
-        """``stale_after`` as given, or for 'auto' from the gaps between
-        the states seen (at least those between reports)."""
+        """``stale_after``, or for 'auto' from the gaps between states."""
         last, self._last_seen = self._last_seen, state.time
         if self._stale_after != 'auto':
             return self._stale_after
@@ -2099,8 +1979,7 @@ class _Switch(object):
         return (self.at or float('inf')) - (margin or 0.0)
 
     def keep(self, posted, state, margin, message, user_ids):
-        """Schedule ``message``'s reply for a silence in ``posted``'s
-        thread, unless the one scheduled still fits."""
+        """Schedule the reply in ``posted``'s thread, unless it fits."""
         if not margin or posted.ts is None or (
                 self._kind == state.kind and self.at and
                 self.at >= state.time + margin):
@@ -2126,9 +2005,7 @@ class _Switch(object):
         self.drop(posted.channel)
 
     def seek(self, posted):
-        """Once, for a resumed run: retire the replies still scheduled in
-        its thread (Slack's list does not say which thread: the marker at
-        their end does)."""
+        """Once, if resumed: retire the replies marked for its thread."""
         if not self._seek:
             return
         mark = _marker(posted.ts)
@@ -2145,8 +2022,8 @@ class _Switch(object):
         self.id = self.at = None
 
     def drop(self, channel, finishing=False):
-        """Delete the retired replies. Slack being busy leaves them for
-        later, unless ``finishing``: then it raises, to be retried."""
+        """Delete the retired replies; a busy Slack leaves them for later
+        (``finishing``: raises, to be retried)."""
         while self._retired:
             try:
                 self._client.call('chat.deleteScheduledMessage',
@@ -2161,11 +2038,9 @@ class _Switch(object):
 
 
 class _Sender(object):
-    """Brings Slack to the newest state offered, on a ``_Worker``: the
-    report (a call per ``min_interval`` at most), the scheduled reply, the
-    sweep; at the end the final status, mention and picture, before the
-    deadline ``close`` sets. It publishes what it learned in ``learned``.
-    """
+    """Brings Slack to the newest state offered, on a ``_Worker``: report,
+    scheduled reply, sweep; at the end mention and picture. What it learns
+    is published in ``learned``."""
 
     def __init__(self, client, message, learned, min_interval, stale_after,
                  plot, group, size):
@@ -2242,11 +2117,9 @@ class _Sender(object):
         return False
 
     def _end(self, state, text, card, quiet):
-        """The final status, the mention, the switch deleted, the sweep,
-        the picture: in this order, each step once, however often it is
-        retried. Mentions notify once: in the final text if it is a new
-        post, else in a reply; not at all (``quiet``) for a run that
-        completes in a sweep of known size, whose summary notifies."""
+        """Final status, mention, switch deleted, sweep, picture: each once
+        however often retried. Mentions notify once (in a new post's text,
+        else a reply), not at all if ``quiet`` (the summary notifies)."""
         self._spread()
         mentions = self._message.mentions(self._user_ids)
         self._posted.show(text, metadata=self._metadata and (_RUN, card),
@@ -2313,8 +2186,7 @@ class _Sender(object):
 
 
 def _placed(card, posted, switch):
-    """``card`` with where the run's report is and when it counts as
-    silent: when its scheduled reply is due (none: 0)."""
+    """``card`` with the report's ts and when the run counts as silent."""
     due = switch.at or 0.0  # inf: no reply could be scheduled
     return dict(card, report=posted.ts or '',
                 due=float(due) if math.isfinite(due) else 0.0)
@@ -2330,8 +2202,7 @@ def _unfinished(timeout, unreached):
 
 
 def _look_up(client, names, warn):
-    """The IDs of the names to mention (lower-cased name -> ID), with one
-    warning for the names unknown, or for a look-up that cannot be made."""
+    """The IDs of the names to mention, with one warning if any fail."""
     try:
         found = client.user_ids(names)
     except _SlackError as error:
@@ -2352,10 +2223,8 @@ def _look_up(client, names, warn):
 # Slack client ################################################################
 ###############################################################################
 
-# What to do about each error Slack names: wait and slow down, retry (Slack's
-# pages describe these as conditions that pass; scheduling: another time may
-# do), or post the message anew (it is gone or frozen). Any other error is
-# fatal: one warning, with the fix below, and no more calls.
+# What to do about an error: slow down, retry (Slack's pages say these pass),
+# or post anew (gone or frozen). Others are fatal: one warning with its fix.
 _ERROR_KINDS = {error: kind for kind, errors in (
     ('slow_down', 'ratelimited rate_limited message_limit_exceeded'),
     ('retry', 'internal_error service_unavailable fatal_error request_timeout '
@@ -2390,8 +2259,7 @@ _PICTURE_FIX = ('add the files:write scope to ' + _APP_PAGE + ' and '
 
 
 def _fix_for(error, needed=None):
-    """What the user should do about ``error``, in one sentence (the scope
-    Slack says is ``needed``, for missing_scope)."""
+    """What to do about ``error``, in one sentence."""
     if error == 'missing_scope':
         return _FIXES[error] % (needed if isinstance(needed, str) and re.
                                 fullmatch(r'[\w:.,]+', needed) else
@@ -2416,8 +2284,8 @@ def _fix_for(error, needed=None):
 
 
 class _SlackError(Exception):
-    """A failed call: its ``kind`` (slow_down, retry, gone or fatal) says
-    what to do; ``reached``: whether anything answered at all."""
+    """A failed call, its ``kind`` (slow_down, retry, gone, fatal), and
+    whether anything answered (``reached``)."""
 
     def __init__(self, error, kind, retry_after=None, reached=True,
                  needed=None):
@@ -2434,14 +2302,9 @@ _ANSWERED = (ConnectionResetError, BrokenPipeError, http.client.HTTPException)
 
 
 class _SlackClient(object):
-    """A minimal Slack Web API client on urllib.
-
-    The token travels only in the Authorization header, and only to the API
-    (a file's upload URL is on another host and needs none). urllib takes
-    proxies from http_proxy/https_proxy/no_proxy and verifies TLS
-    certificates; a loopback URL never goes through a proxy, which would
-    see the token (urllib's no_proxy does not match a bracketed [::1]).
-    """
+    """A minimal Slack Web API client on urllib. The token travels only in
+    the Authorization header to the API; proxies come from the environment,
+    but never for a loopback URL (no_proxy does not match [::1])."""
 
     def __init__(self, token, api_url, timeout):
         self._token = token
@@ -2478,9 +2341,7 @@ class _SlackClient(object):
         return self._identity
 
     def pages(self, method, **params):
-        """Call a method that pages its answers, yielding each page: the
-        first asked for without a cursor, as Slack wants, then with the
-        cursor of the one before until there is none."""
+        """Each page of ``method``'s answer, the first without a cursor."""
         while True:
             answer = self.call(method, **params)
             yield answer
@@ -2490,8 +2351,8 @@ class _SlackClient(object):
                 return
 
     def upload(self, channel, thread_ts, filename, title, data):
-        """Share ``data`` as a file in a thread, the way Slack asks today:
-        an upload URL, the bytes POSTed there, then the upload completed."""
+        """Share ``data`` as a file in a thread: an upload URL, the bytes
+        POSTed there (no token), the upload completed."""
         upload = self.call('files.getUploadURLExternal', filename=filename,
                            length=len(data))
         self._post(upload['upload_url'], 'the file upload', data,
@@ -2501,8 +2362,7 @@ class _SlackClient(object):
                       [{'id': upload['file_id'], 'title': title}]))
 
     def user_ids(self, names):
-        """Map the lower-cased ``names`` that users.list knows to user IDs
-        (by name or display name); no call for no names."""
+        """Lower-cased ``names`` to user IDs, by name or display name."""
         wanted, found = {name.lower() for name in names}, {}
         for answer in self.pages('users.list', limit=200) if wanted else ():
             for user in answer.get('members', []):
@@ -2603,8 +2463,7 @@ def _demo():
 
 
 def _connect(token, channel, api_url):
-    """A client and the channel, from the arguments or the environment;
-    None (and what is wrong, printed) if either is missing or bad."""
+    """A client and the channel; None (and why, printed) if bad."""
     try:
         token, channel, api_url = _settings(token, channel, api_url)
     except ValueError as error:
@@ -2619,10 +2478,7 @@ def _connect(token, channel, api_url):
 
 
 def _check(token, channel, api_url):
-    """Try what a report does; print each step and, on failure, the fix.
-
-    Returns the exit status: 0 only when a report would work.
-    """
+    """Try what a report does, printing each step and fix; 0 if it works."""
     connected = _connect(token, channel, api_url)
     if connected is None:
         return 1
@@ -2655,9 +2511,8 @@ def _check_step(client, what, method, **params):
 
 
 def _check_message(client, where):
-    """Update the test message, schedule a reply to it (as stale_after
-    does), say whether pictures can be posted, delete it; return whether
-    what a report needs worked."""
+    """Update the test message, schedule a reply, try the optional scopes,
+    delete it; whether what a report needs worked."""
     updated = _check_step(client, 'the bot can update its message',
                           'chat.update', text='slack_report --check: '
                           'updated', **where)
@@ -2689,9 +2544,8 @@ def _check_message(client, where):
 
 
 def _summarize(group, post, token, channel, api_url):
-    """Print the leaderboard of the sweep ``group`` as the channel holds
-    it now (any group: of unknown size, partial, or whose last run was
-    killed), write its picture, and with ``post`` post both."""
+    """Print the leaderboard of ``group`` as the channel holds it, write
+    its picture and, with ``post``, post both."""
     connected = _connect(token, channel, api_url)
     if connected is None:
         return 1
@@ -2728,25 +2582,20 @@ def _summarize(group, post, token, channel, api_url):
 def _main(argv=None):
     parser = argparse.ArgumentParser(
         prog='slack_report.py', description=__doc__.split('\n')[0])
-    parser.add_argument('--demo', action='store_true',
-                        help='train a tiny model for a few seconds and post '
-                        'its report (or show it, without credentials)')
-    parser.add_argument('--check', action='store_true',
-                        help='check the token and channel: post, update, '
-                        'schedule a reply to and delete a test message, and '
-                        'say how to fix a failure')
-    parser.add_argument('--summary', metavar='GROUP',
-                        help="print the leaderboard of a sweep from the "
-                        "channel and write its picture")
-    parser.add_argument('--post', action='store_true',
-                        help='with --summary: post it to the channel too')
-    parser.add_argument('--token', help='the bot token (default '
-                        '$SLACK_ACCESS_TOKEN; prefer the variable, as '
-                        'arguments show in ps)')
-    parser.add_argument('--channel', help='the channel (default '
-                        '$SLACK_CHANNEL_ID)')
-    parser.add_argument('--api-url', help='the Web API base (default '
-                        '$SLACK_API_URL or https://slack.com/api/)')
+    for flag, text in (
+            ('--demo', 'train a tiny model for a few seconds and post its '
+             'report (or show it, without credentials)'),
+            ('--check', 'post, update, schedule a reply to and delete a test '
+             'message, and say how to fix a failure'),
+            ('--post', 'with --summary: post it to the channel too')):
+        parser.add_argument(flag, action='store_true', help=text)
+    parser.add_argument('--summary', metavar='GROUP', help='print the '
+                        "leaderboard of a sweep and write its picture")
+    parser.add_argument('--token', help='default $SLACK_ACCESS_TOKEN (better'
+                        ': arguments show in ps)')
+    parser.add_argument('--channel', help='default $SLACK_CHANNEL_ID')
+    parser.add_argument('--api-url', help='default $SLACK_API_URL or '
+                        'https://slack.com/api/')
     parser.add_argument('--version', action='version', version=__version__)
     args = parser.parse_args(argv)
     if args.check:
