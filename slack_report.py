@@ -836,12 +836,14 @@ class _Table(object):
                 room = max(0, rows - self._count + (self._header is None))
                 self._partial = '\n'.join(complete[room:] + [self._partial])
                 del complete[room:]
-            for line in complete:
-                line = line.replace('\033[J', '').rstrip()
-                if self._header is None:
-                    self._header = line
-                else:
-                    self._take(line)
+            if self._header is None and complete:
+                self._header = complete.pop(0).replace('\033[J', '').rstrip()
+            # FIFO keeps at most the last max_length lines of a batch.
+            skip = max(0, len(complete) - self._max_length) if (
+                self._keep == 'newest') else 0
+            self._count += skip
+            for line in complete[skip:]:
+                self._take(line.replace('\033[J', '').rstrip())
 
     def _take(self, line):
         index, self._newest = self._count, (self._count, line)
