@@ -1083,9 +1083,8 @@ class LengthTest(SlackTestCase):
     def test_a_million_lines_keep_only_what_each_normalizer_shows(self):
         # Written and flushed as PrintReport does, eight lines a write.
         header = 'iteration   main/loss\n'
-        lines = [''.join('\033[J%-10d  %-10g  \n' % (i + 1, 0.5)
-                         for i in range(start, start + 8))
-                 for start in range(0, 10 ** 6, 8)]
+        lines = [('\033[J%-10d  0.5         \n' * 8) % tuple(range(
+            start + 1, start + 9)) for start in range(0, 10 ** 6, 8)]
         total = 8 * len(lines)
         for name, normalizer in slack_report._NORMALIZERS.items():
             with self.subTest(normalizer=name):
@@ -1296,11 +1295,16 @@ class FaultTest(SlackTestCase):
                    (200, {'Content-Type': 'text/html'}, '<html>busy</html>'),
                    RESET]
         self.slack.fault = lambda m, p: answers.pop(0) if answers else None
+        # Shorter backoffs than the policy's, the same sequence of calls.
+        patched = unittest.mock.patch.object(slack_report._Pacing,
+                                             'backoff_first', 0.1)
+        patched.start()
+        self.addCleanup(patched.stop)
         report = self.report(timeout=1.0, flush_timeout=8.0, stale_after=None)
         trainer = make_trainer(report=report)
-        trainer.extend(lambda _: time.sleep(0.12), trigger=(1, 'iteration'))
+        trainer.extend(lambda _: time.sleep(0.03), trigger=(1, 'iteration'))
         with captured():
-            trainer.run()  # about one second: the end meets the failures
+            trainer.run()  # a quarter second: the end meets the failures
         self.assertEqual(answers, [])
         self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
 
