@@ -678,26 +678,20 @@ def _marker(report_ts):
     return ' (report %s)' % report_ts
 
 
-def _progress(state):
-    """The progress bar, at the speed seen since the start (no ETA once the
-    run has ended)."""
+def _progress(state, width=20):
+    """A bar, a percentage and, while training, the ETA at the speed seen
+    since the start; '' when the length is unknown."""
     done, length, start_done, start_time = state.progress
-    spent = state.time - start_time
-    return _progress_bar(done, length, (done - start_done) / spent if (
-        spent > 0 and state.kind not in _ENDINGS) else 0.0)
-
-
-def _progress_bar(done, length, speed, width=20):
-    """``done`` of ``length`` as a bar, a percentage and the ETA at
-    ``speed`` (units a second; none at 0); '' when the length is unknown."""
     if not length:
         return ''
     fraction = min(1.0, max(0.0, done / length))
     filled = int(fraction * width)
     text = '%s%s %3d%%' % ('\u2588' * filled, '\u2591' * (width - filled),
                            fraction * 100)
-    if speed > 0 and fraction < 1:
-        text += '  ETA %s' % _format_elapsed((length - done) / speed)
+    spent, gained = state.time - start_time, done - start_done
+    if spent > 0 and gained > 0 and fraction < 1 and (
+            state.kind not in _ENDINGS):
+        text += '  ETA %s' % _format_elapsed((length - done) * spent / gained)
     return text
 
 
@@ -2493,55 +2487,50 @@ def _check(token, channel, api_url):
                          'chat.postMessage', channel=channel,
                          text='slack_report --check: a test message, '
                          'deleted at once')
-    if posted is None or not _check_message(client, dict(
-            channel=posted['channel'], ts=posted['ts'])):
+    if posted is None or not _check_message(client, posted['channel'],
+                                            posted['ts']):
         return 1
     print('A SlackReport with this token and channel will work.')
     return 0
 
 
-def _check_step(client, what, method, **params):
-    """Call ``method``; print ok, or what failed and how to fix it."""
+def _check_step(client, what, method, note=None, **params):
+    """Call ``method``; print ok, or what failed and how to fix it (only a
+    note, giving the fix ``note``, for what reports can do without)."""
     try:
         answer = client.call(method, **params)
     except _SlackError as error:
-        print('FAIL  %s: %s\n      fix: %s'
-              % (what, error.error, _fix_for(error.error, error.needed)))
+        print('note  %s: no (%s): %s' % (what, error.error, note) if note else
+              'FAIL  %s: %s\n      fix: %s' % (what, error.error, _fix_for(
+                  error.error, error.needed)))
         return None
     print('ok    %s' % what)
     return answer
 
 
-def _check_message(client, where):
+def _check_message(client, channel, ts):
     """Update the test message, schedule a reply, try the optional scopes,
     delete it; whether what a report needs worked."""
     updated = _check_step(client, 'the bot can update its message',
-                          'chat.update', text='slack_report --check: '
-                          'updated', **where)
+                          'chat.update', channel=channel, ts=ts,
+                          text='slack_report --check: updated')
     scheduled = _check_step(client, 'the bot can schedule a reply',
-                            'chat.scheduleMessage', channel=where['channel'],
-                            thread_ts=where['ts'],
-                            post_at=int(time.time()) + 600,
+                            'chat.scheduleMessage', channel=channel,
+                            thread_ts=ts, post_at=int(time.time()) + 600,
                             text='slack_report --check: a scheduled reply')
     if scheduled:
         _check_step(client, 'the scheduled reply is deleted',
-                    'chat.deleteScheduledMessage', channel=where['channel'],
+                    'chat.deleteScheduledMessage', channel=channel,
                     scheduled_message_id=scheduled['scheduled_message_id'])
-    for what, method, params, fix in (  # optional: missing is no failure
-            ('upload the picture of the curves', 'files.getUploadURLExternal',
-             dict(filename='check.png', length=1), _PICTURE_FIX),
-            ('read the channel, for sweeps', 'conversations.history', dict(
-                channel=where['channel'], limit=1), 'add the channels:history '
-             'scope (groups:history for a private channel) to ' + _APP_PAGE +
-             ', or pass group=False')):
-        try:
-            client.call(method, **params)
-            print('ok    the bot can %s' % what)
-        except _SlackError as error:
-            print('note  the bot cannot %s (%s): %s' % (what, error.error,
-                                                         fix))
+    _check_step(client, 'the bot can upload the picture of the curves',
+                'files.getUploadURLExternal', _PICTURE_FIX,
+                filename='check.png', length=1)
+    _check_step(client, 'the bot can read the channel, for sweeps',
+                'conversations.history', 'add the channels:history scope '
+                '(groups:history for a private channel) to ' + _APP_PAGE +
+                ', or pass group=False', channel=channel, limit=1)
     _check_step(client, 'the test message is deleted', 'chat.delete',
-                **where)
+                channel=channel, ts=ts)
     return updated is not None and scheduled is not None
 
 

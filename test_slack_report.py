@@ -1371,9 +1371,12 @@ class AtAGlanceTest(SlackTestCase):
             self.assertEqual(len(bar.split()[0]), 20)
 
     def test_progress_in_epochs_and_empty_for_an_unknown_length(self):
-        self.assertEqual(slack_report._progress_bar(1.5, 3, 0.5, width=4),
-                         '\u2588\u2588\u2591\u2591  50%  ETA 0:00:03')
-        self.assertEqual(slack_report._progress_bar(5, None, 1.0), '')
+        state = slack_report._State  # half done in 3 s: 3 s to go
+        self.assertEqual(slack_report._progress(state('training', progress=(
+            1.5, 3, 0.0, 0.0), time=3.0), width=4),
+            '\u2588\u2588\u2591\u2591  50%  ETA 0:00:03')
+        self.assertEqual(slack_report._progress(state('training', progress=(
+            5, None, 0, 0.0), time=1.0)), '')
 
         class Never(object):  # a stop trigger with no known length
             def __init__(self, stop):
@@ -1583,7 +1586,7 @@ class SetupCheckTest(SlackTestCase):
         self.assertEqual(status, 0, out)
         self.assertIn('files:write', out)
         self.assertIn('plot=False', out)
-        self.assertIn('note  the bot cannot read the channel, for sweeps '
+        self.assertIn('note  the bot can read the channel, for sweeps: no '
                       '(missing_scope): add the channels:history scope', out)
         self.assertIn('group=False', out)
 
