@@ -1415,11 +1415,8 @@ class _Message(object):
     def card(self, state, curves=True):
         """The run for a program to read (its messages' metadata): ranked
         by ``rank_by``, else the first validation/ entry with numbers."""
-        try:
-            numbers = self._trends.numbers(state.log, state.rows, curves)
-        except Exception as error:  # odd data: the card goes without
-            self._left_out("the card's numbers", error)
-            numbers = {}
+        numbers = self._guarded("the card's numbers", {}, self._trends.numbers,
+                                state.log, state.rows, curves)
         rank_by = self._card['rank_by'] or next((
             e for e in numbers if e.startswith('validation/')), next(
                 iter(numbers), ''))
@@ -1459,29 +1456,25 @@ class _Message(object):
             return None, False
         return ' '.join(markup + [status]), broadcast
 
-    def _optional(self, name, render, *args):
+    def _guarded(self, part, default, render, *args):
         """A part that fails on odd data is left out, with one warning."""
-        if name not in self._fields:
-            return ''
         try:
             return render(*args)
         except Exception as error:
-            self._left_out('{%s}' % name, error)
-            return ''
+            if part not in self._failed:
+                self._failed.add(part)
+                _warn_quietly('slack_report leaves %s out of the message: '
+                              '%s: %s' % (part, type(error).__name__, error))
+            return default
 
-    def _left_out(self, part, error):
-        if part not in self._failed:
-            self._failed.add(part)
-            _warn_quietly('slack_report leaves %s out of the message: %s: %s'
-                          % (part, type(error).__name__, error))
+    def _optional(self, name, render, *args):
+        return self._guarded('{%s}' % name, '', render, *args) if (
+            name in self._fields) else ''
 
     def picture(self, state):
         """The run's curves as PNG bytes, or None (no numbers yet)."""
-        try:
-            return self._trends.picture(state.log, state.rows)
-        except Exception as error:
-            self._left_out('the picture', error)
-            return None
+        return self._guarded('the picture', None, self._trends.picture,
+                             state.log, state.rows)
 
     def render(self, state, user_ids, quiet=False):
         """The text for ``state``, never empty (Slack refuses that)."""
