@@ -1553,7 +1553,7 @@ class _Worker(object):
 
     def join(self):
         """Whether the thread ended before the deadline."""
-        return self._done.wait(max(0.0, self._deadline - time.monotonic()))
+        return self._done.wait(max(0.0, self.left()))
 
     def left(self):
         """Seconds before the deadline; infinite before ``close``."""
@@ -1854,8 +1854,7 @@ class _Sweep(object):
             self._warn('sweep', 'the sweep %s cannot use the channel (%s): '
                        '%s (groups:history for a private channel), or pass '
                        'group=False. This run reports alone.'
-                       % (self.group, error.error, _fix_for(
-                           error.error, error.needed)))
+                       % (self.group, error.error, error.fix()))
 
     def join(self, channel):
         """Find the anchor, or post it (and give way to an older one)."""
@@ -1985,7 +1984,7 @@ class _Switch(object):
             else:
                 self._warn('switch', 'cannot schedule the reply that tells '
                            'if this run goes silent (%s): %s'
-                           % (error.error, _fix_for(error.error)))
+                           % (error.error, error.fix()))
                 self.at = float('inf')  # not again this run
             return
         self.retire()
@@ -2131,7 +2130,7 @@ class _Sender(object):
                 raise
             self.warn('picture', 'cannot post the picture of the curves (%s)'
                       ': %s' % (error.error, _PICTURE_FIX if error.error ==
-                                'missing_scope' else _fix_for(error.error)))
+                                'missing_scope' else error.fix()))
         self._pictured = self._settled = True
         return True
 
@@ -2154,13 +2153,13 @@ class _Sender(object):
             self._settled = True
             self.warn('fatal', 'Slack refused the report (%s): %s. '
                       'slack_report stops sending for this run.'
-                      % (error.error, _fix_for(error.error, error.needed)))
+                      % (error.error, error.fix()))
             return True
         elif error.kind == 'gone':  # deleted or frozen: post anew
             self._posted.forget()
             self._switch.retire()
         elif ending and not self._reached:
-            self._unreached = error.error
+            self._unreached = error
             return True  # no route to Slack: the end waits for none
         else:
             self.warn(error.error, 'Slack call failed (%s); retrying in the '
@@ -2182,9 +2181,10 @@ def _placed(card, posted, switch):
 
 
 def _unfinished(timeout, unreached):
-    """The warning when the end did not get out before the deadline."""
+    """The warning when the end did not get out before the deadline (cut
+    short after ``unreached``, the error of a call that got no answer)."""
     why = unreached and ' (cut short: Slack was never reached in this run: ' \
-        '%s; %s)' % (unreached, _fix_for(unreached))
+        '%s; %s)' % (unreached.error, unreached.fix())
     return ('Slack did not take the final report within flush_timeout=%gs%s;'
             ' the message may not show the final status' % (timeout,
                                                             why or ''))
@@ -2247,7 +2247,7 @@ _PICTURE_FIX = ('add the files:write scope to ' + _APP_PAGE + ' and '
                 'reinstall it, or pass plot=False')
 
 
-def _fix_for(error, needed=None):
+def _fix_for(error, needed):
     """What to do about ``error``, in one sentence."""
     if error == 'missing_scope':
         return _FIXES[error] % (needed if isinstance(needed, str) and re.
@@ -2284,6 +2284,9 @@ class _SlackError(Exception):
         self.retry_after = retry_after
         self.reached = reached
         self.needed = needed  # the scope missing_scope names
+
+    def fix(self):
+        return _fix_for(self.error, self.needed)
 
 
 # Failures after which the connection had been made: something answered.
@@ -2494,11 +2497,14 @@ def _check_step(client, what, method, note=None, **params):
         answer = client.call(method, **params)
     except _SlackError as error:
         print('note  %s: no (%s): %s' % (what, error.error, note) if note else
-              'FAIL  %s: %s\n      fix: %s' % (what, error.error, _fix_for(
-                  error.error, error.needed)))
+              _failure(what, error))
         return None
     print('ok    %s' % what)
     return answer
+
+
+def _failure(what, error):
+    return 'FAIL  %s: %s\n      fix: %s' % (what, error.error, error.fix())
 
 
 def _check_message(client, channel, ts):
@@ -2537,8 +2543,7 @@ def _summarize(group, post, token, channel, api_url):
         cards, link = _Sweep(connected[0], None, group, None).read(
             connected[1])
     except _SlackError as error:
-        print('FAIL  reading the channel: %s\n      fix: %s'
-              % (error.error, _fix_for(error.error, error.needed)))
+        print(_failure('reading the channel', error))
         return 1
     if not cards:
         print('No runs of sweep %r among the channel\'s newest %d messages'
