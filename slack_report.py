@@ -796,6 +796,12 @@ def _compile_template(template, known):
 _FENCE = '```'
 
 
+def _printed(line):
+    """A table line as the terminal shows it: PrintReport's erase sequence
+    and trailing blanks gone."""
+    return line.replace('\033[J', '').rstrip()
+
+
 class _Table(object):
     """The stream PrintReport writes to (an append, on the training thread),
     and what a message can show of it. Lines are split when rendered, each
@@ -831,13 +837,13 @@ class _Table(object):
                 self._partial = '\n'.join(complete[room:] + [self._partial])
                 del complete[room:]
             if self._header is None and complete:
-                self._header = complete.pop(0).replace('\033[J', '').rstrip()
+                self._header = _printed(complete.pop(0))
             # FIFO keeps at most the last max_length lines of a batch.
             skip = max(0, len(complete) - self._max_length) if (
                 self._keep == 'newest') else 0
             self._count += skip
             for line in complete[skip:]:
-                self._take(line.replace('\033[J', '').rstrip())
+                self._take(_printed(line))
 
     def _take(self, line):
         index, self._newest = self._count, (self._count, line)
