@@ -1974,7 +1974,7 @@ class _Switch(object):
 
     def keep(self, posted, state, margin, message, user_ids):
         """Schedule the reply in ``posted``'s thread, unless it fits."""
-        if not margin or posted.ts is None or (
+        if not margin or self._stale_after is None or posted.ts is None or (
                 self._kind == state.kind and self.at and
                 self.at >= state.time + margin):
             return
@@ -1991,7 +1991,9 @@ class _Switch(object):
                 self._warn('switch', 'cannot schedule the reply that tells '
                            'if this run goes silent (%s): %s'
                            % (error.error, error.fix()))
-                self.at = float('inf')  # not again this run
+                self._stale_after = None  # off for the rest of the run,
+                self.retire()  # and a reply it can no longer move goes
+                self.drop(posted.channel)
             return
         self.retire()
         self.id, self.at = answer['scheduled_message_id'], post_at
@@ -2180,10 +2182,9 @@ class _Sender(object):
 
 
 def _placed(card, posted, switch):
-    """``card`` with the report's ts and when the run counts as silent."""
-    due = switch.at or 0.0  # inf: no reply could be scheduled
-    return dict(card, report=posted.ts or '',
-                due=float(due) if math.isfinite(due) else 0.0)
+    """``card`` with the report's ts and when the run counts as silent (0:
+    no reply is scheduled)."""
+    return dict(card, report=posted.ts or '', due=float(switch.at or 0.0))
 
 
 def _unfinished(timeout, unreached):

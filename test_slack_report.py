@@ -1942,6 +1942,40 @@ class SwitchTest(SlackTestCase):
         self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
         self.assertEqual(len(slack_warnings(record)), 1)
 
+    def test_a_reply_slack_refuses_is_not_tried_again(self):
+        for accepted in (0, 1):  # refused at once, or when it should move
+            with self.subTest(accepted=accepted):
+                self.fresh_slack()
+                tries = []
+
+                def refuse(method, params):
+                    if method == 'chat.scheduleMessage':
+                        tries.append(method)
+                        if len(tries) > accepted:
+                            return slack_error('missing_scope')
+                gone = []  # while training still runs
+                trainer = make_trainer(iterations=10, report=self.report(
+                    stale_after=60))
+                trainer.extend(lambda _: time.sleep(0.05),
+                               trigger=(1, 'iteration'))
+                trainer.extend(lambda t: gone.append(self.slack.wait_for(
+                    lambda: len(tries) > accepted and not self.slack.scheduled
+                )) if t.updater.iteration == 10 else None,
+                    trigger=(1, 'iteration'))
+                self.slack.fault = refuse
+                with captured() as record:
+                    trainer.run()
+                found = slack_warnings(record)
+                self.assertEqual(len(found), 1, found)
+                self.assertIn('cannot schedule the reply', found[0])
+                self.assertIn('chat:write', found[0])
+                self.assertGreater(len(self.slack.calls_to('chat.update')),
+                                   2)
+                self.assertEqual(len(tries), accepted + 1)
+                self.assertEqual(gone, [True])  # what it could not move
+                self.assertTrue(self.only_report()['text'].startswith(
+                    '[Completed]'))
+
     def test_stale_after_none_schedules_nothing(self):
         self.run_training(self.report(stale_after=None))
         self.assertEqual(self.slack.calls_to('chat.scheduleMessage'), [])
