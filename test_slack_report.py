@@ -2444,11 +2444,6 @@ class SweepTest(SlackTestCase):
             self.sweep_messages('slack_report_entry') + self.sweep_messages(
                 'slack_report_result')}) >= count, 60))
 
-    def notifications(self):
-        """New posts (edits never notify) that mention the user."""
-        return notifications(self.slack)
-
-
     def forge(self, anchor, entry):
         """What anyone may post: a person's copies of a finished run for
         every task, best of all, with an argument that would ping the
@@ -2505,7 +2500,7 @@ class SweepTest(SlackTestCase):
         self.assertEqual(len(results), 12 + 3)  # with the bot's odd three
         self.assertGreater(summary['ts'], max(m['ts'] for m in results))
         # The failure's reply and the summary: completed runs stay quiet.
-        self.assertEqual(len(self.notifications()), 2)
+        self.assertEqual(len(notifications(self.slack)), 2)
         for ts in forged:  # someone else's: neither used nor deleted
             self.assertIn(ts, self.slack.messages)
             self.assertFalse([m for m in self.slack.messages.values()
@@ -2636,7 +2631,7 @@ class SweepTest(SlackTestCase):
         self.assertTrue(summary['text'].startswith(
             'Sweep 4242: 3 runs: 2 completed, 1 silent\n'), summary['text'])
         # Slack's reply for the silent run, and the summary.
-        self.assertEqual(len(self.notifications()), 2)
+        self.assertEqual(len(notifications(self.slack)), 2)
 
     def test_without_the_history_scope_each_run_reports_alone(self):
         self.slack.scopes = set()
@@ -2649,7 +2644,7 @@ class SweepTest(SlackTestCase):
             self.assertIn('group=False', errors)
         self.assertEqual(self.sweep_messages('slack_report_sweep'), [])
         self.assertEqual(self.sweep_messages('slack_report_summary'), [])
-        self.assertEqual(len(self.notifications()), 2)  # each its own
+        self.assertEqual(len(notifications(self.slack)), 2)  # each its own
 
 
 class EndingTogetherTest(SlackTestCase):
