@@ -494,12 +494,17 @@ def _restored(serializer, channel):
 
 
 def _ending(failure, run, terminated):
-    """How the run ended: kind, detail and trace of its final state."""
+    """How the run ended: kind, detail and trace of its final state. A
+    signal that ends jobs came (``terminated``): unless training then reached
+    its end, the run was cut short, whatever the program did about it."""
+    detail, trace = _describe_failure(*failure) if failure else ('', '')
+    if terminated and not (run is not None and run.finished()):
+        where = run and run.where()
+        return 'terminated', terminated + (', ' + where if where else ''), \
+            trace
     if failure is not None:
-        return ('failed',) + _describe_failure(*failure)
+        return 'failed', detail, trace
     if run is not None and run.interrupted():
-        if terminated:  # the program's own handler ended the run
-            return 'terminated', terminated
         return 'interrupted', type(sys.exc_info()[1]).__name__
     return 'completed',
 
@@ -545,6 +550,13 @@ class _Run(object):
         return _State(kind, detail, trace, self._resumed, now + self._clock,
                       self._length and (self._done(), self._length) +
                       self._start, log, len(log), now)
+
+    def finished(self):
+        """Whether training reached the end its stop trigger names."""
+        return self._length is not None and self._done() >= self._length
+
+    def where(self):
+        return 'at iteration %d' % self._trainer.updater.iteration
 
     def interrupted(self):
         """Whether a BaseException such as KeyboardInterrupt (on_error sees
@@ -600,19 +612,16 @@ class _SignalGuard(object):
             description += ', Slurm job %s' % os.environ['SLURM_JOB_ID']
         previous = self._previous.get(signum, signal.SIG_DFL)
         reports = list(self._reports)
+        for report in reports:  # however the run ends now, it was cut short
+            report._terminated = description
         if callable(previous):
-            # The program's own handler decides: if it ends the run (it
-            # raises), each report's finalize tells the termination.
-            try:
-                return previous(signum, frame)
-            except BaseException:
-                for report in reports:
-                    report._terminated = description
-                raise
+            # The program's own handler decides how the run ends; each
+            # report's finalize tells the termination.
+            return previous(signum, frame)
         self._reports = []
         self._restore()
         for report in reports:
-            report._end('terminated', description)
+            report._end(*_ending(None, report._run, description))
         for report in reports:  # registered with a sender: see _start
             report._sender.join()
         os.kill(os.getpid(), signum)  # now the default: ends as it would

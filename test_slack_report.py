@@ -2212,29 +2212,28 @@ class SignalTest(SlackTestCase):
                 self.fresh_slack()
                 process, output, took = self.terminate(signum)
                 self.assertEqual(process.returncode, -signum, output)
-                status = '[Terminated] %s, Slurm job 4242' % signum.name
-                self.assertTrue(self.only_report()['text'].startswith(
-                    status), self.only_report()['text'][:60])
+                status = r'\[Terminated\] %s, Slurm job 4242, at ' \
+                    r'iteration \d+' % signum.name
+                self.assertRegex(self.only_report()['text'], '^' + status)
                 reply = self.slack.calls_to('chat.postMessage')[-1]
-                self.assertEqual(reply['params']['text'],
-                                 '<@U0123ABCD> ' + status)
+                self.assertRegex(reply['params']['text'],
+                                 '^<@U0123ABCD> %s$' % status)
                 self.assertLess(took, 5)
 
     def test_every_report_of_a_process_ends_and_the_signal_acts_once(self):
         process, output, _ = self.terminate(signal.SIGTERM, more=2)
         self.assertEqual(process.returncode, -signal.SIGTERM, output)
-        status = '[Terminated] SIGTERM, Slurm job 4242'
+        status = r'\[Terminated\] SIGTERM, Slurm job 4242, at iteration \d+'
         reports = self.slack.reports()
         self.assertEqual(len(reports), 3)
         for message in reports.values():
-            self.assertTrue(message['text'].startswith(status),
-                            message['text'][:80])
+            self.assertRegex(message['text'], '^' + status)
         replies = [c['params'] for c in self.slack.calls_to(
             'chat.postMessage') if 'thread_ts' in c['params']]
         self.assertEqual(sorted(r['thread_ts'] for r in replies),
                          sorted(reports))  # each notifies, once
         for reply in replies:
-            self.assertEqual(reply['text'], '<@U0123ABCD> ' + status)
+            self.assertRegex(reply['text'], '^<@U0123ABCD> %s$' % status)
         before = ('def own(signum, frame):\n'
                   '    print("own handler", flush=True)\n'
                   '    raise SystemExit(3)\n'
@@ -2256,6 +2255,32 @@ class SignalTest(SlackTestCase):
         self.assertIn(b'own handler', output)
         self.assertTrue(self.only_report()['text'].startswith(
             '[Terminated] SIGTERM'))
+
+    def test_a_sigterm_the_program_handles_ends_terminated(self):
+        # The usual Slurm pattern: note the signal, stop cleanly, exit 0.
+        before = (
+            'noted = []\n'
+            'signal.signal(signal.SIGTERM, lambda s, f: noted.append(s))\n'
+            'make = t.make_trainer\n'
+            'class Trigger(object):\n'
+            '    def __init__(self, length):\n'
+            '        self.length = length\n'
+            '    def __call__(self, trainer):\n'
+            '        return bool(noted) or self.length(trainer)\n'
+            '    def get_training_length(self):\n'
+            '        return self.length.get_training_length()\n'
+            'def stoppable(**kwargs):\n'
+            '    trainer = make(**kwargs)\n'
+            '    trainer.stop_trigger = Trigger(trainer.stop_trigger)\n'
+            '    return trainer\n'
+            't.make_trainer = stoppable')
+        process, output, _ = self.terminate(signal.SIGTERM, before)
+        self.assertEqual(process.returncode, 0, output)
+        status = (r'\[Terminated\] SIGTERM, Slurm job 4242, at iteration '
+                  r'\d+')
+        self.assertRegex(self.only_report()['text'], '^' + status)
+        self.assertRegex(self.mention()['params']['text'],
+                         '^<@U0123ABCD> %s$' % status)
 
     def test_a_hung_slack_delays_the_end_by_flush_timeout_at_most(self):
         def hang():
