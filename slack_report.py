@@ -1994,7 +1994,7 @@ class _Switch(object):
                 post_at=post_at, method='chat.scheduleMessage')
         except _SlackError as error:
             if error.kind != 'fatal':
-                self._warn(error.error, 'Slack call failed (%s); retrying '
+                self._warn(error.cause, 'Slack call failed (%s); retrying '
                            'at a later report' % error.error)
             else:
                 self._warn('switch', 'cannot schedule the reply that tells '
@@ -2061,7 +2061,6 @@ class _Sender(object):
         self._pacing = _Pacing(min_interval)
         self._pictured = not plot
         self._user_ids = self._unreached = None
-        self._reached = False  # a call of this run got an answer
         self._settled = False  # the end is out, or a warning said why not
         self.learned = learned
 
@@ -2112,7 +2111,6 @@ class _Sender(object):
         if sweep:  # where the report now is, when the moved reply is due
             sweep.follow(_placed(card, self._posted, self._switch),
                          self._posted.channel)
-        self._reached = True
         self._pacing.succeeded()
         self._publish()  # before waiting: a snapshot may be taken meanwhile
         # Back by the time the switch must move if reports go on, so that it
@@ -2155,9 +2153,17 @@ class _Sender(object):
         self._worker.wait(self._pacing.spread(self._worker.left(),
                                               self._client.timeout))
 
+    def _room(self):
+        """Seconds the end may still take: until the deadline once Slack
+        has answered; before that, a few ``timeout`` from the close."""
+        if self._client.answered:
+            return self._worker.left()
+        spent = self._worker.timeout - self._worker.left()
+        return min(self._worker.left(),
+                   _UNANSWERED_TIMEOUTS * self._client.timeout - spent)
+
     def _failed(self, error):
         """After a failed call: True ends the work, else it is retried."""
-        self._reached = self._reached or error.reached
         ending = self._worker.closing
         if 'metadata' in error.error:  # too large, or refused: less, none
             self._metadata, self._curves = self._metadata and (
@@ -2175,19 +2181,29 @@ class _Sender(object):
         elif error.kind == 'gone':  # deleted or frozen: post anew
             self._posted.forget()
             self._switch.retire()
-        elif ending and not self._reached:
+        elif ending and not (self._client.answered or error.connected):
             self._unreached = error
             return True  # no route to Slack: the end waits for none
         else:
-            self.warn(error.error, 'Slack call failed (%s); retrying in the '
-                      'background' % error.error)
+            if self._client.answered or not ending:  # else said at the end
+                self.warn(error.cause, 'Slack call failed (%s); retrying in '
+                          'the background' % error.error)
             waits = self._pacing.failed(error, ending)
-            if ending and waits[0][0] > self._worker.left():
+            # Unanswered so far, the next try must also fit its timeout.
+            if ending and waits[0][0] + (0 if self._client.answered else (
+                    self._client.timeout)) > self._room():
+                self._unreached = None if self._client.answered else error
                 return True  # it would come too late
             for seconds, cut_by_the_end in waits:
                 self._worker.wait(seconds, cut_by_the_end)
         self._worker.again()
         return False
+
+
+# A run that Slack never answered (only HTML pages, resets, 5xx, hung
+# answers) gives its end this many ``timeout``: room for one more try on a
+# fresh connection, not for a whole flush_timeout per run of a sweep.
+_UNANSWERED_TIMEOUTS = 2
 
 
 def _placed(card, posted, switch):
@@ -2289,17 +2305,19 @@ def _fix_for(error, needed):
 
 
 class _SlackError(Exception):
-    """A failed call, its ``kind`` (slow_down, retry, gone, fatal), and
-    whether anything answered (``reached``)."""
+    """A failed call, its ``kind`` (slow_down, retry, gone, fatal), its
+    ``cause`` (one warning each, whichever method met it), and whether the
+    request got through to something (``connected``)."""
 
-    def __init__(self, error, kind, retry_after=None, reached=True,
-                 needed=None):
+    def __init__(self, error, kind, retry_after=None, connected=True,
+                 needed=None, cause=None):
         super(_SlackError, self).__init__(error)
         self.error = error
         self.kind = kind
         self.retry_after = retry_after
-        self.reached = reached
+        self.connected = connected
         self.needed = needed  # the scope missing_scope names
+        self.cause = cause or error
 
     def fix(self):
         return _fix_for(self.error, self.needed)
@@ -2307,6 +2325,7 @@ class _SlackError(Exception):
 
 # Failures after which the connection had been made: something answered.
 _ANSWERED = (ConnectionResetError, BrokenPipeError, http.client.HTTPException)
+_NOT_JSON = 'the answer to %s was not Slack JSON (a proxy error page?)'
 
 
 class _SlackClient(object):
@@ -2318,6 +2337,7 @@ class _SlackClient(object):
         self._token = token
         self._api_url = api_url
         self.timeout = timeout
+        self.answered = False  # whether Slack itself ever answered
         self._identity = None
         self._direct = urllib.request.build_opener(
             urllib.request.ProxyHandler({})).open
@@ -2334,8 +2354,8 @@ class _SlackClient(object):
             answer = json.loads(body.decode('utf-8'))
             ok = answer['ok']
         except (ValueError, KeyError, TypeError, RecursionError):
-            raise _SlackError('the answer to %s was not Slack JSON (a proxy '
-                              'error page?)' % method, 'retry')
+            raise _SlackError(_NOT_JSON % method, 'retry', cause=_NOT_JSON)
+        self.answered = True
         if not ok:
             error = str(answer.get('error', 'unknown_error'))
             raise _SlackError(error, _ERROR_KINDS.get(error, 'fatal'),
@@ -2393,12 +2413,13 @@ class _SlackClient(object):
                 return answer.read()
         except urllib.error.HTTPError as error:
             if error.code == 429:
+                self.answered = True
                 retry_after = error.headers.get('Retry-After', '')
                 raise _SlackError('ratelimited', 'slow_down', float(
                     retry_after) if retry_after.isdigit() else None)
             raise _SlackError('HTTP %d %s from %s' % (
                 error.code, error.reason, what), 'retry' if error.code >= 500
-                else 'fatal')
+                else 'fatal', cause='HTTP %d' % error.code)
         except (OSError, http.client.HTTPException) as error:
             reason = getattr(error, 'reason', None) or error
             # A CA missing, a name unknown or a proxy refusing: none of
@@ -2407,9 +2428,13 @@ class _SlackClient(object):
                                           ssl.CertificateError)) or re.search(
                 r'CERTIFICATE_VERIFY_FAILED|Tunnel connection failed: 40[37]',
                 str(reason))
+            # urllib wraps what fails before the request is sent; what
+            # fails after (a reset, an answer that never comes) is raw.
+            sent = not isinstance(error, urllib.error.URLError)
             raise _SlackError('cannot reach Slack: %s' % (reason,),
                               'fatal' if lasting else 'retry',
-                              reached=isinstance(reason, _ANSWERED))
+                              connected=sent or isinstance(reason, _ANSWERED),
+                              cause=type(reason).__name__)
 
 ###############################################################################
 # Command line ################################################################

@@ -64,7 +64,8 @@ class FakeSlack(object):
 
     Every call is recorded. ``fault(method, params)`` may return
     ``(status, headers, body)`` to answer instead of Slack, or ``RESET`` to
-    drop the connection; ``delay`` holds every answer back. With
+    drop the connection; ``delay`` holds every answer back, ``hold(method,
+    params)`` one answer after Slack has acted on it (seconds, or None). With
     ``enforce_limits`` it answers 429 past Slack's documented rates:
     the Tier-3 methods (chat.update and the scheduling ones) 50 a minute each
     for the whole workspace, chat.postMessage one a second per channel
@@ -90,7 +91,7 @@ class FakeSlack(object):
                        'profile': {'display_name': 'Alice'}},
                       {'id': 'U0BOB00002', 'name': 'bob',
                        'profile': {'display_name': 'bobby'}}]
-        self.fault = None
+        self.fault = self.hold = None
         self.delay = 0.0
         self.enforce_limits = False
         self.scopes = {'channels:history'}
@@ -255,6 +256,9 @@ class FakeSlack(object):
             answer = 200, {}, json.dumps(self._answer(request, method,
                                                       params))
         status, headers, text = answer
+        held = self.hold and self.hold(method, params)
+        if held:
+            time.sleep(held)
         with self.lock:
             call['answer'] = status, text
             self.lock.notify_all()
@@ -1327,6 +1331,61 @@ class FaultTest(SlackTestCase):
                 self.assertEqual(len(found), 1, found)
                 self.assertIn('never reached', found[0])
                 self.assertIn('timed out', found[0])
+
+    def test_a_hung_first_call_still_gets_the_final_out(self):
+        # The first post lands but its answer comes after the run's end:
+        # the end tries once more (a fresh connection) and finds it.
+        held = []
+        self.slack.hold = lambda m, p: held.append(m) or 4 if not held \
+            else None
+        report = self.report(timeout=1.0, flush_timeout=8.0, stale_after=None)
+        trainer = make_trainer(report=report)
+        trainer.extend(lambda _: time.sleep(0.1), trigger=(1, 'iteration'))
+        with captured() as record:
+            trainer.run()  # 0.8 s
+        self.assertEqual(held, ['chat.postMessage'])
+        self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
+        self.assertEqual(slack_warnings(record), [])
+
+    def test_a_proxy_that_only_answers_html_costs_two_timeouts(self):
+        page = 200, {'Content-Type': 'text/html'}, '<html>blocked</html>'
+        self.slack.fault = lambda m, p: page
+        report, ended = self.report(timeout=0.5, flush_timeout=30.0), []
+        trainer = make_trainer(report=report)
+        trainer.extend(lambda _: ended.append(time.time()),
+                       trigger=(8, 'iteration'), priority=-1)
+        with captured() as record:
+            trainer.run()
+        left = time.time()
+        tries = [c['time'] - ended[0] for c in self.slack.calls
+                 if c['time'] > ended[0]]
+        self.assertTrue(tries)  # it tried at the end, and gave up:
+        # within two timeouts (1 s) of the end, far from flush_timeout
+        self.assertLess(max(tries), 1.0)
+        self.assertLess(left - ended[0], 10.0)
+        found = slack_warnings(record)
+        self.assertEqual(len(found), 2, found)  # the page, then the end
+        self.assertIn('never reached', found[1])
+
+    def test_one_cause_is_one_warning_whichever_method_meets_it(self):
+        page = 200, {'Content-Type': 'text/html'}, '<html>busy</html>'
+        pages = [page] * 3
+        self.slack.fault = lambda m, p: pages.pop(0) if pages else None
+        patched = unittest.mock.patch.object(slack_report._Pacing,
+                                             'backoff_first', 0.1)
+        patched.start()
+        self.addCleanup(patched.stop)
+        report = self.report(timeout=1.0, flush_timeout=8.0)
+        trainer = make_trainer(report=report, iterations=30)
+        trainer.extend(lambda _: time.sleep(0.03), trigger=(1, 'iteration'))
+        with captured() as record:
+            trainer.run()
+        self.assertEqual(pages, [])
+        methods = {c['method'] for c in self.slack.calls[:3]}
+        self.assertGreater(len(methods), 1, methods)  # met by two methods
+        self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
+        found = slack_warnings(record)
+        self.assertEqual(len(found), 1, found)
 
     def test_a_hung_slack_does_not_hang_the_end_of_training(self):
         self.slack.delay = 30
