@@ -52,6 +52,7 @@ import bisect
 import collections
 import collections.abc
 import contextlib
+import datetime
 import http.client
 import importlib.util
 import ipaddress
@@ -680,6 +681,30 @@ def _date(seconds):
     """A time Slack shows in each reader's zone, with a UTC fallback."""
     return '<!date^%d^{date_short_pretty} {time}|%s>' % (
         seconds, time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(seconds)))
+
+
+def _shown_date(match, now=None):
+    """A ``<!date>`` as Slack shows it to a reader here (local time)."""
+    when = time.localtime(int(match.group(1)))
+    days = (datetime.date(*when[:3]) - datetime.date.fromtimestamp(
+        now or time.time())).days
+    pretty = {-1: 'yesterday', 0: 'today', 1: 'tomorrow'}.get(
+        days, time.strftime('%b %d', when).replace(' 0', ' '))
+    known = {'{date_short_pretty}': pretty,
+             '{time}': time.strftime('%H:%M', when)}
+    text = re.sub(r'\{\w+\}', lambda m: known.get(m.group(), '\x00'),
+                  match.group(2))
+    return match.group(3) if '\x00' in text else text
+
+
+def _preview(text):
+    """Slack text as a reader sees it, for a terminal: dates in local time,
+    links and mentions by their label, escapes undone."""
+    text = re.sub(r'<!date\^(\d+)\^([^|>]*)\|([^>]*)>', _shown_date, text)
+    text = re.sub(r'<[^|>]*\|([^>]*)>', r'\1', text)
+    text = re.sub(r'<[@!](?:subteam\^)?([^>]*)>', r'@\1', text)
+    return text.replace('&lt;', '<').replace('&gt;', '>').replace('&amp;',
+                                                                  '&')
 
 
 def _marker(report_ts):
@@ -1404,6 +1429,15 @@ def _sweep_picture(cards):
 
 
 _CONTENT_MARK = '\x00'  # stands for {content} while the rest is measured
+_EMPTY_MARK = '\x01'  # an empty value, gone with its blanks once formatted
+
+
+def _collapse(text):
+    """Drop empty values with the blanks that set them apart (a line of
+    nothing else with its newline); the template's other blanks stay."""
+    text = re.sub('(?m)^[ \t]*%s[ \t%s]*\n' % (_EMPTY_MARK, _EMPTY_MARK), '',
+                  text)
+    return re.sub('%s[ \t]+|[ \t]*%s' % (_EMPTY_MARK, _EMPTY_MARK), '', text)
 
 
 class _Message(object):
@@ -1508,11 +1542,13 @@ class _Message(object):
         escaped['updated'] = _date(state.time)
         escaped['finish_mentions'] = ' '.join(self.mentions(user_ids)) if (
             state.kind in _ENDINGS and not quiet) else ''
+        escaped.update((k, _EMPTY_MARK) for k, v in escaped.items() if not v)
         # Room for the fence, the table's header and its newest line comes
         # first; past that, the longest substituted values give way.
         reserve = self._content_uses and self._table.least(state.rows)
         while True:
-            parts = self._template.format_map(escaped).split(_CONTENT_MARK)
+            parts = _collapse(self._template.format_map(escaped)).split(
+                _CONTENT_MARK)
             spare = self._max_length - reserve * self._content_uses - sum(
                 map(_units, parts))
             if spare >= 0:
@@ -2482,16 +2518,16 @@ def _demo():
         # Slowed down on purpose, so that the updates can be watched.
         trainer.extend(lambda _: time.sleep(0.3), trigger=(1, 'epoch'))
         if not report.available and sys.stdout.isatty():
-            trainer.extend(lambda _: print('\033[H\033[J' + report.message),
-                           trigger=(1, 'epoch'))
+            trainer.extend(lambda _: print('\033[H\033[J' + _preview(
+                report.message)), trigger=(1, 'epoch'))
         trainer.run()
     if not report.available:
-        print(report.message)
+        print(_preview(report.message))
         with open('slack_report_demo.png', 'wb') as picture:
             picture.write(report.picture)
         print('\nThe picture it would post in the thread at the end: %s'
               % os.path.abspath('slack_report_demo.png'))
-    print('\nDone: %s' % report.message.splitlines()[0])
+    print('\nDone: %s' % _preview(report.message.splitlines()[0]))
     return 0
 
 
@@ -2591,8 +2627,7 @@ def _summarize(group, post, token, channel, api_url):
               % (group, _PAGE * _PAGES))
         return 1
     text = _summary(group, cards, [], link)
-    print(re.sub(r'<[^|>]*\|([^>]*)>', r'\1', text).replace(
-        '&lt;', '<').replace('&gt;', '>').replace('&amp;', '&'))
+    print(_preview(text))
     picture = _sweep_picture(cards)
     name = 'slack_report_%s.png' % re.sub(r'[^\w.-]', '_', group)
     if picture:

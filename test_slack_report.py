@@ -36,7 +36,7 @@ from chainer import training
 from chainer.training import extensions
 
 import slack_report
-from slack_report import SlackReport, SlackReportWarning
+from slack_report import DEFAULT_TEMPLATE, SlackReport, SlackReportWarning
 
 TOKEN = 'xoxb-1111-2222-SeCrEtToKeNvAlUe'
 CHANNEL_ID = 'C0TESTCHAN'
@@ -962,6 +962,35 @@ class TemplateTest(SlackTestCase):
         self.assertNotIn('\033', content)
         for line in content.splitlines():
             self.assertEqual(line, line.rstrip())
+
+    def test_an_empty_value_takes_its_blanks_with_it(self):
+        report = self.report(template='A {tag}  B {tag} C `{cmd} {tag}`\n'
+                             ' {tag} \n{content}', fields={'tag': ''},
+                             stale_after=None)
+        self.run_training(report)
+        lines = self.only_report()['text'].split('\n')
+        self.assertEqual(lines[0], 'A  B C `%s`' % sys.argv[0])
+        self.assertEqual(lines[1], '```')  # a line of only it: gone
+
+    def test_the_preview_shows_what_a_reader_sees(self):
+        report = self.report(finish_mentions='@U0123ABCD <!here>',
+                             fields={'tag': 'a<b>&c'},
+                             template=DEFAULT_TEMPLATE + ' {tag}')
+        self.run_training(report)
+        sent = report.message
+        self.assertIn('<!date^', sent)  # the text as sent stays
+        shown = slack_report._preview(sent)
+        self.assertNotIn('<!date', shown)
+        self.assertIn('updated today %s' % time.strftime('%H:%M'), shown)
+        self.assertTrue(shown.endswith('@U0123ABCD @here a<b>&c'), shown)
+        day = 86400
+        for offset, word in ((-day, 'yesterday'), (day, 'tomorrow')):
+            when = int(time.time()) + offset
+            self.assertEqual(slack_report._preview(
+                '<!date^%d^{date_short_pretty} {time}|x>' % when), '%s %s' % (
+                    word, time.strftime('%H:%M', time.localtime(when))))
+        self.assertEqual(slack_report._preview('<!date^1^{date_long}|x>'),
+                         'x')  # a form it does not know: the fallback
 
     def test_pwdshort_uses_a_tilde_under_home(self):
         home = os.path.expanduser('~')
@@ -2631,7 +2660,7 @@ class SweepTest(SlackTestCase):
         os.environ['SLURM_ARRAY_TASK_COUNT'] = '3'
         card = self.report()._message._card
         self.assertEqual((card['group'], card['size']), ('77', 3))
-        self.assertIn('pid %d  sweep 77' % os.getpid(),
+        self.assertIn('pid %d sweep 77' % os.getpid(),
                       self.report().message)
         self.assertEqual(self.report(group=False)._message._card['group'], '')
 
