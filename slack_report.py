@@ -438,7 +438,7 @@ class SlackReport(_extensions.PrintReport):
         if self._silent or self._state.kind in _ENDINGS:
             return
         _SIGNALS.remove(self)
-        self._end(*_ending(self._failure, self._run, self._terminated))
+        self._end()
         if self._sender is not None:
             self._sender.join()
 
@@ -465,12 +465,13 @@ class SlackReport(_extensions.PrintReport):
                 _SIGNALS.add(self)
         self._report('started')
 
-    def _end(self, kind, detail='', trace=''):
-        """Hand on the final state: the sender's grace starts now."""
-        self._report(kind, detail, trace)
+    def _end(self):
+        """Hand on how the run ended: the sender's grace starts now."""
+        ending = _ending(self._failure, self._run, self._terminated)
+        self._report(*ending)
         if self._sender is not None:  # _sender.join() waits for it
             self._sender.close(min(_SIGNAL_GRACE, self._options['flush'])
-                               if kind == 'terminated' else
+                               if ending[0] == 'terminated' else
                                self._options['flush'])
 
     def _report(self, kind, detail='', trace=''):
@@ -500,9 +501,8 @@ def _ending(failure, run, terminated):
     its end, the run was cut short, whatever the program did about it."""
     detail, trace = _describe_failure(*failure) if failure else ('', '')
     if terminated and not (run is not None and run.finished()):
-        where = run and run.where()
-        return 'terminated', terminated + (', ' + where if where else ''), \
-            trace
+        where = ', ' + run.where() if run is not None else ''
+        return 'terminated', terminated + where, trace
     if failure is not None:
         return 'failed', detail, trace
     if run is not None and run.interrupted():
@@ -622,7 +622,7 @@ class _SignalGuard(object):
         self._reports = []
         self._restore()
         for report in reports:
-            report._end(*_ending(None, report._run, description))
+            report._end()
         for report in reports:  # registered with a sender: see _start
             report._sender.join()
         os.kill(os.getpid(), signum)  # now the default: ends as it would
