@@ -1667,9 +1667,14 @@ class _Pacing(object):
     # with each refusal (linear: doubling left 20 runs ending together at
     # 40 s, where this took 20 s, against a post a second).
     spread_step = 2.0
+    # A run Slack never answered (only HTML pages, resets, 5xx, hung
+    # answers) gives its end this many ``timeout``: room for one more try
+    # on a fresh connection, not for a whole flush_timeout per run.
+    unanswered_timeouts = 2
 
-    def __init__(self, min_interval):
+    def __init__(self, min_interval, timeout):
         self.min_interval = self.interval = min_interval
+        self.timeout = timeout
         self.failures = 0  # in a row
         self.contended = False  # a 429 came, and no spread since
         self.refused_at_end = 0
@@ -1693,6 +1698,15 @@ class _Pacing(object):
         self.refused_at_end += ending
         return [(error.retry_after or backoff, False)] + (
             [] if ending else [(random.uniform(0, self.interval), True)])
+
+    def fits(self, wait, left, spent, answered):
+        """Whether a try after ``wait`` fits the end: before the deadline
+        (``left``); Slack unanswered so far, the try's own timeout too,
+        within ``unanswered_timeouts`` of the close (``spent`` ago)."""
+        if answered:
+            return wait <= left
+        return wait + self.timeout <= min(
+            left, self.unanswered_timeouts * self.timeout - spent)
 
     def spread(self, left, request):
         """After a 429 at the end: a random wait, leaving ``request``
@@ -2094,7 +2108,7 @@ class _Sender(object):
         self._posted = _Posted(client, learned.channel, learned.ts)
         self._switch = _Switch(client, self.warn, stale_after,
                                learned.switch, learned.ts is not None)
-        self._pacing = _Pacing(min_interval)
+        self._pacing = _Pacing(min_interval, client.timeout)
         self._pictured = not plot
         self._user_ids = self._unreached = None
         self._settled = False  # the end is out, or a warning said why not
@@ -2189,18 +2203,11 @@ class _Sender(object):
         self._worker.wait(self._pacing.spread(self._worker.left(),
                                               self._client.timeout))
 
-    def _room(self):
-        """Seconds the end may still take: until the deadline once Slack
-        has answered; before that, a few ``timeout`` from the close."""
-        if self._client.answered:
-            return self._worker.left()
-        spent = self._worker.timeout - self._worker.left()
-        return min(self._worker.left(),
-                   _UNANSWERED_TIMEOUTS * self._client.timeout - spent)
-
     def _failed(self, error):
         """After a failed call: True ends the work, else it is retried."""
         ending = self._worker.closing
+        # Why the end may be cut short: Slack never answered this run.
+        self._unreached = None if self._client.answered else error
         if 'metadata' in error.error:  # too large, or refused: less, none
             self._metadata, self._curves = self._metadata and (
                 self._curves), False
@@ -2218,28 +2225,21 @@ class _Sender(object):
             self._posted.forget()
             self._switch.retire()
         elif ending and not (self._client.answered or error.connected):
-            self._unreached = error
             return True  # no route to Slack: the end waits for none
         else:
             if self._client.answered or not ending:  # else said at the end
                 self.warn(error.cause, 'Slack call failed (%s); retrying in '
                           'the background' % error.error)
             waits = self._pacing.failed(error, ending)
-            # Unanswered so far, the next try must also fit its timeout.
-            if ending and waits[0][0] + (0 if self._client.answered else (
-                    self._client.timeout)) > self._room():
-                self._unreached = None if self._client.answered else error
+            left = self._worker.left()
+            if ending and not self._pacing.fits(
+                    waits[0][0], left, self._worker.timeout - left,
+                    self._client.answered):
                 return True  # it would come too late
             for seconds, cut_by_the_end in waits:
                 self._worker.wait(seconds, cut_by_the_end)
         self._worker.again()
         return False
-
-
-# A run that Slack never answered (only HTML pages, resets, 5xx, hung
-# answers) gives its end this many ``timeout``: room for one more try on a
-# fresh connection, not for a whole flush_timeout per run of a sweep.
-_UNANSWERED_TIMEOUTS = 2
 
 
 def _placed(card, posted, switch):
