@@ -683,18 +683,19 @@ def _date(seconds):
         seconds, time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(seconds)))
 
 
-def _shown_date(match, now=None):
-    """A ``<!date>`` as Slack shows it to a reader here (local time)."""
+def _shown_date(match):
+    """A ``<!date>`` as Slack shows it to a reader here (local time); its
+    fallback where it uses a token this does not know."""
     when = time.localtime(int(match.group(1)))
-    days = (datetime.date(*when[:3]) - datetime.date.fromtimestamp(
-        now or time.time())).days
+    days = (datetime.date(*when[:3]) - datetime.date.today()).days
     pretty = {-1: 'yesterday', 0: 'today', 1: 'tomorrow'}.get(
         days, time.strftime('%b %d', when).replace(' 0', ' '))
     known = {'{date_short_pretty}': pretty,
              '{time}': time.strftime('%H:%M', when)}
-    text = re.sub(r'\{\w+\}', lambda m: known.get(m.group(), '\x00'),
-                  match.group(2))
-    return match.group(3) if '\x00' in text else text
+    tokens = re.compile(r'\{\w+\}')
+    if not set(tokens.findall(match.group(2))) <= set(known):
+        return match.group(3)
+    return tokens.sub(lambda token: known[token.group()], match.group(2))
 
 
 def _preview(text):
@@ -1432,12 +1433,16 @@ _CONTENT_MARK = '\x00'  # stands for {content} while the rest is measured
 _EMPTY_MARK = '\x01'  # an empty value, gone with its blanks once formatted
 
 
+# A line of nothing but empty values, and an empty value with the blanks
+# that set it apart (those after it, else those before it).
+_EMPTY_LINE = re.compile('(?m)^[ \t]*%s[ \t%s]*\n' % ((_EMPTY_MARK,) * 2))
+_EMPTY_VALUE = re.compile('%s[ \t]+|[ \t]*%s' % ((_EMPTY_MARK,) * 2))
+
+
 def _collapse(text):
-    """Drop empty values with the blanks that set them apart (a line of
-    nothing else with its newline); the template's other blanks stay."""
-    text = re.sub('(?m)^[ \t]*%s[ \t%s]*\n' % (_EMPTY_MARK, _EMPTY_MARK), '',
-                  text)
-    return re.sub('%s[ \t]+|[ \t]*%s' % (_EMPTY_MARK, _EMPTY_MARK), '', text)
+    """Drop empty values with their blanks; the template's other blanks
+    stay."""
+    return _EMPTY_VALUE.sub('', _EMPTY_LINE.sub('', text))
 
 
 class _Message(object):
@@ -1542,7 +1547,7 @@ class _Message(object):
         escaped['updated'] = _date(state.time)
         escaped['finish_mentions'] = ' '.join(self.mentions(user_ids)) if (
             state.kind in _ENDINGS and not quiet) else ''
-        escaped.update((k, _EMPTY_MARK) for k, v in escaped.items() if not v)
+        escaped = {key: v or _EMPTY_MARK for key, v in escaped.items()}
         # Room for the fence, the table's header and its newest line comes
         # first; past that, the longest substituted values give way.
         reserve = self._content_uses and self._table.least(state.rows)
