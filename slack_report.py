@@ -177,13 +177,14 @@ def _check_options(max_length, seconds, fields, comm, stale_after):
 def _sweep_options(group, size, rank_by, entries):
     """The run's group and size, from the arguments or the environment (a
     Slurm job array groups itself; False: none), and rank_by, checked."""
+    env = os.environ.get
     if group is None:
-        group = os.environ.get('SLACK_REPORT_GROUP') or os.environ.get(
-            'SLURM_ARRAY_JOB_ID')
-        size = size or os.environ.get('SLACK_REPORT_GROUP_SIZE') or \
-            os.environ.get('SLURM_ARRAY_TASK_COUNT')
+        group = env('SLACK_REPORT_GROUP') or env('SLURM_ARRAY_JOB_ID')
     if type(group) is int:
         group = str(group)
+    if size is None:  # Slurm's count only for Slurm's array
+        size = env('SLACK_REPORT_GROUP_SIZE') or (env(
+            'SLURM_ARRAY_TASK_COUNT') if _slurm_array(group) else None)
     if group not in (None, False) and not (isinstance(group, str) and re.
                                            fullmatch(r'[^\x00-\x1f]{1,80}',
                                                      group)):
@@ -202,6 +203,23 @@ def _sweep_options(group, size, rank_by, entries):
         raise ValueError('rank_by %r must be one of the entries %s'
                          % (rank_by, ', '.join(map(repr, entries))))
     return group or None, group and size, rank_by
+
+
+def _slurm_array(group):
+    """Whether ``group`` is the Slurm job array this process is a task of."""
+    return bool(group) and group == os.environ.get('SLURM_ARRAY_JOB_ID')
+
+
+def _slurm_tasks(group):
+    """The array's task IDs as [first, last, step] when ``group`` is the
+    array and Slurm tells them; else []."""
+    env = os.environ.get
+    try:
+        return [int(env('SLURM_ARRAY_TASK_MIN')), int(env(
+            'SLURM_ARRAY_TASK_MAX')), int(env('SLURM_ARRAY_TASK_STEP') or 1)
+                ] if _slurm_array(group) else []
+    except (TypeError, ValueError):
+        return []
 
 
 def _settings(token, channel, api_url):
@@ -276,7 +294,8 @@ def _run_card(identity, fields, group, size, rank_by):
     argv = [_clean(a) for a in sys.argv or ['']]
     return {'v': 1, 'run': os.urandom(6).hex(),
             'key': os.environ.get('SLURM_ARRAY_TASK_ID', ''),
-            'group': group or '', 'size': size or 0, 'rank_by': rank_by or '',
+            'tasks': _slurm_tasks(group), 'group': group or '',
+            'size': size or 0, 'rank_by': rank_by or '',
             'host': identity['hostname'], 'pid': os.getpid(), 'cmd': argv[0],
             'args': argv[1:], 'git': identity['git'],
             'fields': {k: _clean(str(v)) for k, v in fields.items()}}
@@ -1038,7 +1057,7 @@ class _Trends(object):
             reduced = columns.reduce(entry)
             if reduced:  # its best may lie past rows, in a newer state
                 panel.append(_Series(entry, _PALETTE[len(panel)], reduced,
-                                     best[entry][::-1], False))
+                                     best[entry][::-1], 2))
         return _draw([p for p in panels.values() if p], columns.x_range,
                      self.counter)
 
@@ -1091,7 +1110,8 @@ _FONT = (
 _PALETTE = [bytes(c) for c in ((0, 114, 178), (213, 94, 0), (0, 158, 115),
                                (204, 121, 167), (230, 159, 0), (86, 180, 233),
                                (0, 0, 0))]
-_INK, _GRID, _FRAME = b'\x30\x30\x30', b'\xe4\xe4\xe4', b'\xa0\xa0\xa0'
+_INK, _GRID, _FRAME, _BEHIND = (b'\x30\x30\x30', b'\xe4\xe4\xe4',
+                                 b'\xa0\xa0\xa0', b'\xc8\xc8\xc8')
 # Pixels: width; a panel's height, the plot's top and height; the plot's
 # margins; a text line.
 _WIDTH, _PANEL, _PLOT_TOP, _PLOT, _LEFT, _RIGHT, _LINE = (
@@ -1100,8 +1120,9 @@ _PLOT_WIDTH = _WIDTH - _LEFT - _RIGHT
 _LOG_DECADES = 2  # a positive series spanning more decades: log scale
 
 # One curve of a panel, reduced to columns: (x, least, most, first, last)
-# in x order; its best point (x, value) or None; drawn bold or not.
-_Series = collections.namedtuple('_Series', 'label colour columns best bold')
+# in x order; its best point (x, value) or None; its stroke in pixels (the
+# widest drawn last); no label: not in the legend.
+_Series = collections.namedtuple('_Series', 'label colour columns best width')
 
 
 class _Canvas(object):
@@ -1200,8 +1221,9 @@ def _step(low, high, widen, most=8):
             return step
 
 
-def _draw(panels, x_range, x_name):
-    """PNG bytes of ``panels`` (lists of _Series), sharing the x axis."""
+def _draw(panels, x_range, x_name, title=''):
+    """PNG bytes of ``panels`` (lists of _Series), sharing the x axis;
+    ``title`` names what the first panel plots."""
     canvas = _Canvas(_WIDTH, _PANEL * len(panels))
     x_axis = _Axis(x_range[0], x_range[1], _PLOT_WIDTH)
     for index, series in enumerate(panels):
@@ -1211,7 +1233,7 @@ def _draw(panels, x_range, x_name):
         y_axis = _Axis(min(values), max(values), _PLOT, widen=True, log=log)
         top = index * _PANEL
         _draw_axes(canvas, top + _PLOT_TOP, x_axis, y_axis, x_name)
-        for one in sorted(series, key=lambda s: s.bold):  # bold on top
+        for one in sorted(series, key=lambda s: s.width):  # widest on top
             _draw_curve(canvas, top + _PLOT_TOP, one, x_axis, y_axis)
         for one in series:  # the best points, over every curve
             if one.best:
@@ -1219,7 +1241,8 @@ def _draw(panels, x_range, x_name):
                 y = top + _PLOT_TOP + _PLOT - 1 - y_axis.offset(one.best[1])
                 canvas.fill(x - 5, y - 5, x + 7, y + 7, _INK)
                 canvas.fill(x - 3, y - 3, x + 5, y + 5, one.colour)
-        _draw_legend(canvas, top, series, log)
+        _draw_legend(canvas, top, series, log, title)
+        title = ''
     return canvas.png()
 
 
@@ -1246,7 +1269,7 @@ def _draw_axes(canvas, top, x_axis, y_axis, x_name):
 
 def _draw_curve(canvas, top, series, x_axis, y_axis):
     """Each column's stroke, joined to the next by a line."""
-    width = 3 if series.bold else 2
+    width = series.width
     bottom = top + _PLOT - 1
 
     def row(value):
@@ -1266,10 +1289,13 @@ def _draw_curve(canvas, top, series, x_axis, y_axis):
         previous = at, row(last)
 
 
-def _draw_legend(canvas, top, series, log):
-    """Each series' colour and label above the plot; 'log' if so."""
+def _draw_legend(canvas, top, series, log, title):
+    """The title, then each labelled series' colour and label above the
+    plot; 'log' if so."""
     x, y = _LEFT, top + 6
-    for one in series:
+    if title:
+        x = canvas.text(x, y, title + ':') + 18
+    for one in (s for s in series if s.label):
         width = 24 + 12 * len(one.label)
         if x + width > _WIDTH - _RIGHT and x > _LEFT:
             x, y = _LEFT, y + _LINE
@@ -1323,7 +1349,9 @@ class _Columns(object):
 
 # A sweep, from its runs' cards (checked when read back, escaped here).
 _ENDED = ('completed', 'failed', 'interrupted', 'terminated', 'silent')
-_STATUSES = _ENDED + ('training', 'started')
+_STATUSES = ('started', 'training') + _ENDED
+_LEADERS = 3  # runs a sweep's picture draws in colour; the rest in grey
+_NAMED = 8  # task IDs named before an ellipsis
 
 
 def _linker(url, channel):
@@ -1336,6 +1364,14 @@ def _linker(url, channel):
             return '%sarchives/%s/p%s' % (url, channel, ts.replace('.', ''))
         return None
     return link
+
+
+def _is_sweep_text(text, group):
+    """Whether ``text`` is the group's anchor, summary or closing, by its
+    first words (pins and scheduled messages come without metadata)."""
+    return isinstance(text, str) and re.match(
+        r'Sweep %s(?: \((?:partial|\d+ tasks)\))?:' % re.escape(
+            _escape(group)), text) is not None
 
 
 def _run_name(card, link, label=None):
@@ -1376,8 +1412,8 @@ def _ranked(cards):
 
 
 def _differing(cards):
-    """Each card's arguments ('--lr 0.01') and fields ('name=value') that
-    not every run shares."""
+    """Each card's arguments ('--lr 0.01'), fields ('name=value') and git
+    commit that not every run shares."""
     each = []
     for card in cards:
         args, items = card['args'], []
@@ -1387,19 +1423,71 @@ def _differing(cards):
             items.append(' '.join(args[:take]))
             args = args[take:]
         each.append(items + ['%s=%s' % kv for kv in sorted(
-            card['fields'].items())])
+            card['fields'].items())] + ['git ' + card['git']] * bool(
+                card['git']))
     common = set.intersection(*map(set, each)) if each else set()
     return [' '.join(i for i in items if i not in common) for items in each]
 
 
-def _summary(group, cards, mentions, link, room=3900):
-    """How the runs ended, a line per run best first (as many as fit
-    ``room``), then the mentions."""
+def _counts(cards):
+    """'2 training, 1 completed, 1 failed' (a run started is training)."""
+    counts = collections.Counter(c['status'].replace('started', 'training')
+                                 for c in cards)
+    return ', '.join('%d %s' % (counts[s], s) for s in _STATUSES if counts[s])
+
+
+def _pending(missing):
+    """'2 tasks not reported yet (4, 5)'; '' if none is missing."""
+    named = [task for task in missing if task]
+    shown = ', '.join(named[:_NAMED]) + (', \u2026' if len(
+        named) > _NAMED else '')
+    return missing and '%d task%s not reported yet%s' % (
+        len(missing), 's' * (len(missing) > 1), ' (%s)' % shown * bool(named))
+
+
+def _close_hint(group):
+    return ('if they will not run, `python slack_report.py --summary %s '
+            '--post` closes the sweep' % _escape(shlex.quote(group)))
+
+
+def _anchor_text(group, size, view=None, link=None, closing=None,
+                 summary=None):
+    """The anchor: the sweep as ``view`` shows it, and when Slack posts the
+    ``closing`` (a time, and whether it is a notice) if no run closes the
+    sweep first; or, once over, the way to the ``summary``."""
+    head = 'Sweep %s%s: ' % (_escape(group), ' (%d tasks)' % size if size
+                             else '')
+    if summary:
+        target = link(summary)
+        return head + 'over, see %s' % ('<%s|the summary>' % target
+                                        if target else 'the summary')
+    if view is None:
+        return head + 'starting'
+    parts = [_counts(view.cards)]
+    rank_by, ranked = _ranked(view.cards)
+    if ranked and ranked[0]['entries'].get(rank_by):
+        parts.append('leading: %s %s' % (_run_name(ranked[0], link, (
+            _differing(ranked) + [''])[0] or None), _best_text(ranked[0],
+                                                              rank_by)))
+    parts.append(_pending(view.missing))
+    if closing:
+        parts.append(_close_hint(group) if closing[1] else
+                     'the summary follows %s if no run reports'
+                     % _date(closing[0]))
+    return head + '; '.join(p for p in parts if p)
+
+
+def _summary(group, cards, missing, mentions, link, hint=False,
+             room=3900):
+    """How the runs ended (``missing``: tasks that did not report), a line
+    per run best first (as many as fit ``room``), then the mentions."""
     rank_by, cards = _ranked(cards)
-    counts = collections.Counter(c['status'] for c in cards)
-    head = 'Sweep %s: %d runs: %s' % (_escape(group), len(cards), ', '.join(
-        '%d %s' % (counts[s], s) for s in _STATUSES if counts[s]))
-    lines, room = [head], room - _units(head) - _units(' '.join(mentions))
+    head = 'Sweep %s%s: %d runs: %s' % (_escape(group), ' (partial)' * bool(
+        missing), len(cards), '; '.join(p for p in (_counts(cards), _pending(
+            missing)) if p))
+    lines = [head] + ([_close_hint(group).capitalize() + '.'] if hint else [])
+    room -= sum(_units(line) + 1 for line in lines) + _units(' '.join(
+        mentions))
     for rank, (card, differs) in enumerate(zip(cards, _differing(cards)), 1):
         line = '%d. %s  %s  %s  %s  %s' % (
             rank, _run_name(card, link, card['status']), _best_text(
@@ -1414,19 +1502,24 @@ def _summary(group, cards, mentions, link, room=3900):
 
 
 def _sweep_picture(cards):
-    """Every run's curve of the ranking entry, named by rank, the best
-    bold; None without curves."""
+    """Every run's curve of the ranking entry: the best few in colour,
+    named by what sets them apart, the others thin and grey behind; None
+    without curves."""
     rank_by, cards = _ranked(cards)
     series = []
-    for rank, card in enumerate(cards, 1):
+    for rank, (card, differs) in enumerate(zip(cards, _differing(cards))):
         entry = card['entries'].get(rank_by)
         if entry and entry['curve']:
-            series.append(_Series('#%d' % rank, _PALETTE[(rank - 1) % len(
-                _PALETTE)], [(x, y, y, y, y) for x, y in entry['curve']], (
-                    entry['at'], entry['best']), rank == 1))
+            lead = rank < _LEADERS
+            series.append(_Series(
+                (differs or '#%d' % (rank + 1)) if lead else '',
+                _PALETTE[rank] if lead else _BEHIND, [
+                    (x, y, y, y, y) for x, y in entry['curve']],
+                (entry['at'], entry['best']) if lead else None,
+                3 if rank == 0 else 2 if lead else 1))
     xs = [c[0] for s in series for c in s.columns]
-    return _draw([series], (min(xs), max(xs)), cards[0]['counter']) \
-        if series else None
+    return _draw([series], (min(xs), max(xs)), cards[0]['counter'],
+                 rank_by) if series else None
 
 
 _CONTENT_MARK = '\x00'  # stands for {content} while the rest is measured
@@ -1723,6 +1816,9 @@ class _Pacing(object):
         return random.uniform(0, max(0.0, min(window, left - request)))
 
 
+_CHANNEL_ID = re.compile('[CG][A-Z0-9]+')  # a name gives no history
+
+
 class _Posted(object):
     """A message (or a reply in ``thread``) as Slack holds it: where, its
     text, whether its post notified, whether the end's reply is out."""
@@ -1737,9 +1833,10 @@ class _Posted(object):
 
     def show(self, text, notifies=False, metadata=None):
         """Post, or update to ``text`` unless shown, with ``metadata``
-        (event type, payload); ``notifies`` holds for a new post only."""
+        (event type, payload); ``notifies`` holds for a new post only.
+        Whether it called Slack."""
         if text == self._shown:
-            return
+            return False
         params = dict(channel=self.channel, text=text)
         if self._thread and self.ts is None:
             params['thread_ts'] = self._thread
@@ -1759,12 +1856,13 @@ class _Posted(object):
             self.channel, self.ts = answer['channel'], answer['ts']
             self.notified = notifies
         self._shown = text
+        return True
 
     def adopt(self, run):
         """After a first post went unanswered: take the one Slack posted
         anyway, by the run in its metadata (if the token may read it)."""
-        if self.ts is None and self.unsure and re.fullmatch(
-                '[CG][A-Z0-9]+', self.channel or ''):
+        if self.ts is None and self.unsure and _CHANNEL_ID.fullmatch(
+                self.channel or ''):
             try:
                 for page in _read(self._client, 'conversations.history', 1,
                                   channel=self.channel,
@@ -1800,12 +1898,17 @@ class _Posted(object):
 _RUN, _ANCHOR, _ENTRY, _RESULT, _SUMMARY = (
     'slack_report_run', 'slack_report_sweep', 'slack_report_entry',
     'slack_report_result', 'slack_report_summary')
-_PAGE, _PAGES = 200, 3  # messages a read asks for, and pages a search reads
+_PAGE, _WINDOW = 200, 3  # messages a read asks for; pages read without pins
+_END_READS = 3  # reads a run's end may make for its sweep, 429s included
+_SETTLE = 3.0  # seconds the newest ending run gives runs ending with it
+_LOOK_AGAIN = (1.0, 3.0)  # seconds before the other tasks look again
+_CLOSING_LAG = 5.0  # seconds the closing follows a run's silence
+_NOTICE_AFTER = 600.0  # seconds a notice of tasks not reported waits
 # A card's shape: a type (str up to 200, finite numbers), a list (up to 64),
 # a tuple (exactly those), a dict (those keys, or '*': any, up to 32).
-_CARD = {'run': str, 'key': str, 'group': str, 'size': int, 'rank_by': str,
-         'host': str, 'pid': int, 'cmd': str, 'args': [str], 'git': str,
-         'fields': {'*': str}, 'status': str, 'detail': str,
+_CARD = {'run': str, 'key': str, 'tasks': [int], 'group': str, 'size': int,
+         'rank_by': str, 'host': str, 'pid': int, 'cmd': str, 'args': [str],
+         'git': str, 'fields': {'*': str}, 'status': str, 'detail': str,
          'updated': float, 'elapsed': float, 'counter': str, 'report': str,
          'due': float, 'entries': {'*': {
              'latest': float, 'best': float, 'at': float, 'higher': bool,
@@ -1831,83 +1934,360 @@ def _fits(value, shape):
     return type(value) is shape and (shape is not str or len(value) <= 200)
 
 
+def _mine(client, message):
+    """Whether this token's bot (or user) posted ``message``."""
+    me = client.identity()
+    mine = me.get('bot_id') or me.get('user_id')
+    return bool(mine) and message.get(
+        'bot_id' if me.get('bot_id') else 'user') == mine
+
+
 def _own(client, message, *kinds):
     """The payload of ``message`` if this token's bot (or user) posted it
     with metadata of one of ``kinds``; else None."""
-    me, metadata = client.identity(), message.get('metadata')
-    key = 'bot_id' if me.get('bot_id') else 'user'
-    mine = me.get('bot_id') or me.get('user_id')
-    if not mine or message.get(key) != mine or not (
-            isinstance(metadata, dict) and metadata.get(
-                'event_type') in kinds):
+    metadata = message.get('metadata')
+    if not (_mine(client, message) and isinstance(metadata, dict) and
+            metadata.get('event_type') in kinds):
         return None
     payload = metadata.get('event_payload')
     return payload if isinstance(payload, dict) else None
 
 
 def _read(client, method, pages, **params):
-    """At most ``pages`` pages of ``method``'s messages, as lists."""
-    for _, answer in zip(range(pages), client.pages(
-            method, limit=_PAGE, include_all_metadata='true', **params)):
-        messages = answer.get('messages')
-        yield [m for m in (messages if isinstance(messages, list) else ())
+    """At most ``pages`` pages of ``method``'s messages (for pins.list, the
+    messages pinned), as lists."""
+    pins = method == 'pins.list'
+    if not pins:
+        params.update(limit=_PAGE, include_all_metadata='true')
+    for _, answer in zip(range(pages), client.pages(method, **params)):
+        found = [item.get('message') for item in answer.get('items') or ()
+                 if isinstance(item, dict)] if pins else answer.get(
+                     'messages')
+        yield [m for m in (found if isinstance(found, list) else ())
                if isinstance(m, dict) and isinstance(m.get('ts'), str)]
 
 
-class _Sweep(object):
-    """This run's place in its group (a sweep of ``size`` runs if known).
+def _missing(cards, size):
+    """The tasks of a sweep of ``size`` that have not reported: their IDs
+    where Slurm told a range that counts ``size``, else blanks."""
+    reported = {card['key'] for card in cards}
+    span = next((c['tasks'] for c in cards if len(c['tasks']) == 3), None)
+    tasks = range(span[0], span[1] + 1, max(1, span[2])) if span else ()
+    if len(tasks) == size:
+        return [str(task) for task in tasks if str(task) not in reported]
+    return [''] * max(0, size - len(cards))
 
-    The anchor is found among the channel's newest messages or posted (in
-    a race, the oldest stays). Its thread holds each run's entry, kept
-    fresh while it reports, and result: an ending run reads that thread
-    alone. The run whose result is the newest, all runs ended, posts the
-    summary: each posts its result before it reads, so the last sees all.
+
+class _View(object):
+    """A sweep as its anchor's thread tells it: each run's newest card (its
+    result if it has one), the summary's ts ('' if none), the newest
+    result's ts."""
+
+    def __init__(self, cards, summary, newest, size):
+        self.cards, self.summary, self.newest = cards, summary, newest
+        self.training = [c for c in cards if c['status'] not in _ENDED]
+        self.missing = _missing(cards, size) if size else []
+        self.complete = bool(size) and not (self.training or self.missing)
+
+    def closing(self):
+        """What Slack is to post if no run closes the sweep: (when, the
+        cards then, whether it is a notice). The summary once the runs still
+        training count as silent; a notice, not before _NOTICE_AFTER, where
+        tasks are missing or a run's silence has no date."""
+        notice = bool(self.missing) or not all(
+            c['due'] for c in self.training)
+        at = max([c['due'] + _CLOSING_LAG for c in self.training] + [
+            time.time() + _NOTICE_AFTER] * notice)
+        return at, [dict(c, status='silent') if c['due'] and c in
+                    self.training else c for c in self.cards], notice
+
+
+class _Anchor(object):
+    """Where a sweep's runs meet: the group's oldest anchor message. Found
+    on the channel's newest page, else among its pins (however busy the
+    channel has been since), else posted: a run that then sees an older one
+    deletes its own, so only the oldest is pinned, while the sweep runs.
+    Without the pins scopes, looked for among the newest pages only."""
+
+    def __init__(self, client, group, size, warn):
+        self._client, self._warn = client, warn
+        self._group, self._size = group, size
+        self._pins = True  # until Slack says the token may not
+        self.posted = None  # the anchor, once found
+
+    def find(self, channel):
+        """Look for the anchor; whether found."""
+        found = self._oldest(channel, 1)
+        if found is None and self._pins:
+            found = self._pinned(channel)
+        if found is None and not self._pins:
+            found = self._oldest(channel, _WINDOW)
+        if found is not None:
+            self.posted = _Posted(self._client, channel, found)
+        return found is not None
+
+    def post(self, channel):
+        """Post an anchor; keep it, pinned, unless an older one came."""
+        posted = _Posted(self._client, channel, None)
+        self._show(posted, _anchor_text(self._group, self._size), '')
+        oldest = self._oldest(posted.channel, 1) or posted.ts
+        if oldest != posted.ts:
+            self._client.call('chat.delete', channel=posted.channel,
+                              ts=posted.ts)
+            posted = _Posted(self._client, posted.channel, oldest)
+        elif self._pins:
+            self._pin('pins.add', posted)
+        self.posted = posted
+
+    def show(self, text, summary=None):
+        """Edit the anchor; with ``summary`` (the summary's ts), its metadata
+        too: other edits leave it, so none undoes a summary."""
+        self._show(self.posted, text, summary)
+
+    def _show(self, posted, text, summary):
+        posted.show(text, metadata=summary is not None and (_ANCHOR, {
+            'group': self._group, 'size': self._size or 0,
+            'summary': summary}))
+
+    def unpin(self):
+        if self._pins:
+            self._pin('pins.remove', self.posted)
+
+    def _oldest(self, channel, pages):
+        """The group's oldest anchor on the newest page that has one."""
+        for page in _read(self._client, 'conversations.history', pages,
+                          channel=channel):
+            found = [m['ts'] for m in page if (_own(
+                self._client, m, _ANCHOR) or {}).get('group') == self._group]
+            if found:
+                return min(found, key=float)
+        return None
+
+    def _pinned(self, channel):
+        """The group's oldest pinned anchor, known by its first words."""
+        try:
+            pinned = next(_read(self._client, 'pins.list', 1,
+                                channel=channel))
+        except _SlackError as error:
+            return self._unpinnable(error)
+        return min((m['ts'] for m in pinned if _mine(self._client, m) and
+                    _is_sweep_text(m.get('text'), self._group)),
+                   key=float, default=None)
+
+    def _pin(self, method, posted):
+        try:
+            self._client.call(method, channel=posted.channel,
+                              timestamp=posted.ts)
+        except _SlackError as error:  # else pinned already, or gone
+            if error.kind in _TRANSIENT or error.error == 'missing_scope':
+                self._unpinnable(error)
+
+    def _unpinnable(self, error):
+        """Pins are optional: without them, warn once."""
+        if error.kind in _TRANSIENT:
+            raise error
+        self._pins = False
+        self._warn('pins', 'sweep %s cannot pin its anchor (%s): %s. '
+                   'Without pins, a run that starts after %d other messages'
+                   ' does not find its sweep.'
+                   % (self._group, error.error, error.fix(), _PAGE * _WINDOW))
+
+
+class _Closing(object):
+    """What Slack posts for a sweep that no live run can close: the summary
+    once the runs still training count as silent, or a notice of tasks not
+    reported. Scheduled as text alone (Slack does not post a scheduled
+    message with metadata), and known again by its first words."""
+
+    def __init__(self, client, group):
+        self._client, self._group = client, group
+        self._id = None  # the one this run scheduled
+
+    def schedule(self, channel, text, at):
+        """Replace the group's closings by ``text``, posted at ``at``."""
+        self.cancel(channel, everyone=True)
+        self._id = self._client.call(
+            'chat.scheduleMessage', channel=channel, post_at=int(at),
+            text=text)['scheduled_message_id']
+
+    def postpone(self, channel, at):
+        """A run still reporting: its silence is no nearer than ``at``."""
+        for message in self._pending(channel):
+            if message['post_at'] < at:
+                self._client.call('chat.scheduleMessage', channel=channel,
+                                  post_at=int(at), text=message['text'])
+                self._delete(channel, message['id'])
+
+    def cancel(self, channel, everyone=False):
+        """Delete the one this run scheduled, or every one of the group."""
+        for message in self._pending(channel) if everyone else [
+                {'id': self._id}] * bool(self._id):
+            self._delete(channel, message['id'])
+
+    def _pending(self, channel):
+        return [m for answer in self._client.pages(
+            'chat.scheduledMessages.list', channel=channel)
+            for m in answer.get('scheduled_messages') or ()
+            if _fits(m, {'id': str, 'post_at': int}) and _is_sweep_text(
+                m.get('text'), self._group)]
+
+    def _delete(self, channel, scheduled_id):
+        try:
+            self._client.call('chat.deleteScheduledMessage', channel=channel,
+                              scheduled_message_id=scheduled_id)
+        except _SlackError as error:  # else posted already, or gone
+            if error.kind in _TRANSIENT:
+                raise
+
+
+class _Sweep(object):
+    """This run's place in its group, a sweep of ``size`` runs if known.
+
+    Its entry in the anchor's thread comes first, before its report, and is
+    kept fresh; its result comes at the end. The thread alone tells the
+    sweep. The run whose result is the newest reads after posting it, so it
+    sees every earlier one: it sums the sweep up once all tasks have ended,
+    else schedules the closing, which runs still reporting push back.
     """
 
-    def __init__(self, client, warn, group, size):
-        self._client, self._warn = client, warn
+    def __init__(self, client, worker, group, size):
+        self._client, self._worker = client, worker
         self.group, self.size = group, size
-        self.anchor = None  # then _Posted, as the entry, result and summary
-        self._cards, self._pictured = None, False  # kept for retries
+        self.anchor = _Anchor(client, group, size, worker.warn)
+        self._closing = _Closing(client, group)
+        self.entry = self._result = self._summary = None  # once joined
+        self._announced = False  # the anchor has shown this run
+        self._decided = None  # the view summed up, kept for retries
+        self._pictured = False
         self.on = True  # off: this run reports alone
 
-    def follow(self, card, channel):
-        """While the run reports: join the group, keep the entry fresh."""
+    def follow(self, card, channel, mentions):
+        """While the run reports: join, post or refresh its entry; once its
+        report is out, show it in the anchor (and in the closing, if a run
+        has ended); later, push the closing back as the entry moves."""
         with self._or_alone(later=True):
-            if self.anchor is None:
-                self.join(channel)
-            self._entry.show(_entry_text(card, self._link()),
-                             metadata=(_ENTRY, card))
+            moved = self._enter(card, channel)
+            if card['report'] and not self._announced:
+                view, link = self.read(), self.link()
+                if view.newest and not view.summary:
+                    self._defer(view, mentions, link)
+                elif not view.summary:
+                    self.anchor.show(_anchor_text(self.group, self.size,
+                                                  view, link))
+                self._announced = True
+            elif moved and self._announced and self.size:
+                self._closing.postpone(self.anchor.posted.channel,
+                                       card['due'] + _CLOSING_LAG)
 
-    def finish(self, card, channel, mentions):
-        """At the end: the result; if this run's to summarize, the summary
-        (which notifies), the anchor pointing to it, the curves."""
+    def finish(self, card, channel):
+        """At the end, first: the result (the entry stays as it was)."""
         with self._or_alone(later=False):
-            if self.anchor is None:
-                self.join(channel)
-            link, summary = self._link(), self._summary
-            self._cards = self._cards or self.end(card, _result_text(
-                card, link))
-            if self._cards:
-                summary.show(_summary(self.group, self._cards, mentions, link),
-                             metadata=(_SUMMARY, {'group': self.group}))
-                self._show_anchor(self.anchor, summary.ts, link)
-                picture = None if self._pictured else _sweep_picture(
-                    self._cards)
-                if picture:
-                    self._client.upload(summary.channel, summary.ts,
-                                        'sweep.png', 'Sweep curves', picture)
-                self._pictured = True
+            if self.entry is None:
+                self._join(channel, card)
+            self._result.show(_result_text(card, self.link()),
+                              metadata=(_RESULT, card))
 
-    def _link(self):
+    def decide(self, mentions):
+        """For the run with the newest result, the summary or the closing.
+        Whether a summary tells of this run."""
+        with self._or_alone(later=False):
+            return self._decide(mentions, self.link())
+        return False
+
+    def _decide(self, mentions, link):
+        view = self._decided or self.read()
+        if view.newest == self._result.ts and not (
+                view.complete or view.summary or self._decided):
+            self._worker.wait(_SETTLE)  # for runs ending with this one
+            view = self.read()
+        if view.summary and not self._decided:  # in it if it came later
+            return float(view.summary) > float(self._result.ts)
+        if view.newest != self._result.ts:
+            return True  # the run with a newer result decides
+        if not view.complete:
+            self._defer(view, mentions, link)
+            if self.read().newest != self._result.ts:
+                self._closing.cancel(self.anchor.posted.channel)
+            return True
+        self._decided = view
+        self.sum_up(view, mentions, link)
+        return True
+
+    def _enter(self, card, channel):
+        """Join the group; post or refresh the entry: whether it changed."""
+        if self.entry is None:
+            self._join(channel, card)
+        return self.entry.show(_entry_text(card, self.link()),
+                               metadata=(_ENTRY, card))
+
+    def _join(self, channel, card):
+        """Find the anchor, else post it: the array's first task at once,
+        the others once they have looked again a moment later."""
+        first = not card['tasks'] or card['key'] == str(card['tasks'][0])
+        if not (self.anchor.find(channel) or first or self._worker.closing):
+            self._worker.wait(random.uniform(*_LOOK_AGAIN), until_closed=True)
+            self.anchor.find(channel)
+        if self.anchor.posted is None:
+            self.anchor.post(channel)
+        channel, ts = self.anchor.posted.channel, self.anchor.posted.ts
+        self.entry, self._result = (_Posted(self._client, channel, None,
+                                            thread=ts) for _ in 'er')
+
+    def _defer(self, view, mentions, link):
+        """Schedule the closing ``view`` calls for; show it in the anchor."""
+        at, cards, notice = view.closing()
+        self._closing.schedule(self.anchor.posted.channel, _summary(
+            self.group, cards, view.missing, mentions, link, notice), at)
+        self.anchor.show(_anchor_text(self.group, self.size, view, link,
+                                      (at, notice)))
+
+    def sum_up(self, view, mentions, link):
+        """The summary (it notifies), the anchor leading to it and off the
+        pins, the closing off the schedule; then the curves."""
+        self._summary = self._summary or _Posted(
+            self._client, self.anchor.posted.channel, None)
+        self._summary.show(_summary(self.group, view.cards, view.missing,
+                                    mentions, link),
+                           metadata=(_SUMMARY, {'group': self.group}))
+        self.anchor.show(_anchor_text(self.group, self.size, link=link,
+                                      summary=self._summary.ts),
+                         summary=self._summary.ts)
+        self.anchor.unpin()
+        self._closing.cancel(self._summary.channel, everyone=True)
+        picture = None if self._pictured else _sweep_picture(view.cards)
+        if picture:
+            self._client.upload(self._summary.channel, self._summary.ts,
+                                'sweep.png', 'Sweep curves', picture)
+        self._pictured = True
+
+    def link(self):
         return _linker(self._client.identity().get('url'),
-                       self.anchor.channel)
+                       self.anchor.posted.channel)
 
-    def read(self, channel):
-        """Every run of the group as the channel holds it, and a linker."""
-        self.anchor = _Posted(self._client, channel, self._find(channel))
-        return (list(self._runs()[0].values()), self._link()) if \
-            self.anchor.ts else ([], None)
+    def read(self):
+        """The sweep as the anchor's thread holds it now."""
+        anchor, latest, summary = self.anchor.posted, {}, ''
+        for page in _read(self._client, 'conversations.replies', 5,
+                          channel=anchor.channel, ts=anchor.ts):
+            for message in page:
+                if message['ts'] == anchor.ts:
+                    summary = str((_own(self._client, message, _ANCHOR) or
+                                   {}).get('summary') or '')
+                card = _own(self._client, message, _ENTRY, _RESULT)
+                if card and _fits(card, _CARD) and card[
+                        'group'] == self.group and card['status'] in _STATUSES:
+                    result = message['metadata']['event_type'] == _RESULT
+                    latest[card['key'] or card['run']] = message['ts'], dict(
+                        card, result=result)
+        now = time.time()
+        for _, card in latest.values():
+            if not card['result'] and 0 < card['due'] < now:
+                card['status'] = 'silent'
+        cards = [card for _, card in latest.values()]
+        return _View(cards, summary if re.fullmatch(r'\d+\.\d+', summary)
+                     else '', max((ts for ts, c in latest.values() if c[
+                         'result']), key=float, default=None), self.size or
+                     max([c['size'] for c in cards] or [0]))
 
     @contextlib.contextmanager
     def _or_alone(self, later):
@@ -1921,81 +2301,10 @@ class _Sweep(object):
                     return
                 raise
             self.on = False
-            self._warn('sweep', 'the sweep %s cannot use the channel (%s): '
-                       '%s (groups:history for a private channel), or pass '
-                       'group=False. This run reports alone.'
-                       % (self.group, error.error, error.fix()))
-
-    def join(self, channel):
-        """Find the anchor, or post it (and give way to an older one)."""
-        found = self._find(channel)
-        if found is None:
-            posted = _Posted(self._client, channel, None)
-            self._show_anchor(posted)
-            found = self._find(channel) or posted.ts
-            if found != posted.ts:  # an older one: this one gives way
-                self._client.call('chat.delete', channel=channel,
-                                  ts=posted.ts)
-        self.anchor = _Posted(self._client, channel, found)
-        self._entry = _Posted(self._client, channel, None, thread=found)
-        self._result = _Posted(self._client, channel, None, thread=found)
-        self._summary = _Posted(self._client, channel, None)
-
-    def _find(self, channel):
-        """The oldest anchor of the group on the newest page that has one."""
-        for page in _read(self._client, 'conversations.history', _PAGES,
-                          channel=channel):
-            found = [m['ts'] for m in page if (_own(
-                self._client, m, _ANCHOR) or {}).get('group') == self.group]
-            if found:
-                return min(found, key=float)
-        return None
-
-    def _show_anchor(self, posted, summary='', link=None):
-        posted.show('Sweep %s%s: %s' % (
-            _escape(self.group), ' (%d runs)' % self.size if self.size
-            else '', 'over, see <%s|the summary>' % link(summary) if summary
-            else "each run's entry and result are in this thread"),
-            metadata=(_ANCHOR, {'group': self.group, 'size': self.size or 0,
-                                'summary': summary}))
-
-    def end(self, card, text):
-        """Post the result; the group's cards if this run's to summarize."""
-        self._result.show(text, metadata=(_RESULT, card))
-        runs, summarized = self._runs()
-        ended = [c for c in runs.values() if c['status'] in _ENDED]
-        newest = max((ts for ts, c in runs.items() if c['result']),
-                     key=float, default=None)
-        if summarized or not self.size or newest != self._result.ts or len(
-                ended) < max(self.size, len(runs)):
-            return None
-        return ended
-
-    def _runs(self):
-        """Each run's newest card (its result if any), by ts; and whether a
-        summary was posted."""
-        latest, summarized = {}, False
-        for page in _read(self._client, 'conversations.replies', 5,
-                          channel=self.anchor.channel, ts=self.anchor.ts):
-            for message in page:
-                if message['ts'] == self.anchor.ts:
-                    summarized = bool((_own(self._client, message, _ANCHOR)
-                                       or {}).get('summary'))
-                for kind in (_ENTRY, _RESULT):
-                    card = _own(self._client, message, kind)
-                    if card and _fits(card, _CARD) and card[
-                            'group'] == self.group and card[
-                                'status'] in _STATUSES:
-                        key = card['key'] or card['report']
-                        if kind == _RESULT or not latest.get(key, (
-                                0, {}))[1].get('result'):
-                            latest[key] = message['ts'], dict(
-                                card, result=kind == _RESULT)
-        now = time.time()
-        for ts, card in latest.values():
-            if not card['result'] and 0 < card['due'] < now:
-                card['status'] = 'silent'
-        return {ts: card for ts, card in latest.values()}, summarized
+            self._worker.warn('sweep', 'the sweep %s cannot use the channel '
+                              '(%s): %s, or pass group=False. This run '
+                              'reports alone.' % (self.group, error.error,
+                                                  error.fix()))
 
 
 # stale_after='auto': how long without a report means the run died or hangs.
@@ -2035,6 +2344,13 @@ class _Switch(object):
     def due(self, margin):
         """When the reply must move if reports go on (time.time())."""
         return (self.at or float('inf')) - (margin or 0.0)
+
+    def due_by(self, state, margin):
+        """When the run counts as silent: the reply's time, else the latest
+        it would be scheduled for after ``state``; 0: never."""
+        if self.at or not margin or self._stale_after is None:
+            return float(self.at or 0.0)
+        return state.time + 2 * margin
 
     def keep(self, posted, state, margin, message, user_ids):
         """Schedule the reply in ``posted``'s thread, unless it fits."""
@@ -2108,7 +2424,7 @@ class _Sender(object):
         self._worker = _Worker(self._work)
         self.offer, self.warn, self.close = (
             self._worker.offer, self._worker.warn, self._worker.close)
-        self._sweep = group and _Sweep(client, self.warn, group, size)
+        self._sweep = group and _Sweep(client, self._worker, group, size)
         self._metadata = self._curves = True  # until Slack refuses them
         self._posted = _Posted(client, learned.channel, learned.ts)
         self._switch = _Switch(client, self.warn, stale_after,
@@ -2116,6 +2432,7 @@ class _Sender(object):
         self._pacing = _Pacing(min_interval, client.timeout)
         self._pictured = not plot
         self._user_ids = self._unreached = None
+        self._told = None  # whether the sweep's summary tells of the end
         self._settled = False  # the end is out, or a warning said why not
         self.learned = learned
 
@@ -2145,6 +2462,8 @@ class _Sender(object):
     def _step(self, state):
         """Bring Slack to ``state``; True once a final one is all out."""
         final = state.kind in _ENDINGS
+        if final and self._client.reads_left is None:  # the end's reads
+            self._client.reads_left = _END_READS
         margin = None if final else self._switch.margin(state)
         self._switch.seek(self._posted)
         if self._user_ids is None and (final or margin):
@@ -2156,16 +2475,19 @@ class _Sender(object):
         card = self._message.card(state, self._curves)
         self._posted.adopt(card['run'])  # if a first post went unanswered
         if final:
-            return self._end(state, text, _placed(card, self._posted,
-                                                  self._switch), quiet)
+            return self._end(state, text, card, quiet)
+        where = (card, self._posted, self._switch, state, margin)
+        mentions = self._message.mentions(self._user_ids)
+        if sweep and not sweep.entry and _CHANNEL_ID.fullmatch(
+                self._posted.channel or ''):  # first: if killed, it counts
+            sweep.follow(_placed(*where), self._posted.channel, mentions)
         keep = (self._posted, state, margin, self._message, self._user_ids)
         self._switch.keep(*keep)  # first: it names the newest status
         self._posted.show(text, metadata=self._metadata and (
-            _RUN, _placed(card, self._posted, self._switch)))
+            _RUN, _placed(*where)))
         self._switch.keep(*keep)  # after a first post: in its thread
         if sweep:  # where the report now is, when the moved reply is due
-            sweep.follow(_placed(card, self._posted, self._switch),
-                         self._posted.channel)
+            sweep.follow(_placed(*where), self._posted.channel, mentions)
         self._pacing.succeeded()
         self._publish()  # before waiting: a snapshot may be taken meanwhile
         # Back by the time the switch must move if reports go on, so that it
@@ -2177,32 +2499,32 @@ class _Sender(object):
     def _end(self, state, text, card, quiet):
         """Final status, mention, switch deleted, sweep, picture: each once
         however often retried. Mentions notify once (in a new post's text,
-        else a reply), not at all if ``quiet`` (the summary notifies)."""
+        else a reply); if ``quiet``, only when no sweep's summary will."""
         self._spread()
         mentions = self._message.mentions(self._user_ids)
-        self._posted.show(text, metadata=self._metadata and (_RUN, card),
-                          notifies=bool(mentions) and not quiet and all(
-                              m in text for m in mentions))
+        self._posted.show(text, metadata=self._metadata and (
+            _RUN, _placed(card, self._posted, self._switch)), notifies=bool(
+                mentions) and not quiet and all(m in text for m in mentions))
+        if self._sweeping():  # at once: it no longer reports
+            self._sweep.finish(_placed(card, self._posted, self._switch),
+                               self._posted.channel)
         self._spread()
-        self._posted.announce(*self._message.reply(
-            state, self._user_ids, quiet=quiet or self._posted.notified))
+        if not quiet:  # told at once, before the sweep is
+            self._announce(state, False)
         self._switch.retire()
         self._switch.drop(self._posted.channel, finishing=True)
-        if self._sweeping():
-            self._sweep.finish(card, self._posted.channel, mentions)
-        picture = None if self._pictured else self._message.picture(state)
-        try:
-            if picture:
-                self._client.upload(self._posted.channel, self._posted.ts,
-                                    'curves.png', 'Training curves', picture)
-        except _SlackError as error:  # the picture is optional
-            if error.kind in _TRANSIENT:
-                raise
-            self.warn('picture', 'cannot post the picture of the curves (%s)'
-                      ': %s' % (error.error, _PICTURE_FIX if error.error ==
-                                'missing_scope' else error.fix()))
+        if self._sweeping() and self._told is None:
+            self._told = self._sweep.decide(mentions)
+        self._announce(state, quiet and self._told)
+        if not self._pictured:
+            _post_picture(self._client, self._posted,
+                          self._message.picture(state), self.warn)
         self._pictured = self._settled = True
         return True
+
+    def _announce(self, state, quiet):
+        self._posted.announce(*self._message.reply(
+            state, self._user_ids, quiet=quiet or self._posted.notified))
 
     def _spread(self):
         self._worker.wait(self._pacing.spread(self._worker.left(),
@@ -2247,10 +2569,24 @@ class _Sender(object):
         return False
 
 
-def _placed(card, posted, switch):
-    """``card`` with the report's ts and when the run counts as silent (0:
-    no reply is scheduled)."""
-    return dict(card, report=posted.ts or '', due=float(switch.at or 0.0))
+def _placed(card, posted, switch, state=None, margin=None):
+    """``card`` with the report's ts and when the run counts as silent."""
+    return dict(card, report=posted.ts or '', due=switch.due_by(state,
+                                                                margin))
+
+
+def _post_picture(client, posted, picture, warn):
+    """The run's curves in its thread, if any; optional: a refusal warns."""
+    try:
+        if picture:
+            client.upload(posted.channel, posted.ts, 'curves.png',
+                          'Training curves', picture)
+    except _SlackError as error:
+        if error.kind in _TRANSIENT:
+            raise
+        warn('picture', 'cannot post the picture of the curves (%s): %s'
+             % (error.error, _PICTURE_FIX if error.error == 'missing_scope'
+                else error.fix()))
 
 
 def _unfinished(timeout, unreached):
@@ -2313,6 +2649,8 @@ _FIXES = {
     'is_archived': 'the channel is archived: unarchive it or use another',
     'restricted_action': 'the workspace forbids this app to post there: ask '
                          'an admin',
+    'read_budget': 'Slack was too busy to read the sweep back within %d '
+                   'calls at the end' % _END_READS,
 }
 _TRANSIENT = ('slow_down', 'retry')
 # The picture needs a scope of its own, and is optional.
@@ -2364,6 +2702,7 @@ class _SlackError(Exception):
         return _fix_for(self.error, self.needed)
 
 
+_READS = ('conversations.history', 'conversations.replies', 'pins.list')
 # Failures after which the connection had been made: something answered.
 _ANSWERED = (ConnectionResetError, BrokenPipeError, http.client.HTTPException)
 _NOT_JSON = 'the answer to %s was not Slack JSON (a proxy error page?)'
@@ -2379,6 +2718,7 @@ class _SlackClient(object):
         self._api_url = api_url
         self.timeout = timeout
         self.answered = False  # whether Slack itself ever answered
+        self.reads_left = None  # of the channel, if limited
         self._identity = None
         self._direct = urllib.request.build_opener(
             urllib.request.ProxyHandler({})).open
@@ -2386,6 +2726,10 @@ class _SlackClient(object):
 
     def call(self, method, **params):
         """POST ``method`` with form ``params``; return the decoded answer."""
+        if method in _READS and self.reads_left is not None:
+            if self.reads_left < 1:
+                raise _SlackError('read_budget', 'fatal')
+            self.reads_left -= 1
         body = self._post(
             self._api_url + method, method,
             urllib.parse.urlencode(params).encode('utf-8'),
@@ -2610,6 +2954,10 @@ def _check_message(client, channel, ts):
                 'conversations.history', 'add the channels:history scope '
                 '(groups:history for a private channel) to ' + _APP_PAGE +
                 ', or pass group=False', channel=channel, limit=1)
+    _check_step(client, 'the bot can find a sweep among the pins',
+                'pins.list', 'add the pins:read and pins:write scopes to ' +
+                _APP_PAGE + ': else a late run may not find its sweep',
+                channel=channel)
     _check_step(client, 'the test message is deleted', 'chat.delete',
                 channel=channel, ts=ts)
     return updated is not None and scheduled is not None
@@ -2617,34 +2965,33 @@ def _check_message(client, channel, ts):
 
 def _summarize(group, post, token, channel, api_url):
     """Print the leaderboard of ``group`` as the channel holds it, write
-    its picture and, with ``post``, post both."""
+    its picture and, with ``post``, post both and close the sweep."""
     connected = _connect(token, channel, api_url)
     if connected is None:
         return 1
+    # No worker here: notes are printed, and nothing waits.
+    sweep = _Sweep(connected[0], argparse.Namespace(closing=True, warn=lambda
+                                                     _, note: print(note)),
+                   group, None)
     try:
-        cards, link = _Sweep(connected[0], None, group, None).read(
-            connected[1])
+        view = sweep.anchor.find(connected[1]) and sweep.read()
     except _SlackError as error:
         print(_failure('reading the channel', error))
         return 1
-    if not cards:
-        print('No runs of sweep %r among the channel\'s newest %d messages'
-              % (group, _PAGE * _PAGES))
+    if not (view and view.cards):
+        print('No runs of sweep %r in the channel (on its newest page or '
+              'among its pins)' % group)
         return 1
-    text = _summary(group, cards, [], link)
-    print(_preview(text))
-    picture = _sweep_picture(cards)
+    print(_preview(_summary(group, view.cards, view.missing, [],
+                            sweep.link())))
+    picture = _sweep_picture(view.cards)
     name = 'slack_report_%s.png' % re.sub(r'[^\w.-]', '_', group)
     if picture:
         with open(name, 'wb') as out:
             out.write(picture)
         print('\nThe picture: %s' % os.path.abspath(name))
     if post:
-        posted = _Posted(connected[0], connected[1], None)
-        posted.show(text, metadata=(_SUMMARY, {'group': group}))
-        if picture:
-            connected[0].upload(posted.channel, posted.ts, name,
-                                'Sweep curves', picture)
+        sweep.sum_up(view, [], sweep.link())
         print('Posted.')
     return 0
 
