@@ -1934,6 +1934,12 @@ def _fits(value, shape):
     return type(value) is shape and (shape is not str or len(value) <= 200)
 
 
+def _of_group(card, group):
+    """Whether ``card``, read back, is a run's card of ``group``."""
+    return bool(card) and _fits(card, _CARD) and card['group'] == group and (
+        card['status'] in _STATUSES)
+
+
 def _mine(client, message):
     """Whether this token's bot (or user) posted ``message``."""
     me = client.identity()
@@ -2053,6 +2059,30 @@ class _Anchor(object):
         if self._pins:
             self._pin('pins.remove', self.posted)
 
+    def read(self):
+        """The sweep as its thread holds it now."""
+        anchor, latest, summary = self.posted, {}, ''
+        for page in _read(self._client, 'conversations.replies', 5,
+                          channel=anchor.channel, ts=anchor.ts):
+            for message in page:
+                if message['ts'] == anchor.ts:
+                    summary = str((_own(self._client, message, _ANCHOR) or
+                                   {}).get('summary') or '')
+                card = _own(self._client, message, _ENTRY, _RESULT)
+                if _of_group(card, self._group):
+                    result = message['metadata']['event_type'] == _RESULT
+                    latest[card['key'] or card['run']] = message['ts'], dict(
+                        card, result=result)
+        now = time.time()
+        for _, card in latest.values():
+            if not card['result'] and 0 < card['due'] < now:
+                card['status'] = 'silent'
+        cards = [card for _, card in latest.values()]
+        return _View(cards, summary if re.fullmatch(r'\d+\.\d+', summary)
+                     else '', max((ts for ts, c in latest.values() if c[
+                         'result']), key=float, default=None), self._size or
+                     max([c['size'] for c in cards] or [0]))
+
     def _oldest(self, channel, pages):
         """The group's oldest anchor on the newest page that has one."""
         for page in _read(self._client, 'conversations.history', pages,
@@ -2157,9 +2187,15 @@ class _Sweep(object):
         self._closing = _Closing(client, group)
         self.entry = self._result = self._summary = None  # once joined
         self._announced = False  # the anchor has shown this run
-        self._decided = None  # the view summed up, kept for retries
+        self._decided = self._told = None  # once known, for retries
         self._pictured = False
         self.on = True  # off: this run reports alone
+
+    def enter(self, card, channel):
+        """Before the run's first report: its entry (given the channel's ID,
+        which reading the channel needs)."""
+        if self.entry is None and _CHANNEL_ID.fullmatch(channel or ''):
+            self.follow(card, channel, ())
 
     def follow(self, card, channel, mentions):
         """While the run reports: join, post or refresh its entry; once its
@@ -2168,7 +2204,7 @@ class _Sweep(object):
         with self._or_alone(later=True):
             moved = self._enter(card, channel)
             if card['report'] and not self._announced:
-                view, link = self.read(), self.link()
+                view, link = self.anchor.read(), self.link()
                 if view.newest and not view.summary:
                     self._defer(view, mentions, link)
                 elif not view.summary:
@@ -2191,22 +2227,24 @@ class _Sweep(object):
         """For the run with the newest result, the summary or the closing.
         Whether a summary tells of this run."""
         with self._or_alone(later=False):
-            return self._decide(mentions, self.link())
+            if self._told is None:  # decided once
+                self._told = self._decide(mentions, self.link())
+            return self._told
         return False
 
     def _decide(self, mentions, link):
-        view = self._decided or self.read()
+        view = self._decided or self.anchor.read()
         if view.newest == self._result.ts and not (
                 view.complete or view.summary or self._decided):
             self._worker.wait(_SETTLE)  # for runs ending with this one
-            view = self.read()
+            view = self.anchor.read()
         if view.summary and not self._decided:  # in it if it came later
             return float(view.summary) > float(self._result.ts)
         if view.newest != self._result.ts:
             return True  # the run with a newer result decides
         if not view.complete:
             self._defer(view, mentions, link)
-            if self.read().newest != self._result.ts:
+            if self.anchor.read().newest != self._result.ts:
                 self._closing.cancel(self.anchor.posted.channel)
             return True
         self._decided = view
@@ -2264,40 +2302,16 @@ class _Sweep(object):
         return _linker(self._client.identity().get('url'),
                        self.anchor.posted.channel)
 
-    def read(self):
-        """The sweep as the anchor's thread holds it now."""
-        anchor, latest, summary = self.anchor.posted, {}, ''
-        for page in _read(self._client, 'conversations.replies', 5,
-                          channel=anchor.channel, ts=anchor.ts):
-            for message in page:
-                if message['ts'] == anchor.ts:
-                    summary = str((_own(self._client, message, _ANCHOR) or
-                                   {}).get('summary') or '')
-                card = _own(self._client, message, _ENTRY, _RESULT)
-                if card and _fits(card, _CARD) and card[
-                        'group'] == self.group and card['status'] in _STATUSES:
-                    result = message['metadata']['event_type'] == _RESULT
-                    latest[card['key'] or card['run']] = message['ts'], dict(
-                        card, result=result)
-        now = time.time()
-        for _, card in latest.values():
-            if not card['result'] and 0 < card['due'] < now:
-                card['status'] = 'silent'
-        cards = [card for _, card in latest.values()]
-        return _View(cards, summary if re.fullmatch(r'\d+\.\d+', summary)
-                     else '', max((ts for ts, c in latest.values() if c[
-                         'result']), key=float, default=None), self.size or
-                     max([c['size'] for c in cards] or [0]))
-
     @contextlib.contextmanager
     def _or_alone(self, later):
         """A fatal error leaves this run alone, with one warning; others
-        are retried (``later``: at the next report)."""
+        are retried (``later``: at the next report, but a 429 slows the
+        run down at once: every run of the bot shares the budget)."""
         try:
             yield
         except _SlackError as error:
             if error.kind in _TRANSIENT:
-                if later:
+                if later and error.kind == 'retry':
                     return
                 raise
             self.on = False
@@ -2432,7 +2446,6 @@ class _Sender(object):
         self._pacing = _Pacing(min_interval, client.timeout)
         self._pictured = not plot
         self._user_ids = self._unreached = None
-        self._told = None  # whether the sweep's summary tells of the end
         self._settled = False  # the end is out, or a warning said why not
         self.learned = learned
 
@@ -2477,17 +2490,16 @@ class _Sender(object):
         if final:
             return self._end(state, text, card, quiet)
         where = (card, self._posted, self._switch, state, margin)
-        mentions = self._message.mentions(self._user_ids)
-        if sweep and not sweep.entry and _CHANNEL_ID.fullmatch(
-                self._posted.channel or ''):  # first: if killed, it counts
-            sweep.follow(_placed(*where), self._posted.channel, mentions)
+        if sweep:  # first: a run killed at once counts
+            sweep.enter(_placed(*where), self._posted.channel)
         keep = (self._posted, state, margin, self._message, self._user_ids)
         self._switch.keep(*keep)  # first: it names the newest status
         self._posted.show(text, metadata=self._metadata and (
             _RUN, _placed(*where)))
         self._switch.keep(*keep)  # after a first post: in its thread
         if sweep:  # where the report now is, when the moved reply is due
-            sweep.follow(_placed(*where), self._posted.channel, mentions)
+            sweep.follow(_placed(*where), self._posted.channel,
+                         self._message.mentions(self._user_ids))
         self._pacing.succeeded()
         self._publish()  # before waiting: a snapshot may be taken meanwhile
         # Back by the time the switch must move if reports go on, so that it
@@ -2513,9 +2525,8 @@ class _Sender(object):
             self._announce(state, False)
         self._switch.retire()
         self._switch.drop(self._posted.channel, finishing=True)
-        if self._sweeping() and self._told is None:
-            self._told = self._sweep.decide(mentions)
-        self._announce(state, quiet and self._told)
+        told = self._sweeping() and self._sweep.decide(mentions)
+        self._announce(state, quiet and told)
         if not self._pictured:
             _post_picture(self._client, self._posted,
                           self._message.picture(state), self.warn)
@@ -2974,7 +2985,7 @@ def _summarize(group, post, token, channel, api_url):
                                                      _, note: print(note)),
                    group, None)
     try:
-        view = sweep.anchor.find(connected[1]) and sweep.read()
+        view = sweep.anchor.find(connected[1]) and sweep.anchor.read()
     except _SlackError as error:
         print(_failure('reading the channel', error))
         return 1

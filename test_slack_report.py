@@ -1970,6 +1970,35 @@ class PictureTest(SlackTestCase):
         return collections.Counter(pixel(x, y) for x in range(left, right)
                                    for y in range(top, bottom))
 
+    def test_a_sweep_s_best_runs_stand_out_by_name_the_rest_grey(self):
+        cards = [dict(rank_by='validation/main/loss', counter='epoch',
+                      args=['--lr', '0.%02d' % run, '--seed', '1'],
+                      fields={}, git='abc1234', entries={
+                          'validation/main/loss': dict(
+                              best=1.0 + run, at=5, higher=False, curve=[
+                                  [x, 1.0 + run + 2.0 / x] for x in
+                                  range(1, 11)])}) for run in range(12)]
+        with unittest.mock.patch.object(slack_report, '_draw',
+                                        wraps=slack_report._draw) as draw:
+            picture = slack_report._sweep_picture(cards[::-1])
+        (panels, _, x_name, title), _ = draw.call_args
+        self.assertEqual((x_name, title), ('epoch', 'validation/main/loss'))
+        series = sorted(panels[0], key=lambda s: -s.width)
+        self.assertEqual([s.label for s in series[:4]], [
+            '--lr 0.00', '--lr 0.01', '--lr 0.02', ''])
+        self.assertEqual(len(series), 12)
+        self.assertEqual({s.colour for s in series[3:]},
+                         {slack_report._BEHIND})
+        pixel, _, _ = decode_png(self, picture)
+        box = (slack_report._LEFT, slack_report._PLOT_TOP,
+               slack_report._WIDTH - slack_report._RIGHT,
+               slack_report._PLOT_TOP + slack_report._PLOT)
+        found = self.colours(pixel, box)
+        for colour in slack_report._PALETTE[:3] + [slack_report._BEHIND]:
+            self.assertGreater(found[colour], 100, colour)
+        for colour in slack_report._PALETTE[3:]:  # no colour is reused
+            self.assertEqual(found[colour], 0, colour)
+
     def test_training_and_validation_share_a_panel_in_two_colours(self):
         log = [{'epoch': e, 'main/loss': 1.0 / e,
                 'validation/main/loss': 1.2 / e + 0.05} for e in range(1, 31)]
@@ -2734,6 +2763,13 @@ def reported(slack, count):
                 slack, 'slack_report_result')}) >= count, 60)
 
 
+def reporting(slack, count):
+    """Wait until ``count`` runs have posted their report and scheduled
+    their silence reply."""
+    return slack.wait_for(lambda: len(slack.reports()) >= count and len(
+        slack.scheduled) >= count, 60)
+
+
 def anchor_text(slack):
     anchors = sweep_messages(slack, 'slack_report_sweep')
     return anchors[0]['text'] if anchors else ''
@@ -2894,18 +2930,20 @@ class SweepTest(unittest.TestCase):
         here = os.getcwd()
         self.addCleanup(os.chdir, here)
         os.chdir(_tmpdir())
+        before = len(slack.calls)
         with contextlib.redirect_stdout(out):
             status = slack_report._main([
                 '--summary', '4242', '--token', TOKEN, '--channel',
                 CHANNEL_ID, '--api-url', slack.url])
+        self.assertEqual({c['method'] for c in slack.calls[before:]},
+                         {'auth.test', 'conversations.history',
+                          'conversations.replies'})  # it only reads
         self.assertEqual(status, 0, out.getvalue())
         self.assertIn('Sweep 4242: 12 runs: 11 completed, 1 failed',
                       out.getvalue())
         self.assertRegex(out.getvalue(), r'\n1\. completed  '
                          r'validation/main/loss 1\.1\d* @ iteration \d+')
         decode_png(self, open('slack_report_4242.png', 'rb').read())
-        self.assertEqual(len(sweep_messages(slack, 'slack_report_summary')),
-                         1)  # printed, not posted
 
     @classmethod
     def scenario_waves(cls, slack):
@@ -2977,7 +3015,7 @@ class SweepTest(unittest.TestCase):
     def scenario_killed(cls, slack):
         tasks, flag = start_tasks(cls.zygote, slack, range(3),
                                   options=dict(FAST_TASK, stale_after=1))
-        reported(slack, 3)
+        reporting(slack, 3)
         tasks[1].kill()  # SIGKILL: no code of its own runs
         slack.wait_for(slack.posted_scheduled, 10)
         return finish_tasks(tasks[::2], flag)
@@ -3085,7 +3123,7 @@ class SweepTest(unittest.TestCase):
         """Task 1 is killed; the others end before it counts as silent."""
         tasks, flag = start_tasks(cls.zygote, slack, range(3), options=dict(
             FAST_TASK, stale_after=3), _SETTLE=0.5, _CLOSING_LAG=1.0)
-        reported(slack, 3)
+        reporting(slack, 3)
         tasks[1].kill()
         ended = finish_tasks(tasks[::2], flag)
         shown = anchor_text(slack)
