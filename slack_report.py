@@ -301,15 +301,19 @@ def _run_card(identity, fields, group, size, rank_by):
             'fields': {k: _clean(str(v)) for k, v in fields.items()}}
 
 
-def _parse_mentions(finish_mentions):
+def _parse_mentions(finish_mentions, option='finish_mentions'):
     """Split ``finish_mentions`` into Slack markup and names to look up."""
     if isinstance(finish_mentions, str):
         finish_mentions = re.split(r'[\s,]+', finish_mentions.strip())
+    if not isinstance(finish_mentions, (list, tuple)):
+        raise ValueError('%s %r must be a str or a list of str; accepted '
+                         'forms: %s' % (option, finish_mentions,
+                                        _MENTION_FORMS))
     markup, names = [], []
     for entry in finish_mentions:
         if not isinstance(entry, str):
-            raise ValueError('finish_mentions entry %r is not a str; accepted '
-                             'forms: %s' % (entry, _MENTION_FORMS))
+            raise ValueError('%s entry %r is not a str; accepted forms: %s'
+                             % (option, entry, _MENTION_FORMS))
         if not entry:
             continue
         user = re.match(r'^(?:<@|@)?([UW][A-Z0-9]{8,})>?$', entry)
@@ -325,9 +329,29 @@ def _parse_mentions(finish_mentions):
         elif re.match(r'^@[\w.\-]+$', entry):
             names.append(entry[1:])
         else:
-            raise ValueError('finish_mentions entry %r is not a mention; '
-                             'accepted forms: %s' % (entry, _MENTION_FORMS))
+            raise ValueError('%s entry %r is not a mention; accepted forms:'
+                             ' %s' % (option, entry, _MENTION_FORMS))
     return markup, names
+
+
+def _control_options(controllers, interval, mentions):
+    """Who may stop or snapshot the run from its thread, as (user IDs,
+    names to look up), and ``interval``, checked; 'auto': the people
+    ``mentions`` (finish_mentions, parsed) name; None or False: no one."""
+    if controllers in (None, False):
+        return (), (), interval
+    markup, names = mentions if controllers == 'auto' else _parse_mentions(
+        controllers, 'controllers')
+    people = [m[2:-1] for m in markup if m.startswith('<@')]
+    if controllers != 'auto' and len(people) < len(markup):
+        raise ValueError('controllers %r must name people (@U0123ABCD or '
+                         '@alice); @here, @channel and user groups name no '
+                         'one. None turns control off' % (controllers,))
+    if interval != 'auto' and not (
+            isinstance(interval, (int, float)) and interval > 0):
+        raise ValueError("control_interval %r must be 'auto' or a number of "
+                         'seconds > 0' % (interval,))
+    return people, names, interval
 
 
 ###############################################################################
@@ -339,13 +363,15 @@ def _parse_mentions(finish_mentions):
 # and time at the start, or None), and the log with how many rows count (it
 # only grows, so a length fixes its content).
 _State = collections.namedtuple('_State', 'kind detail trace resumed elapsed '
-                                'progress log rows time')
-_State.__new__.__defaults__ = ('', '', False, 0.0, None, (), 0, 0.0)
-_ENDINGS = frozenset(['completed', 'failed', 'interrupted', 'terminated'])
+                                'progress log rows time answers')
+_State.__new__.__defaults__ = ('', '', False, 0.0, None, (), 0, 0.0, ())
+_ENDINGS = frozenset(['completed', 'stopped', 'failed', 'interrupted',
+                      'terminated'])
+_TOLD_BY_SWEEP = ('completed', 'stopped')  # the endings a summary tells
 # What the sender learned, published whole (one store is atomic).
 _Learned = collections.namedtuple('_Learned',
-                                  'channel ts switch user_ids quiet')
-_Learned.__new__.__defaults__ = (None, None, None, False)  # all but channel
+                                  'channel ts switch user_ids quiet command')
+_Learned.__new__.__defaults__ = (None, None, None, False, None)
 _DETAIL_LENGTH = 100  # characters of an exception's first line in a status
 _TRACE_FRAMES = 3  # frames of a failure's traceback in the thread reply
 _TRACE_LENGTH = 3000  # UTF-16 units of it, at most (its end is kept)
@@ -376,6 +402,9 @@ class SlackReport(_extensions.PrintReport):
         plot (bool): Post a PNG of the curves at the end.
         handle_signals (bool): Report SIGTERM and SIGHUP as terminated.
         group, group_size, rank_by: The sweep, its size, its ranking entry.
+        controllers, control_interval: Who may stop or snapshot the run by
+            a reply in its thread ('auto': finish_mentions' people; None),
+            and every how many seconds the thread is read ('auto').
     """
 
     def __init__(self, access_token=None, channel_id=None, entries=None,
@@ -384,7 +413,8 @@ class SlackReport(_extensions.PrintReport):
                  api_url=None, max_length=4000, min_interval=5.0,
                  timeout=10.0, flush_timeout=60.0, fields=None, comm=None,
                  stale_after='auto', plot=True, handle_signals=True,
-                 group=None, group_size=None, rank_by=None):
+                 group=None, group_size=None, rank_by=None,
+                 controllers='auto', control_interval='auto'):
         fields = dict(fields or {})
         entries = _check_entries(entries, log_report)
         _check_options(max_length, dict(
@@ -402,16 +432,20 @@ class SlackReport(_extensions.PrintReport):
         super(SlackReport, self).__init__(entries, log_report, out=table)
         identity = _run_identity(comm, fields, 'git' in used and not
                                  self._silent, group)
-        self._message = _Message(
-            template, used, identity, table, trends, max_length,
-            _parse_mentions(finish_mentions), _run_card(
-                identity, fields, group, group_size, rank_by))
+        mentions = _parse_mentions(finish_mentions)
+        control = _control_options(controllers, control_interval, mentions)
+        self._message = _Message(template, used, identity, table, trends,
+                                 max_length, mentions, _run_card(
+                                     identity, fields, group, group_size,
+                                     rank_by))
         self._client = token and _SlackClient(token, api_url, timeout)
         self._options = dict(flush=flush_timeout, signals=handle_signals,
                              send=dict(min_interval=min_interval,
                                        stale_after=stale_after, plot=plot,
-                                       group=group, size=group_size))
-        self._resumed = None  # _Learned from a snapshot, once loaded
+                                       group=group, size=group_size,
+                                       control=control))
+        self._resumed = self._commands = None  # from a snapshot; in a run
+        self._comm = comm
         self._run = self._sender = self._failure = self._terminated = None
         self._state = _State('started', time=time.time())
         if not self.available and not self._silent:
@@ -429,8 +463,8 @@ class SlackReport(_extensions.PrintReport):
         """The text as it is (or would be) sent for the newest state."""
         learned = self._learned()  # quiet: a sweep's summary notifies
         return self._message.render(self._state, learned.user_ids,
-                                    learned.quiet and self._state.kind ==
-                                    'completed')
+                                    learned.quiet and self._state.kind in
+                                    _TOLD_BY_SWEEP)
 
     @property
     def picture(self):
@@ -441,8 +475,14 @@ class SlackReport(_extensions.PrintReport):
     def initialize(self, trainer):
         if not self._silent:
             self._start(trainer)
+        if any(self._options['send']['control'][:2]) and (
+                self._sender or self._comm):  # someone listens, or MPI
+            self._commands = _Commands(trainer, self._sender, self._comm,
+                                       self._report)
 
     def __call__(self, trainer):
+        if self._commands:
+            self._commands.agree()  # under ChainerMN: every rank, alike
         if self._silent:
             return
         if self._run is None:  # called without initialize, as tests do
@@ -486,7 +526,8 @@ class SlackReport(_extensions.PrintReport):
 
     def _end(self):
         """Hand on how the run ended: the sender's grace starts now."""
-        ending = _ending(self._failure, self._run, self._terminated)
+        ending = _ending(self._failure, self._run, self._terminated,
+                         self._commands and self._commands.stopped)
         self._report(*ending)
         if self._sender is not None:  # _sender.join() waits for it
             self._sender.close(min(_SIGNAL_GRACE, self._options['flush'])
@@ -495,7 +536,8 @@ class SlackReport(_extensions.PrintReport):
 
     def _report(self, kind, detail='', trace=''):
         if self._run is not None:
-            self._state = self._run.snapshot(kind, detail, trace)
+            self._state = self._run.snapshot(kind, detail, trace, (
+                self._commands.answers if self._commands else ()))
         else:  # finalize without initialize: an earlier extension failed
             self._state = _State(kind, detail, trace, time=self._state.time)
         if self._sender is not None:
@@ -514,16 +556,19 @@ def _restored(serializer, channel):
     return _Learned(*saved) if saved else _Learned(channel)
 
 
-def _ending(failure, run, terminated):
+def _ending(failure, run, terminated, stopped):
     """How the run ended: kind, detail and trace of its final state. A
     signal that ends jobs came (``terminated``): unless training then reached
-    its end, the run was cut short, whatever the program did about it."""
+    its end, the run was cut short, whatever the program did about it.
+    ``stopped``: (who, iteration) of a stop from the run's thread."""
     detail, trace = _describe_failure(*failure) if failure else ('', '')
     if terminated and not (run is not None and run.finished()):
         where = ', ' + run.where() if run is not None else ''
         return 'terminated', terminated + where, trace
     if failure is not None:
         return 'failed', detail, trace
+    if stopped:
+        return 'stopped', 'by @%s at iteration %d' % stopped
     if run is not None and run.interrupted():
         return 'interrupted', type(sys.exc_info()[1]).__name__
     return 'completed',
@@ -565,11 +610,11 @@ class _Run(object):
         return updater.iteration if self._unit == 'iteration' else \
             updater.epoch_detail
 
-    def snapshot(self, kind, detail, trace):
+    def snapshot(self, kind, detail, trace, answers):
         now, log = time.time(), self._log_source.log
         return _State(kind, detail, trace, self._resumed, now + self._clock,
                       self._length and (self._done(), self._length) +
-                      self._start, log, len(log), now)
+                      self._start, log, len(log), now, answers)
 
     def finished(self):
         """Whether training reached the end its stop trigger names."""
@@ -583,6 +628,80 @@ class _Run(object):
         the others) propagates now that was not being handled at the start."""
         exc = sys.exc_info()[1]
         return exc is not None and exc is not self._handled_before
+
+
+_ANSWERS = 8  # answers to commands a state carries, the newest
+
+
+class _Commands(object):
+    """The trainer's stop trigger, wrapped in ``initialize`` (Trainer.run
+    reads it after every extension's): a command from the run's thread, as
+    the sender publishes it (or as the ranks agreed at the last report,
+    under ChainerMN), acts at the next iteration, on the training thread.
+    Other attributes (serialize, get_training_length) are the trigger's."""
+
+    def __init__(self, trainer, sender, comm, report):
+        self._trigger, self._trainer = trainer.stop_trigger, trainer
+        self._sender, self._comm, self._report = sender, comm, report
+        self._seen = self._agreed = None  # the command acted on; agreed on
+        self.stopped = None  # (who, iteration), once stopped
+        self.answers = ()  # (the command's ts, what was done), the newest
+        trainer.stop_trigger = self
+
+    def __getattr__(self, name):
+        if name.startswith('_'):  # not set yet: not the trigger's
+            raise AttributeError(name)
+        return getattr(self._trigger, name)
+
+    def __call__(self, trainer):
+        command = self._agreed if self._comm else self._sender.learned.command
+        if command is not self._seen:
+            self._act(command)
+        return self.stopped is not None or self._trigger(trainer)
+
+    def agree(self):
+        """At a report: under ChainerMN every rank takes rank 0's command,
+        so that all act at the same iteration (or the others would hang)."""
+        if self._comm is not None:
+            self._agreed = self._comm.bcast_obj(
+                self._sender and self._sender.learned.command, root=0)
+
+    def _act(self, command):
+        self._seen = command
+        if command is None:
+            return
+        when, word, who = command
+        iteration = self._trainer.updater.iteration
+        if word == 'stop':
+            self.stopped = who, iteration
+            done = 'Stopping at iteration %d, as <@%s> asked.' % (iteration,
+                                                                 who)
+        else:
+            done = _take_snapshots(self._trainer, who)
+        self.answers = (self.answers + ((when, done),))[-_ANSWERS:]
+        self._report('training')  # the answer goes out now
+
+
+def _take_snapshots(trainer, who):
+    """Every snapshot extension's snapshot, now; what was done, to say."""
+    taken, iteration = [], trainer.updater.iteration
+    try:
+        for entry in list(trainer._extensions.values()):  # none is public
+            snapshot = entry.extension
+            if isinstance(snapshot, _extensions._snapshot._Snapshot):
+                snapshot(trainer)
+                name = snapshot.filename
+                taken.append(name(trainer) if callable(name) else
+                             name.format(trainer))
+    except Exception as error:  # the run goes on: only said
+        return _escape('Snapshot failed at iteration %d: %s: %s' % (
+            iteration, type(error).__name__, error))
+    if not taken:
+        return ('No snapshot extension on this trainer (extensions.snapshot '
+                'or snapshot_object): nothing written.')
+    return '%s written to %s at iteration %d, as <@%s> asked.' % (
+        _escape('Snapshot ' + ', '.join(taken)), _escape(os.path.join(
+            trainer.out, '')), iteration, who)
 
 
 # Schedulers end jobs with these (a lost terminal: SIGHUP), then SIGKILL
@@ -747,6 +866,12 @@ def _progress(state, width=20):
             state.kind not in _ENDINGS):
         text += '  ETA %s' % _format_elapsed((length - done) * spent / gained)
     return text
+
+
+def _status_text(state):
+    """The status, escaped; who stopped the run, as a mention."""
+    return re.sub(r'^(\[Stopped[^]]*\] by )@([UW][A-Z0-9]+)\b', r'\1<@\2>',
+                  _escape(_status(state)))
 
 
 def _status(state):
@@ -1348,7 +1473,8 @@ class _Columns(object):
 
 
 # A sweep, from its runs' cards (checked when read back, escaped here).
-_ENDED = ('completed', 'failed', 'interrupted', 'terminated', 'silent')
+_ENDED = ('completed', 'stopped', 'failed', 'interrupted', 'terminated',
+          'silent')
 _STATUSES = ('started', 'training') + _ENDED
 _LEADERS = 3  # runs a sweep's picture draws in colour; the rest in grey
 _NAMED = 8  # task IDs named before an ellipsis
@@ -1552,6 +1678,7 @@ class _Message(object):
         self._max_length = max_length
         self._markup, self.names = mentions
         self._failed = set()  # the optional parts that failed once
+        self.metadata = self._curves = True  # until Slack refuses them
         self._content_uses = fields.count('content')
         self._shrinkable = set(fields) - {'content', 'finish_mentions',
                                           'updated'}
@@ -1559,11 +1686,11 @@ class _Message(object):
         self.render(_State('completed'), dict.fromkeys(
             (n.lower() for n in self.names), 'U0123456789'))
 
-    def card(self, state, curves=True):
+    def card(self, state):
         """The run for a program to read (its messages' metadata): ranked
         by ``rank_by``, else the first validation/ entry with numbers."""
         numbers = self._guarded("the card's numbers", {}, self._trends.numbers,
-                                state.log, state.rows, curves)
+                                state.log, state.rows, self._curves)
         rank_by = self._card['rank_by'] or next((
             e for e in numbers if e.startswith('validation/')), next(
                 iter(numbers), ''))
@@ -1571,6 +1698,12 @@ class _Message(object):
                     detail=state.detail, updated=int(state.time),
                     elapsed=int(state.elapsed), entries=numbers,
                     counter=self._trends.counter)
+
+    def refused(self):
+        """Slack refused the metadata (too large?): send less, then none;
+        whether any is still sent."""
+        self.metadata, self._curves = self.metadata and self._curves, False
+        return self.metadata
 
     def mentions(self, user_ids):
         """The mentions' markup; names not (yet) resolved as plain text."""
@@ -1590,7 +1723,7 @@ class _Message(object):
         markup = [] if quiet else self.mentions(user_ids)
         broadcast = any(m in ('<!here>', '<!channel>', '<!everyone>')
                         for m in markup)
-        status = _escape(_status(state))
+        status = _status_text(state)
         if silent_since is not None:
             status = ('No report from this run since %s: it may have been '
                       'killed (out of memory, SIGKILL, a node failure) or be '
@@ -1636,6 +1769,7 @@ class _Message(object):
                    trends=self._optional('trends', self._trends.render,
                                          state.log, state.rows))
         escaped = {key: _escape(raw[key]) for key in self._shrinkable}
+        escaped['status'] = _status_text(state)
         escaped['content'] = _CONTENT_MARK
         escaped['updated'] = _date(state.time)
         escaped['finish_mentions'] = ' '.join(self.mentions(user_ids)) if (
@@ -1684,6 +1818,7 @@ class _Worker(object):
         self._wake, self._closed = threading.Event(), threading.Event()
         self._done = threading.Event()
         self._deadline = None  # time.monotonic(); written once, by close
+        self._soon = None  # seconds before working again, unoffered
         self.crashed = False
         self._warned = set()
         thread = threading.Thread(target=self._run, name='slack_report')
@@ -1717,6 +1852,11 @@ class _Worker(object):
         """Work on the newest item again, without waiting for an offer."""
         self._wake.set()
 
+    def soon(self, seconds):
+        """Work on the newest item again within ``seconds`` (None: not
+        before a newer one is offered)."""
+        self._soon = seconds
+
     def warn(self, key, message):
         if key not in self._warned and self.left() > 0:
             self._warned.add(key)
@@ -1736,7 +1876,8 @@ class _Worker(object):
         finished = False
         try:
             while not finished:
-                self._wake.wait()
+                soon, self._soon = self._soon, None
+                self._wake.wait(soon)
                 self._wake.clear()
                 if self.left() <= 0:
                     return
@@ -2315,10 +2456,8 @@ class _Sweep(object):
                     return
                 raise
             self.on = False
-            self._worker.warn('sweep', 'the sweep %s cannot use the channel '
-                              '(%s): %s, or pass group=False. This run '
-                              'reports alone.' % (self.group, error.error,
-                                                  error.fix()))
+            _cannot_read(self._worker.warn, error, 'the sweep %s cannot go '
+                         'on' % self.group, 'group=False')
 
 
 # stale_after='auto': how long without a report means the run died or hangs.
@@ -2427,23 +2566,114 @@ class _Switch(object):
             del self._retired[0]  # deleted, or already posted or gone
 
 
+# Commands from the run's thread.
+_COMMANDS = ('stop', 'snapshot')
+_CONTROL_ALONE = 30.0  # seconds between two reads of the thread
+_CONTROL_PER_RUN = 3.0  # in a sweep, times its size: ~20 reads a minute
+_REFUSED = ('Only the people this run names (finish_mentions or controllers) '
+            'may stop or snapshot it.')
+
+
+def _command(reply, bot):
+    """'stop' or 'snapshot' if a person's ``reply`` says only that (after a
+    mention of the ``bot`` user, if any); else None."""
+    text = reply.get('text')
+    if any(reply.get(k) for k in ('bot_id', 'app_id', 'subtype')) or not (
+            isinstance(text, str) and len(text) < 100):
+        return None
+    word = re.sub(r'^\s*<@%s(\|[^>]*)?>' % re.escape(bot or '-'), '', text)
+    return word.strip().lower() if word.strip().lower() in _COMMANDS else None
+
+
+class _Control(object):
+    """Commands in the run's thread, read on the sender's thread every
+    ``interval`` s ('auto': 30 s alone, slower in a sweep, whose runs share
+    the reads): a reply of stop or snapshot, by a person the run names,
+    posted since this process started. The newest is ``command`` (its ts,
+    the word, who); anyone else is told once that they may not. A 429
+    delays the reads alone; other methods keep their pace."""
+
+    def __init__(self, client, warn, control, size):
+        self._client, self._warn = client, warn
+        people, self.names, interval = control
+        self._people, self.on = set(people), bool(people or self.names)
+        self._interval = max(_CONTROL_ALONE, _CONTROL_PER_RUN * (
+            size or 0)) if interval == 'auto' else interval
+        self._since = '%.6f' % time.time()  # earlier: for an earlier run
+        self._next, self._refused, self._answered = 0.0, False, set()
+        self.command = None
+
+    def poll(self, posted, user_ids):
+        """Read the thread if it is time; seconds until the next read (None:
+        never). It raises nothing: a failed read is tried again later."""
+        now = time.monotonic()
+        if not self.on or posted.ts is None or now < self._next:
+            return self.on and max(0.0, self._next - now) or None
+        self._next = now + self._interval
+        try:
+            replies = next(_read(self._client, 'conversations.replies', 1,
+                                 channel=posted.channel, ts=posted.ts,
+                                 oldest=self._since))
+        except _SlackError as error:
+            if error.kind not in _TRANSIENT:
+                self.on = False
+                return _cannot_read(self._warn, error, 'cannot read the '
+                                    "run's thread", 'controllers=None')
+            self._next = now + max(self._interval, error.retry_after or 0)
+            return self._next - now
+        people = self._people | {(user_ids or {}).get(n.lower())
+                                 for n in self.names}
+        for reply in (r for r in replies if float(r['ts']) > float(
+                self._since)):
+            self._since, word = reply['ts'], _command(
+                reply, self._client.identity().get('user_id'))
+            if word and reply.get('user') in people:
+                self.command = reply['ts'], word, reply['user']
+            elif word and not self._refused:
+                with contextlib.suppress(_SlackError):  # else said later
+                    posted.reply(_REFUSED, False)
+                    self._refused = True
+        return self._interval
+
+    def answer(self, posted, answers):
+        """Tell in the thread what each command did, once."""
+        for when, text in answers if posted.ts else ():
+            if when not in self._answered:
+                posted.reply(text, False)
+                self._answered.add(when)
+
+
+def _cannot_read(warn, error, what, off):
+    """A warning that a part of a run (``what``) cannot go on, and how to
+    turn it ``off``; one for both parts when the history scope is missing.
+    """
+    if error.error == 'missing_scope':
+        warn('history', 'slack_report cannot read the channel (%s): %s. '
+             'Until then no sweep, and no stop or snapshot from the thread '
+             '(group=False and controllers=None turn them off).'
+             % (error.error, error.fix()))
+    else:
+        warn(what, '%s (%s): %s, or pass %s.' % (what, error.error,
+                                                 error.fix(), off))
+
+
 class _Sender(object):
     """Brings Slack to the newest state offered, on a ``_Worker``: report,
     scheduled reply, sweep; at the end mention and picture. What it learns
     is published in ``learned``."""
 
     def __init__(self, client, message, learned, min_interval, stale_after,
-                 plot, group, size):
+                 plot, group, size, control):
         self._client, self._message = client, message
         self._worker = _Worker(self._work)
         self.offer, self.warn, self.close = (
             self._worker.offer, self._worker.warn, self._worker.close)
         self._sweep = group and _Sweep(client, self._worker, group, size)
-        self._metadata = self._curves = True  # until Slack refuses them
         self._posted = _Posted(client, learned.channel, learned.ts)
         self._switch = _Switch(client, self.warn, stale_after,
                                learned.switch, learned.ts is not None)
         self._pacing = _Pacing(min_interval, client.timeout)
+        self._control = _Control(client, self.warn, control, group and size)
         self._pictured = not plot
         self._user_ids = self._unreached = None
         self._settled = False  # the end is out, or a warning said why not
@@ -2470,7 +2700,8 @@ class _Sender(object):
         sweep = self._sweeping()
         self.learned = _Learned(self._posted.channel, self._posted.ts,
                                 self._switch.id, self._user_ids,
-                                bool(sweep and sweep.size))
+                                bool(sweep and sweep.size),
+                                self._control.command)
 
     def _step(self, state):
         """Bring Slack to ``state``; True once a final one is all out."""
@@ -2480,13 +2711,14 @@ class _Sender(object):
         margin = None if final else self._switch.margin(state)
         self._switch.seek(self._posted)
         if self._user_ids is None and (final or margin):
-            self._user_ids = _look_up(self._client, self._message.names,
-                                      self.warn)
+            self._user_ids = _look_up(self._client, self._message.names +
+                                      self._control.names, self.warn)
         sweep = self._sweeping()
-        quiet = state.kind == 'completed' and bool(sweep and sweep.size)
+        quiet = state.kind in _TOLD_BY_SWEEP and bool(sweep and sweep.size)
         text = self._message.render(state, self._user_ids, quiet)
-        card = self._message.card(state, self._curves)
+        card = self._message.card(state)
         self._posted.adopt(card['run'])  # if a first post went unanswered
+        self._control.answer(self._posted, state.answers)
         if final:
             return self._end(state, text, card, quiet)
         where = (card, self._posted, self._switch, state, margin)
@@ -2494,19 +2726,33 @@ class _Sender(object):
             sweep.enter(_placed(*where), self._posted.channel)
         keep = (self._posted, state, margin, self._message, self._user_ids)
         self._switch.keep(*keep)  # first: it names the newest status
-        self._posted.show(text, metadata=self._metadata and (
+        self._posted.show(text, metadata=self._message.metadata and (
             _RUN, _placed(*where)))
         self._switch.keep(*keep)  # after a first post: in its thread
         if sweep:  # where the report now is, when the moved reply is due
             sweep.follow(_placed(*where), self._posted.channel,
                          self._message.mentions(self._user_ids))
         self._pacing.succeeded()
-        self._publish()  # before waiting: a snapshot may be taken meanwhile
         # Back by the time the switch must move if reports go on, so that it
         # posts only if none came for stale_after.
-        self._worker.wait(min(self._pacing.interval, max(
-            0.0, self._switch.due(margin) - time.time())), until_closed=True)
+        self._rest(min(self._pacing.interval, max(
+            0.0, self._switch.due(margin) - time.time())))
         return False
+
+    def _rest(self, seconds, until_closed=True):
+        """Wait ``seconds`` (not past the end; nor past ``close``, unless a
+        Retry-After says), reading the thread meanwhile whenever it is due:
+        its reads keep their own pace. Between reports too, later."""
+        end = time.monotonic() + seconds
+        while True:
+            again = None if self._worker.closing else self._control.poll(
+                self._posted, self._user_ids)
+            self._publish()  # a snapshot may be taken meanwhile
+            left = end - time.monotonic()
+            if left <= 0 or self._worker.wait(min(
+                    left, again or left), until_closed) and until_closed:
+                break
+        self._worker.soon(again)
 
     def _end(self, state, text, card, quiet):
         """Final status, mention, switch deleted, sweep, picture: each once
@@ -2514,7 +2760,7 @@ class _Sender(object):
         else a reply); if ``quiet``, only when no sweep's summary will."""
         self._spread()
         mentions = self._message.mentions(self._user_ids)
-        self._posted.show(text, metadata=self._metadata and (
+        self._posted.show(text, metadata=self._message.metadata and (
             _RUN, _placed(card, self._posted, self._switch)), notifies=bool(
                 mentions) and not quiet and all(m in text for m in mentions))
         if self._sweeping():  # at once: it no longer reports
@@ -2547,9 +2793,7 @@ class _Sender(object):
         # Why the end may be cut short: Slack never answered this run.
         self._unreached = None if self._client.answered else error
         if 'metadata' in error.error:  # too large, or refused: less, none
-            self._metadata, self._curves = self._metadata and (
-                self._curves), False
-            if not self._metadata:
+            if not self._message.refused():
                 self._sweep = None
                 self.warn('metadata', 'Slack refuses the metadata of this '
                           "run's messages (%s): no sweep" % error.error)
@@ -2575,7 +2819,7 @@ class _Sender(object):
                     self._client.answered):
                 return True  # it would come too late
             for seconds, cut_by_the_end in waits:
-                self._worker.wait(seconds, cut_by_the_end)
+                self._rest(seconds, cut_by_the_end)
         self._worker.again()
         return False
 
@@ -2623,8 +2867,8 @@ def _look_up(client, names, warn):
         return {}
     missing = [name for name in names if name.lower() not in found]
     if missing:
-        warn('names', 'no Slack user is named %s; they are not mentioned'
-             % ', '.join(missing))
+        warn('names', 'no Slack user is named %s: check finish_mentions and '
+             'controllers' % ', '.join(missing))
     return found
 
 
@@ -2961,10 +3205,11 @@ def _check_message(client, channel, ts):
     _check_step(client, 'the bot can upload the picture of the curves',
                 'files.getUploadURLExternal', _PICTURE_FIX,
                 filename='check.png', length=1)
-    _check_step(client, 'the bot can read the channel, for sweeps',
-                'conversations.history', 'add the channels:history scope '
+    _check_step(client, 'the bot can read threads, for sweeps and commands',
+                'conversations.replies', 'add the channels:history scope '
                 '(groups:history for a private channel) to ' + _APP_PAGE +
-                ', or pass group=False', channel=channel, limit=1)
+                ', or pass group=False and controllers=None',
+                channel=channel, ts=ts)
     _check_step(client, 'the bot can find a sweep among the pins',
                 'pins.list', 'add the pins:read and pins:write scopes to ' +
                 _APP_PAGE + ': else a late run may not find its sweep',

@@ -35,6 +35,7 @@ from socketserver import ThreadingMixIn
 
 import chainer
 import chainer.links as L
+import numpy
 from chainer import training
 from chainer.training import extensions
 
@@ -219,7 +220,7 @@ class FakeSlack(object):
         for message in page:
             one = {k: v for k, v in message.items()
                    if k in ('ts', 'text', 'thread_ts', 'user', 'bot_id',
-                            'app_id')}
+                            'app_id', 'subtype')}
             if message.get('metadata') and params.get(
                     'include_all_metadata') == 'true':
                 one['metadata'] = message['metadata']
@@ -1823,6 +1824,256 @@ class DistributedTest(SlackTestCase):
         self.assertIn('2 processes', self.only_report()['text'])
 
 
+###############################################################################
+# Commands from the thread ####################################################
+###############################################################################
+
+ALICE, BOB = 'U0ALICE0001', 'U0BOB00002'
+
+
+class PairedComm(Communicator):
+    """Two ranks, in two threads, of a ChainerMN communicator: bcast_obj
+    hands rank 0's object to both."""
+
+    def __init__(self, rank, shared):
+        super(PairedComm, self).__init__(rank, 2)
+        self._shared = shared
+
+    def bcast_obj(self, obj, root=0):
+        if self.rank == root:
+            self._shared['obj'] = obj
+        self._shared['barrier'].wait(10)
+        obj = self._shared['obj']
+        self._shared['barrier'].wait(10)
+        return obj
+
+
+class ControlTest(SlackTestCase):
+    """A person replies stop or snapshot in the run's thread."""
+
+    def trainer(self, report, iterations=3000, out=None, snapshot=True):
+        """A real training of ``iterations`` steps of a few ms (stopped far
+        sooner when a test works), with a snapshot extension that fires
+        only when commanded."""
+        trainer = make_trainer(iterations=iterations, report=report,
+                               out=out)
+        if snapshot:
+            trainer.extend(extensions.snapshot(), trigger=(10 ** 9,
+                                                           'iteration'))
+        trainer.extend(lambda _: time.sleep(0.002), trigger=(1, 'iteration'))
+        return trainer
+
+    def report(self, **kwargs):
+        options = dict(finish_mentions='@' + ALICE, control_interval=0.05)
+        options.update(kwargs)
+        return super(ControlTest, self).report(**options)
+
+    def reply(self, who, text, thread=None):
+        """Once the run's message exists, post ``text`` as ``who`` in its
+        thread (or ``thread``: '' for the channel itself)."""
+        self.slack.wait_for(self.slack.reports, 10)
+        if thread is None:
+            thread = list(self.slack.reports())[0]
+        return self.slack.post_as(who, text, thread_ts=thread or None)
+
+    def read_since(self, ts, count=2):
+        """Wait until the thread has been read ``count`` times after the
+        reply ``ts``."""
+        return self.slack.wait_for(lambda: len([
+            c for c in self.slack.calls_to('conversations.replies')
+            if c['time'] > float(ts)]) >= count, 10)
+
+    def during(self, trainer, act):
+        """Run ``trainer``, ``act()`` meanwhile in another thread; return
+        the warnings."""
+        thread = threading.Thread(target=act)
+        with captured() as record:
+            thread.start()
+            trainer.run()
+        thread.join()
+        self.assertNotIn(TOKEN, record['text'])
+        return slack_warnings(record)
+
+    def answers(self):
+        """What the run posted in its thread, in order."""
+        report = list(self.slack.reports())[0]
+        return [c['params']['text'] for c in self.slack.calls_to(
+            'chat.postMessage') if c['params'].get('thread_ts') == report]
+
+    def test_stop_ends_training_at_once_as_its_trigger_would(self):
+        trainer = self.trainer(self.report())
+        found = self.during(trainer, lambda: self.reply({'user': ALICE},
+                                                        ' Stop\n'))
+        self.assertEqual(found, [])
+        iteration = trainer.updater.iteration
+        self.assertLess(iteration, 3000)
+        status = r'\[Stopped\] by <@%s> at iteration %d' % (ALICE, iteration)
+        self.assertRegex(self.only_report()['text'], '^' + status + '  ')
+        self.assertEqual(self.answers(), [
+            'Stopping at iteration %d, as <@%s> asked.' % (iteration, ALICE),
+            '<@%s> [Stopped] by <@%s> at iteration %d' % (
+                ALICE, ALICE, iteration)])
+        self.assertTrue(self.mention()['params']['text'].startswith(
+            '<@%s>' % ALICE))  # the end notifies, as for other endings
+        self.assertEqual(os.listdir(trainer.out), ['log'])  # no snapshot
+
+    def pause(self, trainer, until):
+        """At iteration 5, wait until ``until()`` holds (the command is
+        read: it acts at one of the next iterations)."""
+        trainer.extend(lambda t: t.updater.iteration == 5 and
+                       self.slack.wait_for(until, 10),
+                       trigger=(1, 'iteration'))
+
+    def has_read(self, word):
+        return lambda: any(word in c.get('answer', (0, ''))[1] for c in
+                           self.slack.calls_to('conversations.replies'))
+
+    def test_snapshot_writes_one_and_training_goes_on(self):
+        trainer = self.trainer(self.report(), iterations=60)
+        self.pause(trainer, self.has_read('snapshot'))
+        self.assertEqual(self.during(trainer, lambda: self.reply(
+            {'user': ALICE}, '<@U0BOT00001> snapshot')), [])
+        self.assertEqual(trainer.updater.iteration, 60)  # to its end
+        taken = [n for n in os.listdir(trainer.out) if n != 'log']
+        self.assertEqual(len(taken), 1, taken)
+        self.assertRegex(taken[0], r'^snapshot_iter_\d+$')
+        self.assertLess(int(taken[0].split('_')[-1]), 60)
+        answer = ('Snapshot %s written to %s at iteration %s, as <@%s> '
+                  'asked.' % (taken[0], os.path.join(trainer.out, ''),
+                              taken[0].split('_')[-1], ALICE))
+        self.assertIn(answer, self.answers())
+        self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
+        self.fresh_slack()
+        bare = self.trainer(self.report(), iterations=60, snapshot=False)
+        self.pause(bare, self.has_read('snapshot'))
+        self.during(bare, lambda: self.reply({'user': ALICE}, 'snapshot'))
+        self.assertIn('No snapshot extension on this trainer', '\n'.join(
+            self.answers()))
+
+    def test_nothing_else_acts(self):
+        trainer = self.trainer(self.report())
+        ignored = [({'user': ALICE}, "don't stop", None),
+                   ({'user': ALICE}, 'stop the other run', None),
+                   ({'user': ALICE}, 'stop', ''),  # in the channel
+                   ({'user': BOB}, 'stop', None),  # not one it names
+                   ({'user': BOB}, 'snapshot', None),
+                   (dict(FakeSlack.BOT), 'stop', None),  # the bot itself
+                   ({'user': ALICE, 'bot_id': 'B0OTHER001'}, 'stop', None),
+                   ({'user': ALICE, 'app_id': 'A0OTHER001'}, 'stop', None),
+                   ({'user': ALICE, 'subtype': 'bot_message'}, 'stop', None)]
+
+        last = []
+
+        def act():
+            other = self.slack.post_as({'user': BOB}, 'another message')
+            self.reply({'user': ALICE}, 'stop', thread=other)
+            for who, text, thread in ignored:
+                self.reply(who, text, thread)
+            self.read_since(self.reply({'user': ALICE}, 'snapshot'))
+            last.append(self.reply({'user': ALICE}, 'stop'))
+        self.assertEqual(self.during(trainer, act), [])
+        answers = self.answers()
+        self.assertEqual(answers[0], slack_report._REFUSED)  # once
+        self.assertEqual(len(answers), 4, answers)  # +snapshot, stop, end
+        self.assertTrue(answers[1].startswith('Snapshot snapshot_iter_'))
+        self.assertIn('as <@%s> asked' % ALICE, answers[2])
+        stopping, = [c for c in self.slack.calls_to('chat.postMessage')
+                     if c['params']['text'] == answers[2]]
+        self.assertGreater(stopping['time'], float(last[0]))
+
+    def test_a_resumed_run_does_not_act_on_an_older_stop(self):
+        out = _tmpdir()
+        first = self.trainer(self.report(), out=out)
+
+        def act():  # a snapshot, then a stop
+            self.reply({'user': ALICE}, 'snapshot')
+            self.slack.wait_for(lambda: len(self.answers()) == 1, 10)
+            self.reply({'user': ALICE}, 'stop')
+        self.during(first, act)
+        taken, = [n for n in os.listdir(out) if n.startswith('snapshot')]
+        resumed = self.trainer(self.report(), out=out, iterations=int(
+            taken.split('_')[-1]) + 20)
+        chainer.serializers.load_npz(os.path.join(out, taken), resumed)
+        reads = len(self.slack.calls_to('conversations.replies'))
+        self.pause(resumed, lambda: len(self.slack.calls_to(
+            'conversations.replies')) > reads + 1)  # it has read the stop
+        self.assertEqual(self.during(resumed, lambda: None), [])
+        self.assertEqual(resumed.updater.iteration,
+                         int(taken.split('_')[-1]) + 20)
+        self.assertTrue(self.only_report()['text'].startswith(
+            '[Completed, resumed]'))
+
+    def test_with_no_one_to_obey_the_thread_is_never_read(self):
+        for options in (dict(controllers=None), dict(finish_mentions=()),
+                        dict(finish_mentions='@here')):
+            with self.subTest(**options):
+                self.fresh_slack()
+                self.during(self.trainer(self.report(**options),
+                                         iterations=50), lambda: None)
+                self.assertEqual(
+                    self.slack.calls_to('conversations.replies'), [])
+
+    def test_controllers_are_checked_at_construction(self):
+        for controllers, words in (('@here', ["'@here'", 'name people']),
+                                   ('<!subteam^S0123ABCD>', ['user groups']),
+                                   ('alice', ["'alice'", '@alice']),
+                                   (True, ['True', 'list of str'])):
+            with self.subTest(controllers=controllers):
+                with self.assertRaises(ValueError) as caught:
+                    self.report(controllers=controllers)
+                for word in words:
+                    self.assertIn(word, str(caught.exception))
+        with self.assertRaises(ValueError) as caught:
+            self.report(control_interval=0)
+        self.assertIn("'auto' or a number of seconds", str(caught.exception))
+        trainer = self.trainer(self.report(controllers='@bob',
+                                           finish_mentions=()))
+        self.during(trainer, lambda: self.reply({'user': BOB}, 'stop'))
+        self.assertTrue(self.only_report()['text'].startswith(
+            '[Stopped] by <@%s>' % BOB))  # @bob, found by name
+
+    def test_without_the_history_scope_one_warning_and_no_control(self):
+        self.slack.scopes = {'pins:read', 'pins:write'}
+        trainer = self.trainer(self.report(), iterations=100)
+        found = self.during(trainer, lambda: self.reply({'user': ALICE},
+                                                        'stop'))
+        self.assertEqual(len(found), 1, found)
+        self.assertIn('channels:history', found[0])
+        self.assertIn('controllers=None', found[0])
+        self.assertEqual(trainer.updater.iteration, 100)
+        self.assertEqual(len(self.slack.calls_to('conversations.replies')), 1)
+
+    def test_every_rank_stops_at_the_same_iteration(self):
+        shared = dict(barrier=threading.Barrier(2))
+        trainers = [self.trainer(self.report(comm=PairedComm(rank, shared)))
+                    for rank in (0, 1)]
+        runs = [threading.Thread(target=t.run) for t in trainers]
+        with captured():
+            for run in runs:
+                run.start()
+            self.reply({'user': ALICE}, 'stop')
+            for run in runs:
+                run.join()
+        stopped = [t.updater.iteration for t in trainers]
+        self.assertEqual(stopped[0], stopped[1])
+        self.assertLess(stopped[0], 3000)
+        self.assertRegex(self.only_report()['text'], r'^\[Stopped\] by '
+                         r'<@%s> at iteration %d' % (ALICE, stopped[0]))
+
+    def test_the_wrapped_trigger_is_the_trigger_to_chainer(self):
+        trainer = self.trainer(self.report(), iterations=40)
+        with captured():
+            trainer.run()
+        wrapped = trainer.stop_trigger
+        self.assertIsInstance(wrapped, slack_report._Commands)
+        self.assertEqual(wrapped.get_training_length(), (40, 'iteration'))
+        path = os.path.join(_tmpdir(), 'snapshot')
+        chainer.serializers.save_npz(path, trainer)  # the trigger's state
+        with numpy.load(path) as saved:
+            self.assertIn('stop_trigger/previous_iteration', saved.files)
+        self.assertIn('100%', self.only_report()['text'])
+
+
 class SetupCheckTest(SlackTestCase):
 
     def check(self, *args, **env):
@@ -1839,7 +2090,8 @@ class SetupCheckTest(SlackTestCase):
                                  SLACK_CHANNEL_ID='general')
         self.assertEqual(status, 0, out)
         self.assertEqual(out.count('ok    '), 9, out)
-        self.assertIn('ok    the bot can read the channel, for sweeps', out)
+        self.assertIn('ok    the bot can read threads, for sweeps and '
+                      'commands', out)
         self.assertIn('ok    the bot can find a sweep among the pins', out)
         self.assertEqual(self.slack.scheduled, {})
         self.assertEqual(self.slack.messages, {})
@@ -1854,9 +2106,10 @@ class SetupCheckTest(SlackTestCase):
         self.assertEqual(status, 0, out)
         self.assertIn('files:write', out)
         self.assertIn('plot=False', out)
-        self.assertIn('note  the bot can read the channel, for sweeps: no '
-                      '(missing_scope): add the channels:history scope', out)
-        self.assertIn('group=False', out)
+        self.assertIn('note  the bot can read threads, for sweeps and '
+                      'commands: no (missing_scope): add the channels:history'
+                      ' scope', out)
+        self.assertIn('group=False and controllers=None', out)
         self.assertIn('note  the bot can find a sweep among the pins: no '
                       '(missing_scope): add the pins:read and pins:write', out)
 
@@ -2770,6 +3023,22 @@ def reporting(slack, count):
         slack.scheduled) >= count, 60)
 
 
+def kill_at_update(slack, key):
+    """SIGKILL task ``key`` when its report is next updated: it reports,
+    with one silence reply scheduled (not amid moving it)."""
+    killed = threading.Event()
+
+    def kill(method, params):
+        report = slack.messages.get(params.get('ts')) or {}
+        card = (report.get('metadata') or {}).get('event_payload', {})
+        if method == 'chat.update' and card.get('key') == key and not (
+                killed.is_set()) and not report.get('thread_ts'):
+            killed.set()
+            os.kill(card['pid'], signal.SIGKILL)
+    slack.hold = kill
+    return killed
+
+
 def anchor_text(slack):
     anchors = sweep_messages(slack, 'slack_report_sweep')
     return anchors[0]['text'] if anchors else ''
@@ -3016,7 +3285,8 @@ class SweepTest(unittest.TestCase):
         tasks, flag = start_tasks(cls.zygote, slack, range(3),
                                   options=dict(FAST_TASK, stale_after=1))
         reporting(slack, 3)
-        tasks[1].kill()  # SIGKILL: no code of its own runs
+        kill_at_update(slack, '1').wait(10)  # no code of its own runs
+        tasks[1].wait(10)
         slack.wait_for(slack.posted_scheduled, 10)
         return finish_tasks(tasks[::2], flag)
 
@@ -3071,8 +3341,11 @@ class SweepTest(unittest.TestCase):
                          r'2 completed; ')
         self.assertRegex(shown[4], r'^Sweep 4242 \(3 tasks\): over, see '
                          r'%sthe summary>$' % link)
+        anchor = sweep_messages(slack, 'slack_report_sweep')[0]['ts']
         for end, exit_, _, _ in ended:  # ends one at a time: each its own
-            self.assertLessEqual(len(reads(slack, end, exit_)), 3)
+            self.assertLessEqual(len([c for c in reads(slack, end, exit_) if
+                                      c['params'].get('ts', anchor) ==
+                                      anchor]), 3)
         self.summary(slack)
         self.assertEqual(closings(slack), ([], []))
         # Each start and each end: one edit of the anchor at most.
@@ -3124,7 +3397,8 @@ class SweepTest(unittest.TestCase):
         tasks, flag = start_tasks(cls.zygote, slack, range(3), options=dict(
             FAST_TASK, stale_after=3), _SETTLE=0.5, _CLOSING_LAG=1.0)
         reporting(slack, 3)
-        tasks[1].kill()
+        kill_at_update(slack, '1').wait(10)
+        tasks[1].wait(10)
         ended = finish_tasks(tasks[::2], flag)
         shown = anchor_text(slack)
         slack.wait_for(lambda: closings(slack)[0] and len(
@@ -3166,6 +3440,32 @@ class SweepTest(unittest.TestCase):
         self.assertGreater(meanwhile[1][0][1], first[1][0][1])
         self.summary(slack)
         self.assertEqual(closings(slack), ([], []))
+
+
+    @classmethod
+    def scenario_stopped(cls, slack):
+        """Task 1 is stopped by a reply in its thread; task 0 ends."""
+        tasks, flag = start_tasks(cls.zygote, slack, range(2), options=dict(
+            FAST_TASK, control_interval=0.1))
+        reporting(slack, 2)
+        report, = [ts for ts, m in slack.reports().items() if json.loads(
+            json.dumps(m['metadata']))['event_payload']['key'] == '1']
+        slack.post_as({'user': 'U0123ABCD'}, 'stop', thread_ts=report)
+        tasks[1].wait(30)
+        return report, finish_tasks(tasks, flag, 0)
+
+    def test_a_stopped_run_ends_well_and_the_summary_tells(self):
+        slack, (report, ended) = self.play('stopped')
+        self.assert_ended(ended)  # exit status 0 for both
+        self.assertRegex(slack.messages[report]['text'], r'^\[Stopped\] by '
+                         r'<@U0123ABCD> at iteration \d+  ')
+        summary = self.summary(slack)
+        self.assertTrue(summary['text'].startswith(
+            'Sweep 4242: 2 runs: 1 completed, 1 stopped\n'), summary['text'])
+        told = [m.get('params', m)['text'] for m in notifications(slack)]
+        self.assertEqual(len(told), 2, told)  # the answer, the summary
+        self.assertRegex(told[0], r'^Stopping at iteration \d+, as '
+                         r'<@U0123ABCD> asked\.$')
 
 
 class SweepAloneTest(SlackTestCase):
@@ -3993,6 +4293,108 @@ def bench_sweep_waves(rows, tasks=50, wave=10, train=20.0, busy=2000):
         slack.close()
 
 
+def bench_control(rows, repeats=3, runs=50, sweep_seconds=320.0):
+    """Row 13: a stop from the thread at the default control_interval:
+    seconds from the reply to the end of training; the thread reads an hour
+    of a run alone and of each run of a sweep of ``runs``; what the wrapped
+    stop trigger adds to an iteration."""
+    slack = FakeSlack()
+    slack.enforce_limits = True
+    try:
+        delays, interval = [], slack_report._CONTROL_ALONE
+        for _ in range(repeats):
+            report = SlackReport(TOKEN, CHANNEL_ID, ENTRIES, api_url=(
+                slack.url), finish_mentions='@U0ALICE0001', plot=False)
+            trainer = _paced_trainer(10 * interval, report, step=0.05)
+            ended, finalize = [], report.finalize
+            report.finalize = lambda: ended.append(time.time()) or finalize()
+
+            def reply():
+                slack.wait_for(lambda: len(slack.reports()) > len(delays), 30)
+                time.sleep(random.uniform(0, interval))  # any phase
+                delays.append(time.time())
+                slack.post_as({'user': 'U0ALICE0001'}, 'stop', thread_ts=list(
+                    slack.reports())[-1])
+            poster = threading.Thread(target=reply)
+            poster.start()
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')
+                trainer.run()
+            poster.join()
+            delays[-1] = (ended or [time.time()])[0] - delays[-1]
+        rows.append(('13. from the thread', 'stop replied at a random time, '
+                     'control_interval %g s: training ended %.1f to %.1f s '
+                     'later (%d tries)' % (interval, min(delays), max(delays),
+                                           repeats),
+                     'at most about %g s' % interval, 'met' if max(
+                         delays) <= interval + 1 else 'NOT met'))
+        rows.append(('', 'thread reads an hour: %.0f alone; %.0f a run in a '
+                     'sweep of %d (%.0f a minute for the sweep)' % (
+                         3600.0 / interval, _sweep_reads(slack, runs,
+                                                         sweep_seconds),
+                         runs, _sweep_reads(slack, runs, sweep_seconds) *
+                         runs / 60.0), 'about 20 a minute', ''))
+    finally:
+        slack.close()
+
+
+def _sweep_reads(slack, runs, seconds, cache={}):
+    """Thread reads an hour by each of ``runs`` runs of a sweep training
+    together for ``seconds`` (measured once): from the median time between
+    two reads of one run's thread (starts are spread by Slack's limits)."""
+    if (runs, seconds) not in cache:
+        before = len(slack.calls_to('conversations.replies'))
+        reports = [SlackReport(TOKEN, CHANNEL_ID, ENTRIES, api_url=slack.url,
+                               finish_mentions='@U0ALICE0001', plot=False,
+                               group='bench', group_size=runs)
+                   for _ in range(runs)]
+        threads = [threading.Thread(target=_paced_trainer(
+            seconds, report, step=0.5).run) for report in reports]
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        polls = collections.defaultdict(list)
+        for call in slack.calls_to('conversations.replies')[before:]:
+            if call['params'].get('oldest'):  # not the sweep's own reads
+                polls[call['params']['ts']].append(call['time'])
+        gaps = [b - a for times in polls.values()
+                for a, b in zip(times, times[1:])]
+        cache[runs, seconds] = 3600.0 / _median(gaps) if gaps else 0.0
+    return cache[runs, seconds]
+
+
+def bench_trigger_cost(rows, iterations=1000000):
+    """Row 14: the wrapped stop trigger against the bare one, per call."""
+    slack = FakeSlack()
+    try:
+        report = SlackReport(TOKEN, CHANNEL_ID, ENTRIES, api_url=slack.url,
+                             finish_mentions='@U0ALICE0001', plot=False)
+        trainer = make_trainer(iterations=10 ** 9, report=report)
+        bare = trainer.stop_trigger
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            report.initialize(trainer)
+            wrapped = trainer.stop_trigger
+            times = {}
+            for name, trigger in (('bare', bare), ('wrapped', wrapped)) * 2:
+                start = time.perf_counter()
+                for _ in range(iterations):
+                    trigger(trainer)
+                times[name] = time.perf_counter() - start
+            report.finalize()
+        extra = (times['wrapped'] - times['bare']) / iterations * 1e9
+        rows.append(('14. stop trigger', 'wrapped %.0f ns a call, bare %.0f '
+                     'ns: %.0f ns more an iteration' % (
+                         times['wrapped'] / iterations * 1e9, times['bare'] /
+                         iterations * 1e9, extra), 'under 1 us',
+                     'met' if extra < 1000 else 'NOT met'))
+    finally:
+        slack.close()
+
+
 def bench_sigkill(rows, repeats=3, stale_after=5, killed_at=20):
     """Row 6: a run killed by SIGKILL, and when Slack says so."""
     slack = FakeSlack()
@@ -4095,7 +4497,8 @@ def run_benchmark(out=sys.stdout):
     for bench in (bench_overhead, bench_call_cost, bench_fitting,
                   bench_api_economy, bench_sweep, bench_sigkill,
                   bench_switch_cost, bench_picture, bench_ending_together,
-                  bench_memory, bench_sweep_array, bench_sweep_waves):
+                  bench_memory, bench_sweep_array, bench_sweep_waves,
+                  bench_control, bench_trigger_cost):
         bench(rows)
     out.write('slack_report %s benchmark, Python %s, Chainer %s, %d cores\n'
               % (slack_report.__version__, sys.version.split()[0],
@@ -4106,8 +4509,9 @@ def run_benchmark(out=sys.stdout):
 
 class BenchSmokeTest(unittest.TestCase):
     """Every benchmark row runs, on tiny sizes, in the normal suite, so the
-    opt-in benchmark cannot rot unseen; rows 6, 9, 11 and 12 are left out:
-    what they run, SignalTest, EndingTogetherTest and SweepTest run.
+    opt-in benchmark cannot rot unseen; rows 6, 9, 11, 12 and 13 are left
+    out: what they run, SignalTest, EndingTogetherTest, SweepTest and
+    ControlTest run (13 waits out 30 s intervals).
     Figures are not judged here."""
 
     def test_every_row_runs(self):
@@ -4122,8 +4526,10 @@ class BenchSmokeTest(unittest.TestCase):
             bench_switch_cost(rows, seconds=0.2, stale_after=0.1)
             bench_picture(rows, sizes=(100, 1000))
             bench_memory(rows, sizes=(200,))
+            bench_trigger_cost(rows, iterations=1000)
         titles = [row[0].split('.')[0] for row in rows if row[0]]
-        self.assertEqual(titles, ['1', '2', '3', '4', '5', '7', '8', '10'])
+        self.assertEqual(titles, ['1', '2', '3', '4', '5', '7', '8', '10',
+                                  '14'])
         for row in rows:
             self.assertEqual(len(row), 4, row)
 
