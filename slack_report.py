@@ -251,24 +251,27 @@ def _is_loopback(host):
 
 
 def _git_commit():
-    """Short commit of the working directory, '+' when dirty; '' if none."""
-    def git(*args):
+    """Short commit of the script's directory, else of the working one (a
+    job may run from scratch); '+' when dirty; '' if none."""
+    def git(where, *args):
         return subprocess.run(('git',) + args, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, timeout=10,
-                              universal_newlines=True)
+                              universal_newlines=True, cwd=where)
+    script = os.path.dirname(os.path.abspath((sys.argv or [''])[0]))
     try:
-        commit = git('rev-parse', '--short', 'HEAD')
-        if commit.returncode:
-            return ''
-        dirty = git('status', '--porcelain', '--untracked-files=no').stdout
+        for where in (script, None):
+            commit = git(where, 'rev-parse', '--short', 'HEAD')
+            if not commit.returncode:
+                return commit.stdout.strip() + '+' * bool(git(
+                    where, 'status', '--porcelain', '--untracked-files=no'
+                ).stdout.strip())
     except (OSError, subprocess.SubprocessError):
-        return ''
-    return commit.stdout.strip() + ('+' if dirty.strip() else '')
+        pass
+    return ''
 
 
-def _run_identity(comm, fields, with_git, group):
+def _run_identity(comm, fields, with_git, group, argv):
     """The values of the placeholders that stay fixed for the whole run."""
-    argv = sys.argv or ['']
     pwd = os.getcwd()
     home = os.path.expanduser('~')
     identity = {
@@ -277,7 +280,8 @@ def _run_identity(comm, fields, with_git, group):
         'pwdshort': '~' + pwd[len(home):]
         if pwd.startswith(home) and home != '/' else pwd,
         'cmd': argv[0],
-        'args': ' '.join(shlex.quote(a) for a in argv[1:]),
+        'args': ' '.join(a if a.endswith('***') else shlex.quote(a)
+                         for a in argv[1:]),
         'pid': str(os.getpid()),
         'processes': '%d processes' % comm.size
         if comm is not None and comm.size > 1 else '',
@@ -288,10 +292,9 @@ def _run_identity(comm, fields, with_git, group):
     return identity
 
 
-def _run_card(identity, fields, group, size, rank_by):
+def _run_card(identity, fields, group, size, rank_by, argv):
     """What stays fixed of the run's card, as a program reads it. The array
     task keys it in its group: a requeued task replaces its earlier self."""
-    argv = [_clean(a) for a in sys.argv or ['']]
     return {'v': 1, 'run': os.urandom(6).hex(),
             'key': os.environ.get('SLURM_ARRAY_TASK_ID', ''),
             'tasks': _slurm_tasks(group), 'group': group or '',
@@ -299,6 +302,45 @@ def _run_card(identity, fields, group, size, rank_by):
             'host': identity['hostname'], 'pid': os.getpid(), 'cmd': argv[0],
             'args': argv[1:], 'git': identity['git'],
             'fields': {k: _clean(str(v)) for k, v in fields.items()}}
+
+
+# Secrets never leave the machine: the value of an option named like one,
+# and anything shaped like a token (Slack, OpenAI, AWS, GitHub).
+_SECRET_WORDS = ('token', 'secret', 'password', 'passwd', 'credential')
+_TOKEN_SHAPE = re.compile(r'xox[a-z]-[\w-]+|\bsk-[\w-]{16,}|\b(?:AKIA|ASIA)'
+                          r'[A-Z0-9]{16}\b|\bgh[pousr]_\w{30,}|github_pat_\w+')
+_HIDDEN_LEAST = 6  # characters of a secret value hidden in free text too
+
+
+def _secret_option(arg):
+    """Whether ``arg`` is an option named like a secret ('--api-key',
+    '--password=...'; not '--max-tokens' nor '--num-keypoints')."""
+    name = arg.split('=', 1)[0].lstrip('-').lower()
+    return arg.startswith('-') and (name.endswith('key') or any(
+        word in _SECRET_WORDS for word in re.split('[-_]', name)))
+
+
+class _Secrets(object):
+    """The command line (``argv``) with its secrets as ***, and ``hide``
+    for other text that may hold them (an exception's message)."""
+
+    def __init__(self, argv):
+        self.argv, self._values, after = [], [], False
+        for arg in (_clean(a) for a in argv or ['']):
+            if after and not arg.startswith('-'):  # --password value
+                self._values.append(arg)
+                arg = '***'
+            elif _secret_option(arg) and '=' in arg:  # --password=value
+                self._values.append(arg.split('=', 1)[1])
+                arg = arg.split('=', 1)[0] + '=***'
+            after = _secret_option(arg) and '=' not in arg
+            self.argv.append(self.hide(arg))
+
+    def hide(self, text):
+        for value in self._values:
+            if len(value) >= _HIDDEN_LEAST:
+                text = text.replace(value, '***')
+        return _TOKEN_SHAPE.sub('***', text)
 
 
 def _parse_mentions(finish_mentions, option='finish_mentions'):
@@ -332,6 +374,41 @@ def _parse_mentions(finish_mentions, option='finish_mentions'):
             raise ValueError('%s entry %r is not a mention; accepted forms:'
                              ' %s' % (option, entry, _MENTION_FORMS))
     return markup, names
+
+
+# maximize='auto': a name with a loss word is best lowest, else one with a
+# score word (or such a word with a suffix: f1_score, rougeL, map50) highest.
+_LOSS_WORD = re.compile(r'(loss|error|err|nll|mse|mae|rmse|perplexity|ppl|'
+                        r'cer|wer)\d*$')
+_SCORE_WORD = re.compile(r'(accuracy|acc|f1|bleu|rouge|iou|miou|auc|map|'
+                         r'precision|recall|psnr|ssim|r2)(\d+|@\d+|[a-z])?$')
+
+
+def _maximized(entries, maximize):
+    """The entries whose best is the highest: by their names' words (split
+    on /, _, -) if ``maximize`` is 'auto', else as it lists them."""
+    if maximize == 'auto':
+        words = {e: re.split(r'[/_-]', e.lower()) for e in entries}
+        return {e for e, w in words.items() if not any(
+            map(_LOSS_WORD.match, w)) and any(map(_SCORE_WORD.match, w))}
+    if not isinstance(maximize, (list, tuple, set)) or not set(
+            maximize) <= set(entries):
+        raise ValueError("maximize %r must be 'auto' or a list of entries "
+                         'among %s' % (maximize, ', '.join(map(repr,
+                                                              entries))))
+    return set(maximize)
+
+
+_MPI = ('OMPI_COMM_WORLD_', 'PMI_', 'PMIX_', 'MV2_COMM_WORLD_')  # launchers
+
+
+def _mpi_alone(comm):
+    """The number of MPI processes if this is rank 0 of several and no comm
+    says so (every rank would post its own message); else 0."""
+    sizes = [os.environ.get(name + 'SIZE') for name in _MPI]
+    ranks = [os.environ.get(name + 'RANK', '0') for name in _MPI]
+    size = max([int(s) for s in sizes if s and s.isdigit()] or [1])
+    return size if comm is None and size > 1 and set(ranks) == {'0'} else 0
 
 
 def _control_options(controllers, interval, mentions):
@@ -402,6 +479,8 @@ class SlackReport(_extensions.PrintReport):
         plot (bool): Post a PNG of the curves at the end.
         handle_signals (bool): Report SIGTERM and SIGHUP as terminated.
         group, group_size, rank_by: The sweep, its size, its ranking entry.
+        maximize (list of str or str): The entries best when highest;
+            'auto': by their names (accuracy, f1, bleu...; not a loss).
         controllers, control_interval: Who may stop or snapshot the run by
             a reply in its thread ('auto': finish_mentions' people; None),
             and every how many seconds the thread is read ('auto').
@@ -414,14 +493,15 @@ class SlackReport(_extensions.PrintReport):
                  timeout=10.0, flush_timeout=60.0, fields=None, comm=None,
                  stale_after='auto', plot=True, handle_signals=True,
                  group=None, group_size=None, rank_by=None,
-                 controllers='auto', control_interval='auto'):
+                 maximize='auto', controllers='auto',
+                 control_interval='auto'):
         fields = dict(fields or {})
         entries = _check_entries(entries, log_report)
         _check_options(max_length, dict(
             min_interval=min_interval, timeout=timeout,
             flush_timeout=flush_timeout), fields, comm, stale_after)
-        trends, table = _Trends(entries), _Table(_normalizer(len_normalizer),
-                                                 max_length)
+        trends, table = _Trends(entries, maximize), _Table(_normalizer(
+            len_normalizer), max_length)
         group, group_size, rank_by = _sweep_options(group, group_size,
                                                     rank_by, trends.entries)
         token, self._channel, api_url = _settings(access_token, channel_id,
@@ -430,14 +510,15 @@ class SlackReport(_extensions.PrintReport):
                                            _PLACEHOLDERS + tuple(fields))
         self._silent = comm is not None and comm.rank != 0
         super(SlackReport, self).__init__(entries, log_report, out=table)
+        secrets = _Secrets(sys.argv)
         identity = _run_identity(comm, fields, 'git' in used and not
-                                 self._silent, group)
+                                 self._silent, group, secrets.argv)
         mentions = _parse_mentions(finish_mentions)
         control = _control_options(controllers, control_interval, mentions)
         self._message = _Message(template, used, identity, table, trends,
                                  max_length, mentions, _run_card(
                                      identity, fields, group, group_size,
-                                     rank_by))
+                                     rank_by, secrets.argv))
         self._client = token and _SlackClient(token, api_url, timeout)
         self._options = dict(flush=flush_timeout, signals=handle_signals,
                              send=dict(min_interval=min_interval,
@@ -445,13 +526,17 @@ class SlackReport(_extensions.PrintReport):
                                        group=group, size=group_size,
                                        control=control))
         self._resumed = self._commands = None  # from a snapshot; in a run
-        self._comm = comm
+        self._comm, self._hide = comm, secrets.hide
         self._run = self._sender = self._failure = self._terminated = None
         self._state = _State('started', time=time.time())
         if not self.available and not self._silent:
             _warn('SlackReport has no %s: set SLACK_ACCESS_TOKEN and '
                   'SLACK_CHANNEL_ID; training goes on without Slack reports'
                   % ('token' if not token else 'channel'), 2)
+        elif _mpi_alone(comm):
+            _warn('this is rank 0 of %d MPI processes and each reports on its'
+                  ' own: pass comm= (a ChainerMN communicator) for one '
+                  'message' % _mpi_alone(comm), 2)
 
     @property
     def available(self):
@@ -528,7 +613,7 @@ class SlackReport(_extensions.PrintReport):
         """Hand on how the run ended: the sender's grace starts now."""
         ending = _ending(self._failure, self._run, self._terminated,
                          self._commands and self._commands.stopped)
-        self._report(*ending)
+        self._report(*map(self._hide, ending))
         if self._sender is not None:  # _sender.join() waits for it
             self._sender.close(min(_SIGNAL_GRACE, self._options['flush'])
                                if ending[0] == 'terminated' else
@@ -1085,7 +1170,7 @@ class _Table(object):
 
 
 class _Trends(object):
-    """Each numeric entry's latest and best values (highest for an accuracy)
+    """Each numeric entry's latest and best values (highest if maximized)
     and an even sample, each observation read once, the sample's stride
     doubling as it fills: time and memory stay flat however long the log.
     """
@@ -1094,9 +1179,9 @@ class _Trends(object):
     _NOT_TRENDS = ('epoch', 'iteration', 'elapsed_time')
     _SAMPLE = 128  # points kept of each entry, at most
 
-    def __init__(self, entries, width=16):
+    def __init__(self, entries, maximize='auto', width=16):
         self.entries = [e for e in entries if e not in self._NOT_TRENDS]
-        self.higher = {e for e in self.entries if 'acc' in e}
+        self.higher = _maximized(entries, maximize)
         self.counter = 'iteration' if 'iteration' in entries and (
             'epoch' not in entries) else 'epoch'
         self._width = width
@@ -3210,6 +3295,9 @@ def _check_message(client, channel, ts):
                 '(groups:history for a private channel) to ' + _APP_PAGE +
                 ', or pass group=False and controllers=None',
                 channel=channel, ts=ts)
+    _check_step(client, 'names such as @alice resolve', 'users.list',
+                'add the users:read scope to ' + _APP_PAGE + ', or give '
+                'user IDs (@U0123ABCD) in finish_mentions', limit=1)
     _check_step(client, 'the bot can find a sweep among the pins',
                 'pins.list', 'add the pins:read and pins:write scopes to ' +
                 _APP_PAGE + ': else a late run may not find its sweep',

@@ -81,7 +81,7 @@ class FakeSlack(object):
               'chat.deleteScheduledMessage', 'chat.scheduledMessages.list',
               'conversations.history', 'conversations.replies')
     TIER_2 = ('pins.list', 'users.list')
-    SCOPES = {'channels:history', 'pins:read', 'pins:write'}
+    SCOPES = {'channels:history', 'pins:read', 'pins:write', 'users:read'}
     BOT = {'bot_id': 'B0BOT00001', 'user': 'U0BOT00001', 'app_id': 'A0APP01'}
     METADATA_LIMIT = 8000  # bytes of JSON a message's metadata may take
     PER_MINUTE = 50
@@ -399,6 +399,9 @@ class FakeSlack(object):
                         'team': 'Lab', 'user_id': 'U0BOT00001',
                         'bot_id': self.BOT['bot_id'],
                         'url': 'https://lab.slack.com/'}
+            if method == 'users.list' and 'users:read' not in self.scopes:
+                return {'ok': False, 'error': 'missing_scope',
+                        'needed': 'users:read'}
             if method == 'users.list':
                 # One user a page, to exercise the cursor.
                 start = int(params.get('cursor') or 0)
@@ -1716,6 +1719,13 @@ class AtAGlanceTest(SlackTestCase):
         dirty = SlackReport(TOKEN, CHANNEL_ID, ENTRIES, template=template,
                             fields=fields)
         self.assertEqual(dirty.message.split('|')[0], commit + '+')
+        os.chdir(_tmpdir())  # a job's scratch directory: the script's repo
+        argv = sys.argv
+        self.addCleanup(setattr, sys, 'argv', argv)
+        sys.argv = [os.path.join(repo, 'train.py')]
+        scratch = SlackReport(TOKEN, CHANNEL_ID, ENTRIES, template=template,
+                              fields=fields)
+        self.assertEqual(scratch.message.split('|')[0], commit + '+')
 
     def test_the_default_template_shows_it_all(self):
         self.run_training(self.report())
@@ -1726,6 +1736,106 @@ class AtAGlanceTest(SlackTestCase):
                          r'\{time\}\|\d{4}-\d\d-\d\d \d\d:\d\d UTC>$')
         self.assertIn('pid %d' % os.getpid(), second)
         self.assertTrue(trends.startswith('main/loss '), trends)
+
+
+class TruthTest(SlackTestCase):
+    """What the message says is right whatever the run: which way is best,
+    no secret posted, one message under MPI."""
+
+    NAMES = ['main/f1', 'validation/main/bleu', 'validation/main/iou',
+             'main/accuracy_top5', 'main/loss', 'heatmap_loss', 'lr']
+
+    def bests(self, trends):
+        """Each entry's best, of values 1, 3, 2 at epochs 1, 2, 3."""
+        log = [dict({'epoch': e}, **dict.fromkeys(self.NAMES, v))
+               for e, v in ((1, 1.0), (2, 3.0), (3, 2.0))]
+        lines = trends.render(log, len(log)).split('\n')
+        return {line.split()[0]: re.search(r'best (\S+) @', line).group(1)
+                for line in lines}
+
+    def test_scores_are_best_highest_and_losses_lowest(self):
+        bests = self.bests(slack_report._Trends(['epoch'] + self.NAMES))
+        self.assertEqual(bests, dict(zip(self.NAMES, '3333111')))
+        chosen = self.bests(slack_report._Trends(
+            ['epoch'] + self.NAMES, maximize=['main/loss', 'lr']))
+        self.assertEqual(chosen, dict(zip(self.NAMES, '1111313')))
+        for bad in (['main/los'], 'main/loss', 3):
+            with self.subTest(maximize=bad):
+                with self.assertRaises(ValueError) as caught:
+                    self.report(maximize=bad)
+                self.assertIn(repr(bad), str(caught.exception))
+                self.assertIn("'main/loss'", str(caught.exception))
+
+    def test_a_sweep_ranks_a_score_highest_first(self):
+        cards = []
+        for run, bleu in enumerate((20.0, 27.9, 7.5)):
+            trends = slack_report._Trends(['epoch', 'validation/main/bleu'])
+            log = [{'epoch': 1, 'validation/main/bleu': bleu / 2},
+                   {'epoch': 2, 'validation/main/bleu': bleu}]
+            cards.append(dict(rank_by='validation/main/bleu', run=str(run),
+                              entries=trends.numbers(log, 2)))
+        rank_by, ranked = slack_report._ranked(cards)
+        self.assertEqual([c['run'] for c in ranked], ['1', '0', '2'])
+        self.assertEqual(ranked[0]['entries'][rank_by]['best'], 27.9)
+
+    def test_secrets_on_the_command_line_never_leave_the_machine(self):
+        secrets = ['abc123secret', 'hunter2hunter', 'tok-987654',
+                   'xoxb-1-2-abcdef', 'sk-' + 'a' * 20,
+                   'AKIAABCDEFGHIJKLMNOP', 'ghp_' + 'b' * 36]
+        argv = sys.argv
+        self.addCleanup(setattr, sys, 'argv', argv)
+        sys.argv = ['train.py', '--lr', '0.1', '--api-key', secrets[0],
+                    '--password=' + secrets[1], '--db_token', secrets[2],
+                    '--max-tokens', '512', '--num-keypoints', '17',
+                    '--key', 'k'] + secrets[3:]
+        trainer = make_trainer(report=self.report(
+            finish_mentions='@U0123ABCD'))
+
+        def fail(trainer):
+            if trainer.updater.iteration == 3:
+                raise ValueError('cannot connect with %s' % secrets[0])
+        trainer.extend(fail, trigger=(1, 'iteration'))
+        with captured(), self.assertRaises(ValueError):
+            trainer.run(show_loop_exception_msg=False)
+        text = self.only_report()['text']
+        self.assertIn('[Failed] ValueError: cannot connect with ***', text)
+        self.assertIn("--lr 0.1 --api-key *** --password=*** --db_token *** "
+                      "--max-tokens 512 --num-keypoints 17 --key *** *** *** "
+                      "*** ***", text)
+        for call in self.slack.calls:  # text, metadata, the trace: all
+            for secret in secrets:
+                self.assertNotIn(secret, json.dumps(call['params']))
+        card = self.only_report()['metadata']['event_payload']
+        self.assertEqual(card['args'][:4], ['--lr', '0.1', '--api-key',
+                                            '***'])
+
+    def test_every_mpi_rank_without_comm_warns_once_on_rank_0(self):
+        for env, comm, warned in (
+                (dict(OMPI_COMM_WORLD_SIZE='8', OMPI_COMM_WORLD_RANK='0'),
+                 None, 1),
+                (dict(OMPI_COMM_WORLD_SIZE='8', OMPI_COMM_WORLD_RANK='3'),
+                 None, 0),
+                (dict(PMI_SIZE='8', PMI_RANK='0'), Communicator(0, 8), 0),
+                (dict(PMI_SIZE='1', PMI_RANK='0'), None, 0)):
+            with self.subTest(env=env, comm=comm is not None):
+                with unittest.mock.patch.dict(os.environ, env):
+                    with captured() as record:
+                        self.report(comm=comm)
+                found = slack_warnings(record)
+                self.assertEqual(len(found), warned, found)
+                if warned:
+                    self.assertIn('comm=', found[0])
+                    self.assertIn('8 MPI processes', found[0])
+
+    def test_the_group_size_from_the_environment_with_a_group_given(self):
+        with unittest.mock.patch.dict(os.environ, SLACK_REPORT_GROUP_SIZE='3',
+                                      SLURM_ARRAY_TASK_COUNT='9'):
+            card = self.report(group='ablation')._message._card
+        self.assertEqual((card['group'], card['size']), ('ablation', 3))
+        with unittest.mock.patch.dict(os.environ, SLURM_ARRAY_TASK_COUNT='9',
+                                      SLURM_ARRAY_JOB_ID='77'):
+            self.assertEqual(self.report(group='ablation')._message._card[
+                'size'], 0)  # Slurm's count is for Slurm's own group
 
 
 class ResumeTest(SlackTestCase):
@@ -2089,7 +2199,8 @@ class SetupCheckTest(SlackTestCase):
                                  SLACK_ACCESS_TOKEN=TOKEN,
                                  SLACK_CHANNEL_ID='general')
         self.assertEqual(status, 0, out)
-        self.assertEqual(out.count('ok    '), 9, out)
+        self.assertEqual(out.count('ok    '), 10, out)
+        self.assertIn('ok    names such as @alice resolve', out)
         self.assertIn('ok    the bot can read threads, for sweeps and '
                       'commands', out)
         self.assertIn('ok    the bot can find a sweep among the pins', out)
@@ -2112,6 +2223,9 @@ class SetupCheckTest(SlackTestCase):
         self.assertIn('group=False and controllers=None', out)
         self.assertIn('note  the bot can find a sweep among the pins: no '
                       '(missing_scope): add the pins:read and pins:write', out)
+        self.assertIn('note  names such as @alice resolve: no (missing_scope)'
+                      ': add the users:read scope', out)
+        self.assertIn('give user IDs (@U0123ABCD)', out)
 
     def test_each_failure_names_its_fix(self):
         cases = [
@@ -3212,7 +3326,8 @@ class SweepTest(unittest.TestCase):
                       out.getvalue())
         self.assertRegex(out.getvalue(), r'\n1\. completed  '
                          r'validation/main/loss 1\.1\d* @ iteration \d+')
-        decode_png(self, open('slack_report_4242.png', 'rb').read())
+        with open('slack_report_4242.png', 'rb') as picture:
+            decode_png(self, picture.read())
 
     @classmethod
     def scenario_waves(cls, slack):
