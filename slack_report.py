@@ -297,7 +297,7 @@ def _run_card(identity, fields, group, size, rank_by, argv):
     task keys it in its group: a requeued task replaces its earlier self."""
     return {'v': 1, 'run': os.urandom(6).hex(),
             'key': os.environ.get('SLURM_ARRAY_TASK_ID', ''),
-            'tasks': _slurm_tasks(group), 'group': group or '',
+            'tasks': _slurm_tasks(group), 'alerts': [], 'group': group or '',
             'size': size or 0, 'rank_by': rank_by or '',
             'host': identity['hostname'], 'pid': os.getpid(), 'cmd': argv[0],
             'args': argv[1:], 'git': identity['git'],
@@ -399,6 +399,30 @@ def _maximized(entries, maximize):
     return set(maximize)
 
 
+_CONDITION = re.compile(r'\s*(<=|>=|<|>)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE]'
+                        r'[-+]?\d+)?)\s*')
+_TESTS = {'<': float.__lt__, '<=': float.__le__, '>': float.__gt__,
+          '>=': float.__ge__}
+
+
+def _alert_conditions(alert_when, entries):
+    """``alert_when``, checked, as {entry: (condition, test, threshold)}."""
+    if not isinstance(alert_when, dict):
+        raise TypeError("alert_when %r must be a dict such as {'main/loss': "
+                        "'> 10'}" % (alert_when,))
+    conditions = {}
+    for entry, condition in alert_when.items():
+        found = isinstance(condition, str) and _CONDITION.fullmatch(condition)
+        if entry not in entries or not found:
+            raise ValueError('alert_when {%r: %r} must name one of the '
+                             "entries %s with a condition such as '> 10' or "
+                             "'<= 1e-3' (<, <=, >, >=)" % (entry, condition,
+                                                          entries))
+        conditions[entry] = ('%s %s' % found.groups(), _TESTS[found.group(
+            1)], float(found.group(2)))
+    return conditions
+
+
 _MPI = ('OMPI_COMM_WORLD_', 'PMI_', 'PMIX_', 'MV2_COMM_WORLD_')  # launchers
 
 
@@ -416,7 +440,7 @@ def _control_options(controllers, interval, mentions):
     names to look up), and ``interval``, checked; 'auto': the people
     ``mentions`` (finish_mentions, parsed) name; None or False: no one."""
     if controllers in (None, False):
-        return (), (), interval
+        return [], [], interval
     markup, names = mentions if controllers == 'auto' else _parse_mentions(
         controllers, 'controllers')
     people = [m[2:-1] for m in markup if m.startswith('<@')]
@@ -484,6 +508,9 @@ class SlackReport(_extensions.PrintReport):
         controllers, control_interval: Who may stop or snapshot the run by
             a reply in its thread ('auto': finish_mentions' people; None),
             and every how many seconds the thread is read ('auto').
+        alert_nonfinite (bool), alert_when (dict): Tell the finish_mentions
+            people at once when a value goes NaN or infinite, and when a
+            condition is met: ``{'main/loss': '> 10'}``.
     """
 
     def __init__(self, access_token=None, channel_id=None, entries=None,
@@ -494,14 +521,16 @@ class SlackReport(_extensions.PrintReport):
                  stale_after='auto', plot=True, handle_signals=True,
                  group=None, group_size=None, rank_by=None,
                  maximize='auto', controllers='auto',
-                 control_interval='auto'):
+                 control_interval='auto', alert_nonfinite=True,
+                 alert_when=None):
         fields = dict(fields or {})
         entries = _check_entries(entries, log_report)
         _check_options(max_length, dict(
             min_interval=min_interval, timeout=timeout,
             flush_timeout=flush_timeout), fields, comm, stale_after)
-        trends, table = _Trends(entries, maximize), _Table(_normalizer(
-            len_normalizer), max_length)
+        trends, table = _Trends(entries, maximize, _alert_conditions(
+            alert_when or {}, entries), alert_nonfinite), _Table(
+                _normalizer(len_normalizer), max_length)
         group, group_size, rank_by = _sweep_options(group, group_size,
                                                     rank_by, trends.entries)
         token, self._channel, api_url = _settings(access_token, channel_id,
@@ -509,6 +538,7 @@ class SlackReport(_extensions.PrintReport):
         template, used = _compile_template(template,
                                            _PLACEHOLDERS + tuple(fields))
         self._silent = comm is not None and comm.rank != 0
+        self._handed = collections.deque(maxlen=_ALERT_LINES)  # alert()
         super(SlackReport, self).__init__(entries, log_report, out=table)
         secrets = _Secrets(sys.argv)
         identity = _run_identity(comm, fields, 'git' in used and not
@@ -524,8 +554,9 @@ class SlackReport(_extensions.PrintReport):
                              send=dict(min_interval=min_interval,
                                        stale_after=stale_after, plot=plot,
                                        group=group, size=group_size,
-                                       control=control))
+                                       control=control, handed=self._handed))
         self._resumed = self._commands = None  # from a snapshot; in a run
+        self._alerted = {}  # alert() texts: when each was last handed on
         self._comm, self._hide = comm, secrets.hide
         self._run = self._sender = self._failure = self._terminated = None
         self._state = _State('started', time=time.time())
@@ -556,6 +587,20 @@ class SlackReport(_extensions.PrintReport):
         """The run's curves as PNG bytes (None before any number), as
         ``plot`` posts them at the end."""
         return self._message.picture(self._state)
+
+    def alert(self, text):
+        """Post ``text`` in the run's thread as an alert that notifies the
+        finish_mentions people, from any thread, at once (or once the
+        message exists); never blocking nor raising. The same text goes
+        once in ten minutes at most."""
+        now, text = time.monotonic(), _clean(str(text))[:_DETAIL_LENGTH * 3]
+        if now < self._alerted.get(text, -_ALERT_AGAIN) + _ALERT_AGAIN:
+            return
+        self._alerted = dict(((t, at) for t, at in self._alerted.items()
+                              if at > now - _ALERT_AGAIN), **{text: now})
+        self._handed.append(text)
+        if self._sender is not None:
+            self._sender.poke()
 
     def initialize(self, trainer):
         if not self._silent:
@@ -953,19 +998,21 @@ def _progress(state, width=20):
     return text
 
 
-def _status_text(state):
+def _status_text(state, note=''):
     """The status, escaped; who stopped the run, as a mention."""
     return re.sub(r'^(\[Stopped[^]]*\] by )@([UW][A-Z0-9]+)\b', r'\1<@\2>',
-                  _escape(_status(state)))
+                  _escape(_status(state, note)))
 
 
-def _status(state):
+def _status(state, note=''):
     """``[Training]``, ``[Failed] ValueError: ...``, ``[Completed, resumed]``
-    and so on: a resumed run says so for its whole life."""
+    and so on: a resumed run says so for its whole life; while it trains,
+    the ``note`` of values gone NaN or infinite."""
     label = state.kind.capitalize()
     if state.resumed:
         label = 'Resumed' if state.kind == 'started' else label + ', resumed'
-    return '[%s]%s' % (label, ' ' + state.detail if state.detail else '')
+    detail = state.detail or (note if state.kind not in _ENDINGS else '')
+    return '[%s]%s' % (label, ' ' + detail if detail else '')
 
 
 # Length normalizers. Each takes the cost of every line it may choose from
@@ -1179,9 +1226,13 @@ class _Trends(object):
     _NOT_TRENDS = ('epoch', 'iteration', 'elapsed_time')
     _SAMPLE = 128  # points kept of each entry, at most
 
-    def __init__(self, entries, maximize='auto', width=16):
+    def __init__(self, entries, maximize='auto', conditions=None,
+                 nonfinite=True, width=16):
         self.entries = [e for e in entries if e not in self._NOT_TRENDS]
         self.higher = _maximized(entries, maximize)
+        self._conditions, self._nonfinite = conditions or {}, nonfinite
+        self.fired = collections.OrderedDict()  # what to alert of, once
+        self.note = ''  # the values gone NaN or infinite, for the status
         self.counter = 'iteration' if 'iteration' in entries and (
             'epoch' not in entries) else 'epoch'
         self._width = width
@@ -1197,12 +1248,12 @@ class _Trends(object):
         return value > than if entry in self.higher else value < than
 
     @staticmethod
-    def _number(observation, entry):
+    def _number(observation, entry, finite=True):
         try:
             value = float(observation[entry])
         except (KeyError, TypeError, ValueError):
             return None
-        return value if math.isfinite(value) else None
+        return value if math.isfinite(value) or not finite else None
 
     def _take(self, log, rows):
         with self._lock:
@@ -1211,11 +1262,28 @@ class _Trends(object):
                 x = self._number(observation, self.counter)
                 x = index + 1 if x is None else x
                 for entry in self.entries:
-                    value = self._number(observation, entry)
-                    if value is not None:
+                    value = self._number(observation, entry, finite=False)
+                    if value is not None and math.isfinite(value):
                         self._keep(entry, value, x)
+                    if value is not None:
+                        self._watch(entry, value, x)
             self._seen = max(self._seen, rows)
             return dict(self._latest), dict(self._best)
+
+    def _watch(self, entry, value, x):
+        """Note, once each, a value gone NaN or infinite, and the entry's
+        condition met (``alert_when``)."""
+        where = '%s %s' % (self.counter, _number_text(x))
+        if not math.isfinite(value) and self._nonfinite and (
+                '%s %s' % (entry, value)) not in self.fired:
+            line = '%s is %s since %s' % (entry, value, where)
+            self.fired['%s %s' % (entry, value)] = line
+            self.note = '; '.join(filter(None, (self.note, line)))
+        condition, test, threshold = self._conditions.get(entry, ('',) * 3)
+        if condition and math.isfinite(value) and test(value, threshold):
+            self.fired.setdefault('%s %s' % (entry, condition), '%s %s: '
+                                  '%.4g at %s' % (entry, condition, value,
+                                                  where))
 
     def _keep(self, entry, value, x):
         self._latest[entry] = value, x
@@ -1700,10 +1768,12 @@ def _summary(group, cards, missing, mentions, link, hint=False,
     room -= sum(_units(line) + 1 for line in lines) + _units(' '.join(
         mentions))
     for rank, (card, differs) in enumerate(zip(cards, _differing(cards)), 1):
-        line = '%d. %s  %s  %s  %s  %s' % (
+        line = '%d. %s  %s  %s  %s  %s%s' % (
             rank, _run_name(card, link, card['status']), _best_text(
                 card, rank_by), _format_elapsed(card['elapsed']),
-            _escape(card['host']), _escape(differs))
+            _escape(card['host']), _escape(differs), _escape(
+                '  alerted: ' + ', '.join(card['alerts'])) * bool(
+                    card['alerts']))
         room -= _units(line) + 1
         if room < 40:
             lines.append('\u2026 and %d more runs' % (len(cards) - rank + 1))
@@ -1760,6 +1830,7 @@ class _Message(object):
         self._template, self._fields = template, fields  # as compiled
         self._card = card  # what stays fixed of the run's card
         self._identity, self._table, self._trends = identity, table, trends
+        self.fired = trends.fired  # what to alert of (sender's thread)
         self._max_length = max_length
         self._markup, self.names = mentions
         self._failed = set()  # the optional parts that failed once
@@ -1847,14 +1918,14 @@ class _Message(object):
         return text if text.strip() else _escape(_status(state))
 
     def _fill(self, state, user_ids, quiet):
-        raw = dict(self._identity, status=_status(state),
+        raw = dict(self._identity, status=_status(state, self._trends.note),
                    elapsed=_format_elapsed(state.elapsed),
                    progress=self._optional('progress', _progress, state)
                    if state.progress else '',
                    trends=self._optional('trends', self._trends.render,
                                          state.log, state.rows))
         escaped = {key: _escape(raw[key]) for key in self._shrinkable}
-        escaped['status'] = _status_text(state)
+        escaped['status'] = _status_text(state, self._trends.note)
         escaped['content'] = _CONTENT_MARK
         escaped['updated'] = _date(state.time)
         escaped['finish_mentions'] = ' '.join(self.mentions(user_ids)) if (
@@ -2132,7 +2203,8 @@ _CLOSING_LAG = 5.0  # seconds the closing follows a run's silence
 _NOTICE_AFTER = 600.0  # seconds a notice of tasks not reported waits
 # A card's shape: a type (str up to 200, finite numbers), a list (up to 64),
 # a tuple (exactly those), a dict (those keys, or '*': any, up to 32).
-_CARD = {'run': str, 'key': str, 'tasks': [int], 'group': str, 'size': int,
+_CARD = {'run': str, 'key': str, 'tasks': [int], 'alerts': [str],
+         'group': str, 'size': int,
          'rank_by': str, 'host': str, 'pid': int, 'cmd': str, 'args': [str],
          'git': str, 'fields': {'*': str}, 'status': str, 'detail': str,
          'updated': float, 'elapsed': float, 'counter': str, 'report': str,
@@ -2728,6 +2800,66 @@ class _Control(object):
                 self._answered.add(when)
 
 
+# Alerts: a post a minute at most, and the same text from the script once
+# in ten minutes.
+_ALERT, _ALERT_GAP, _ALERT_AGAIN, _ALERT_LINES = ('slack_report_alert', 60.0,
+                                                  600.0, 20)
+
+
+class _Alarms(object):
+    """Alerts in the run's thread, each notifying the people it names: what
+    the trends noted (once a run: a resumed run first reads the thread for
+    those posted before) and the texts handed on by ``alert()``. One post a
+    minute at most; what comes meanwhile is folded into the next."""
+
+    def __init__(self, client, handed, resumed):
+        self._client, self._handed, self._seek = client, handed, resumed
+        self._lines, self._known = [], set()  # to post; noted already
+        self._next = 0.0  # time.monotonic() of the next post, at least
+        self.keys = []  # what alerted, for the run's card
+
+    def send(self, posted, markup, fired, hint, final):
+        """Post what is new, if it is time (or the run ends); the rest
+        waits for the next."""
+        if posted.ts is None:
+            return
+        if self._seek:
+            self._known.update(self._posted_before(posted))
+        new = [key for key in fired if key not in self._known]
+        self._known.update(new)
+        self._lines += [(key, _escape(fired[key])) for key in new]
+        while self._handed:
+            self._lines.append(('alert()', _escape(self._handed.popleft())))
+        if not self._lines or time.monotonic() < self._next and not final:
+            return
+        lines, keys = self._lines[:_ALERT_LINES], [k for k, _ in self._lines]
+        text = '\n'.join([line for _, line in lines] + [
+            '\u2026 and %d more' % (len(keys) - len(lines))] * (
+                len(keys) > len(lines)) + [hint] * bool(hint))
+        posted.reply(' '.join(markup + [text]), any(
+            m in ('<!here>', '<!channel>', '<!everyone>') for m in markup),
+            metadata=json.dumps({'event_type': _ALERT, 'event_payload': {
+                'keys': keys[:_ALERT_LINES]}}))
+        self.keys = (self.keys + [k for k in keys if k not in self.keys])[
+            -_ALERT_LINES:]
+        self._lines, self._next = [], time.monotonic() + _ALERT_GAP
+
+    def _posted_before(self, posted):
+        """The keys of the alerts in the thread (a resumed run's)."""
+        self._seek = False
+        try:
+            return [key for page in _read(
+                self._client, 'conversations.replies', 5,
+                channel=posted.channel, ts=posted.ts) for m in page
+                for key in (_own(self._client, m, _ALERT) or {}).get(
+                    'keys', ()) if isinstance(key, str)]
+        except _SlackError as error:  # without it, alerts may come again
+            if error.kind in _TRANSIENT:
+                self._seek = True
+                raise
+            return []
+
+
 def _cannot_read(warn, error, what, off):
     """A warning that a part of a run (``what``) cannot go on, and how to
     turn it ``off``; one for both parts when the history scope is missing.
@@ -2748,17 +2880,19 @@ class _Sender(object):
     is published in ``learned``."""
 
     def __init__(self, client, message, learned, min_interval, stale_after,
-                 plot, group, size, control):
+                 plot, group, size, control, handed):
         self._client, self._message = client, message
         self._worker = _Worker(self._work)
-        self.offer, self.warn, self.close = (
-            self._worker.offer, self._worker.warn, self._worker.close)
+        self.offer, self.warn, self.close, self.poke = (
+            self._worker.offer, self._worker.warn, self._worker.close,
+            self._worker.again)
         self._sweep = group and _Sweep(client, self._worker, group, size)
         self._posted = _Posted(client, learned.channel, learned.ts)
         self._switch = _Switch(client, self.warn, stale_after,
                                learned.switch, learned.ts is not None)
         self._pacing = _Pacing(min_interval, client.timeout)
         self._control = _Control(client, self.warn, control, group and size)
+        self._alarms = _Alarms(client, handed, learned.ts is not None)
         self._pictured = not plot
         self._user_ids = self._unreached = None
         self._settled = False  # the end is out, or a warning said why not
@@ -2801,9 +2935,12 @@ class _Sender(object):
         sweep = self._sweeping()
         quiet = state.kind in _TOLD_BY_SWEEP and bool(sweep and sweep.size)
         text = self._message.render(state, self._user_ids, quiet)
-        card = self._message.card(state)
+        card = dict(self._message.card(state), alerts=self._alarms.keys)
         self._posted.adopt(card['run'])  # if a first post went unanswered
         self._control.answer(self._posted, state.answers)
+        self._alarms.send(self._posted, self._message.mentions(
+            self._user_ids), self._message.fired, self._control.on and
+            'Reply stop to end this run.', final)
         if final:
             return self._end(state, text, card, quiet)
         where = (card, self._posted, self._switch, state, margin)

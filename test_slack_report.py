@@ -2184,6 +2184,152 @@ class ControlTest(SlackTestCase):
         self.assertIn('100%', self.only_report()['text'])
 
 
+###############################################################################
+# Alerts ######################################################################
+###############################################################################
+
+class _DivergingUpdater(training.updaters.StandardUpdater):
+    """A loss of 1 / iteration that turns NaN at iteration ``nan_at``."""
+
+    nan_at = 30
+
+    def update_core(self):
+        i = self.iteration + 1
+        chainer.report({'main/loss': float('nan') if i >= self.nan_at else
+                        1.0 / i, 'main/accuracy': 1.0 - 1.0 / i})
+
+
+class AlertTest(SlackTestCase):
+    """A run tells the people it names mid-run when it matters."""
+
+    def trainer(self, report, iterations=130, out=None, nan_at=30):
+        trainer = make_long_trainer(iterations, [report])
+        trainer.updater.__class__ = _DivergingUpdater
+        trainer.updater.nan_at = nan_at
+        if out:
+            trainer.out = out
+        trainer.extend(lambda _: time.sleep(0.004), trigger=(1, 'iteration'))
+        return trainer
+
+    def report(self, **kwargs):
+        options = dict(finish_mentions='@U0123ABCD', entries=[
+            'iteration', 'main/loss', 'main/accuracy'])
+        options.update(kwargs)
+        return super(AlertTest, self).report(**options)
+
+    def run(self, result=None):  # alerts a second apart, not a minute
+        with unittest.mock.patch.object(slack_report, '_ALERT_GAP', 1.0):
+            return super(AlertTest, self).run(result)
+
+    def alerts(self):
+        """The alerts posted (thread replies with their metadata)."""
+        return [c['params'] for c in self.slack.calls_to('chat.postMessage')
+                if 'slack_report_alert' in c['params'].get('metadata', '')]
+
+    def train(self, trainer):
+        with captured() as record:
+            trainer.run()
+        self.assertNotIn(TOKEN, record['text'])
+        return slack_warnings(record)
+
+    def test_a_loss_gone_nan_is_told_once_at_once(self):
+        self.assertEqual(self.train(self.trainer(self.report())), [])
+        alert, = self.alerts()
+        self.assertEqual(alert['text'], '<@U0123ABCD> main/loss is nan since '
+                         'iteration 30\nReply stop to end this run.')
+        end = self.mention()
+        self.assertLess(float(alert['thread_ts']), float(end['params'][
+            'thread_ts']) + 1)  # in the run's thread
+        replies = [c for c in self.slack.calls_to('chat.postMessage')
+                   if 'thread_ts' in c['params']]
+        self.assertLess(replies.index([c for c in replies if c[
+            'params'] is alert][0]), replies.index(end))  # before the end
+        self.assertIn('[Training] main/loss is nan since iteration 30',
+                      '\n'.join(self.only_report()['history']))
+        self.assertTrue(self.only_report()['text'].startswith(
+            '[Completed]  '))  # the status said it while training
+        card = self.only_report()['metadata']['event_payload']
+        self.assertEqual(card['alerts'], ['main/loss nan'])
+
+    def test_a_condition_met_is_told_once(self):
+        self.train(self.trainer(self.report(alert_nonfinite=False, alert_when={
+            'main/accuracy': '>= 0.98'}), nan_at=10 ** 9))
+        alert, = self.alerts()
+        self.assertEqual(alert['text'], '<@U0123ABCD> main/accuracy &gt;= '
+                         '0.98: 0.98 at iteration 50\nReply stop to end this '
+                         'run.')
+
+    def test_alert_from_another_thread_once_in_ten_minutes(self):
+        report = self.report(controllers=None)
+        trainer = self.trainer(report, nan_at=10 ** 9)
+        saying = threading.Thread(target=lambda: [
+            report.alert('checkpoint <3> saved') for _ in range(5)])
+        trainer.extend(lambda t: t.updater.iteration == 10 and (
+            saying.start() or saying.join()), trigger=(1, 'iteration'))
+        self.assertEqual(self.train(trainer), [])
+        alert, = self.alerts()
+        self.assertEqual(alert['text'], '<@U0123ABCD> checkpoint &lt;3&gt; '
+                         'saved')
+        self.assertEqual(self.only_report()['metadata']['event_payload'][
+            'alerts'], ['alert()'])
+
+    def test_alerts_meanwhile_are_folded_into_the_next(self):
+        self.train(self.trainer(self.report(alert_when={
+            'main/accuracy': '> 0.9', 'main/loss': '< 0.05'})))
+        texts = [a['text'] for a in self.alerts()]
+        self.assertEqual(texts[0], '<@U0123ABCD> main/accuracy &gt; 0.9: '
+                         '0.9091 at iteration 11\nReply stop to end this run.')
+        self.assertEqual(texts[1], '<@U0123ABCD> main/loss &lt; 0.05: '
+                         '0.04762 at iteration 21\nmain/loss is nan since '
+                         'iteration 30\nReply stop to end this run.')
+        self.assertEqual(len(texts), 2)
+
+    def test_bad_conditions_fail_at_construction(self):
+        for alert_when, words in (
+                ({'main/loss': '>> 3'}, ["'>> 3'", "'> 10'", '<, <=, >, >=']),
+                ({'main/loss': '> ten'}, ["'> ten'"]),
+                ({'main/los': '> 3'}, ["'main/los'", "'main/loss'"]),
+                ({'main/loss': 3}, ['3', 'condition'])):
+            with self.subTest(alert_when=alert_when):
+                with self.assertRaises(ValueError) as caught:
+                    self.report(alert_when=alert_when)
+                for word in words:
+                    self.assertIn(word, str(caught.exception))
+        with self.assertRaises(TypeError):
+            self.report(alert_when=['main/loss > 3'])
+
+    def test_a_clean_run_alerts_nothing(self):
+        self.train(self.trainer(self.report(alert_when={
+            'main/loss': '> 10'}), nan_at=10 ** 9))
+        self.assertEqual(self.alerts(), [])
+        self.assertEqual(len([c for c in self.slack.calls_to(
+            'chat.postMessage') if 'thread_ts' in c['params']]), 1)  # end
+
+    def test_a_resumed_run_does_not_repeat_an_alert(self):
+        out = _tmpdir()
+        first = self.trainer(self.report(), iterations=40, out=out)
+        first.extend(lambda t: chainer.serializers.save_npz(
+            os.path.join(out, 'snapshot'), t), trigger=(20, 'iteration'))
+        self.train(first)
+        self.assertEqual(len(self.alerts()), 1)
+        resumed = self.trainer(self.report(), iterations=40, out=out)
+        chainer.serializers.load_npz(os.path.join(out, 'snapshot'), resumed)
+        self.train(resumed)  # NaN again at 30: the thread holds it already
+        self.assertEqual(len(self.alerts()), 1)
+        self.assertTrue(self.only_report()['text'].startswith(
+            '[Completed, resumed]'))
+
+    def test_a_sweep_s_summary_lists_the_runs_that_alerted(self):
+        card = dict(rank_by='', report='', status='completed', elapsed=60,
+                    host='node-1', entries={}, counter='epoch', args=[],
+                    fields={}, git='', alerts=['main/loss nan', 'alert()'])
+        text = slack_report._summary('g', [card, dict(card, alerts=[])], [],
+                                     [], lambda ts: None)
+        self.assertIn('  alerted: main/loss nan, alert()', text.split(
+            '\n')[1])
+        self.assertNotIn('alerted', text.split('\n')[2])
+
+
 class SetupCheckTest(SlackTestCase):
 
     def check(self, *args, **env):
@@ -4046,7 +4192,8 @@ def bench_call_cost(rows, iterations=1000000):
                                             extensions.PrintReport), {})(
             entries, out=_Null())
         report = type('TimedSlackReport', (_TimedCalls, SlackReport), {})(
-            TOKEN, CHANNEL_ID, entries, api_url=slack.url)
+            TOKEN, CHANNEL_ID, entries, api_url=slack.url, alert_when={
+                'main/loss': '> 10', 'main/\u640d\u5931': '< -1'})
         printer.spent, report.spent = [], []
         make_long_trainer(iterations, [printer, report]).run()
         most = '{:,}'.format(iterations)
@@ -4055,8 +4202,8 @@ def bench_call_cost(rows, iterations=1000000):
             mine = _median(report.spent[part]) * 1e6
             theirs = _median(printer.spent[part]) * 1e6
             rows.append(('2. cost per call' if label == '100' else '',
-                         'at %s lines: SlackReport %.1f us, PrintReport '
-                         '%.1f us (medians of 1000 calls)'
+                         'at %s lines: SlackReport %.1f us (two alert_when '
+                         'set), PrintReport %.1f us (medians of 1000 calls)'
                          % (label, mine, theirs), 'ratio %.2f'
                          % (mine / theirs),
                          'met' if mine / theirs <= 1.5 else 'NOT met'))
