@@ -785,7 +785,7 @@ class _Commands(object):
 
     def __call__(self, trainer):
         command = self._agreed if self._comm else self._sender.learned.command
-        if command is not self._seen:
+        if command != self._seen:  # by value: a rank gets a copy each time
             self._act(command)
         return self.stopped is not None or self._trigger(trainer)
 
@@ -793,8 +793,9 @@ class _Commands(object):
         """At a report: under ChainerMN every rank takes rank 0's command,
         so that all act at the same iteration (or the others would hang)."""
         if self._comm is not None:
-            self._agreed = self._comm.bcast_obj(
+            agreed = self._comm.bcast_obj(
                 self._sender and self._sender.learned.command, root=0)
+            self._agreed = tuple(agreed) if agreed else None
 
     def _act(self, command):
         self._seen = command

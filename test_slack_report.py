@@ -28,6 +28,7 @@ import traceback
 import unittest
 import unittest.mock
 import urllib.parse
+import urllib.request
 import warnings
 import zlib
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -1941,21 +1942,36 @@ class DistributedTest(SlackTestCase):
 ALICE, BOB = 'U0ALICE0001', 'U0BOB00002'
 
 
-class PairedComm(Communicator):
-    """Two ranks, in two threads, of a ChainerMN communicator: bcast_obj
-    hands rank 0's object to both."""
+class PipedComm(Communicator):
+    """Two ranks, in two processes, of a ChainerMN communicator: bcast_obj
+    carries rank 0's object (JSON) to rank 1 through a named pipe."""
 
-    def __init__(self, rank, shared):
-        super(PairedComm, self).__init__(rank, 2)
-        self._shared = shared
+    def __init__(self, rank, path):
+        super(PipedComm, self).__init__(rank, 2)
+        self._pipe = open(path, 'w' if rank == 0 else 'r')  # both ends meet
 
     def bcast_obj(self, obj, root=0):
         if self.rank == root:
-            self._shared['obj'] = obj
-        self._shared['barrier'].wait(10)
-        obj = self._shared['obj']
-        self._shared['barrier'].wait(10)
-        return obj
+            self._pipe.write(json.dumps(obj) + '\n')
+            self._pipe.flush()
+            return obj
+        return json.loads(self._pipe.readline())
+
+
+RANK = ('import sys\n'
+        'import test_slack_report as t\n'
+        'rank, pipe, url = int(sys.argv[1]), sys.argv[2], sys.argv[3]\n'
+        'report = t.SlackReport(t.TOKEN, t.CHANNEL_ID, t.ENTRIES, api_url=url,'
+        ' finish_mentions="@U0ALICE0001", control_interval=0.05, '
+        'comm=t.PipedComm(rank, pipe), **t.FAST)\n'
+        'trainer = t.make_trainer(iterations=3000, report=report, out=".")\n'
+        'trainer.extend(lambda _: t.time.sleep(0.002), trigger=(1, '
+        '"iteration"))\n'
+        'trainer.extend(t.extensions.snapshot(), trigger=(10 ** 9, '
+        '"iteration"))\n'
+        'trainer.run()\n'
+        'print(len([n for n in t.os.listdir(".") if n.startswith('
+        '"snapshot_iter_")]), trainer.updater.iteration)\n')
 
 
 class ControlTest(SlackTestCase):
@@ -2154,21 +2170,26 @@ class ControlTest(SlackTestCase):
         self.assertEqual(len(self.slack.calls_to('conversations.replies')), 1)
 
     def test_every_rank_stops_at_the_same_iteration(self):
-        shared = dict(barrier=threading.Barrier(2))
-        trainers = [self.trainer(self.report(comm=PairedComm(rank, shared)))
-                    for rank in (0, 1)]
-        runs = [threading.Thread(target=t.run) for t in trainers]
-        with captured():
-            for run in runs:
-                run.start()
-            self.reply({'user': ALICE}, 'stop')
-            for run in runs:
-                run.join()
-        stopped = [t.updater.iteration for t in trainers]
-        self.assertEqual(stopped[0], stopped[1])
-        self.assertLess(stopped[0], 3000)
-        self.assertRegex(self.only_report()['text'], r'^\[Stopped\] by '
-                         r'<@%s> at iteration %d' % (ALICE, stopped[0]))
+        pipe = os.path.join(_tmpdir(), 'bcast')
+        os.mkfifo(pipe)
+        zygote = Zygote()
+        self.addCleanup(zygote.close)
+        ranks = [zygote.start(RANK, argv=[str(rank), pipe, self.slack.url])
+                 for rank in (0, 1)]
+        for rank in ranks:
+            self.addCleanup(rank.kill)
+        self.reply({'user': ALICE}, 'snapshot')
+        self.slack.wait_for(lambda: len(self.answers()) == 1, 10)
+        self.reply({'user': ALICE}, 'stop')
+        ended = [rank.communicate(60)[0].split() for rank in ranks]
+        self.assertEqual([rank.returncode for rank in ranks], [0, 0])
+        self.assertEqual(ended[0], ended[1])  # snapshots, last iteration
+        self.assertEqual(ended[0][0], b'1')  # one snapshot each
+        self.assertLess(int(ended[0][1]), 3000)
+        self.assertEqual(len([a for a in self.answers() if a.startswith(
+            'Stopping')]), 1)  # rank 0 alone tells, once
+        self.assertRegex(self.only_report()['text'], r'^\[Stopped\] by <@%s> '
+                         r'at iteration %s' % (ALICE, int(ended[0][1])))
 
     def test_the_wrapped_trigger_is_the_trigger_to_chainer(self):
         trainer = self.trainer(self.report(), iterations=40)
@@ -2972,7 +2993,17 @@ class ClusterTest(SlackTestCase):
 ###############################################################################
 
 class SignalTest(SlackTestCase):
-    """A real process, trained until a signal comes, as under Slurm."""
+    """A real process, trained until a signal comes, as under Slurm (forked
+    from a zygote: a fresh interpreter would behave alike, a second later).
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        cls.zygote = Zygote()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.zygote.close()
 
     SCRIPT = (
         'import os, signal, sys, time\n'
@@ -2987,9 +3018,10 @@ class SignalTest(SlackTestCase):
         'api_url=report._client._api_url, min_interval=0.05, '
         'finish_mentions="@U0123ABCD"), name="more%%d" %% index)\n'
         'def ready(trainer):\n'
-        '    if trainer.updater.iteration == 3:\n'
+        '    if trainer.updater.iteration == 3:  # tells the stand-in\n'
         '        t.chainer.serializers.save_npz("snapshot", trainer)\n'
-        '        print("ready", flush=True)\n'
+        '        t.urllib.request.urlopen(report._client._api_url + '
+        '"test.ready", b"").close()\n'
         '    time.sleep(0.01)  # a training step\n'
         'trainer.extend(ready, trigger=(1, "iteration"))\n'
         'trainer.run()\n')
@@ -2999,18 +3031,13 @@ class SignalTest(SlackTestCase):
                   more=0):
         """Start a training, send ``signum`` once it runs; return the
         process, its output and the seconds from signal to exit."""
-        env = dict(os.environ, SLURM_JOB_ID='4242')
-        process = subprocess.Popen(
-            [sys.executable, '-c', (
-                'import sys; sys.path.insert(0, %r)\n'
-                'import test_slack_report as t\n' % os.path.dirname(
-                    os.path.abspath(__file__))) + self.SCRIPT % (
-                before, self.slack.url, flush_timeout, options, more)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-            cwd=cwd or _tmpdir())
-        self.assertEqual(process.stdout.readline(), b'ready\n')
-        self.assertTrue(self.slack.wait_for(
-            lambda: self.slack.calls_to('chat.update')))
+        process = self.zygote.start(
+            'import test_slack_report as t\n' + self.SCRIPT % (
+                before, self.slack.url, flush_timeout, options, more),
+            dict(os.environ, SLURM_JOB_ID='4242'), cwd or _tmpdir())
+        self.addCleanup(process.kill)
+        self.assertTrue(self.slack.wait_for(lambda: self.slack.calls_to(
+            'test.ready') and self.slack.calls_to('chat.update'), 30))
         if when_ready:
             when_ready()
         start = time.time()
@@ -3212,13 +3239,15 @@ FAST_TASK = dict(min_interval=0.1, timeout=5, flush_timeout=20, plot=False)
 
 
 def start_tasks(zygote, slack, tasks, count=None, options=FAST_TASK,
-                fail=-1, flag=None, **patch):
+                fail=-1, flag=None, quick=True, **patch):
     """Start ``tasks`` (IDs) of a Slurm array of ``count`` tasks (0 to
     count - 1), as Slurm starts them, ``patch`` setting the module's
-    constants; return them and the file that stops their training (the
-    file with '.ID' added stops one)."""
+    constants (shorter waits, if ``quick``); return them and the file that
+    stops their training (the file with '.ID' added stops one)."""
     flag = flag or os.path.join(_tmpdir(), 'stop')
     count = count or len(tasks)
+    if quick:
+        patch = dict(dict(_SETTLE=0.5, _LOOK_AGAIN=[0.2, 0.6]), **patch)
     started = []
     for task in tasks:
         env = dict(os.environ, SLURM_ARRAY_JOB_ID='4242',
@@ -3656,7 +3685,7 @@ class SweepTest(unittest.TestCase):
     def scenario_closing(cls, slack):
         """Task 1 is killed; the others end before it counts as silent."""
         tasks, flag = start_tasks(cls.zygote, slack, range(3), options=dict(
-            FAST_TASK, stale_after=3), _SETTLE=0.5, _CLOSING_LAG=1.0)
+            FAST_TASK, stale_after=1.5), _CLOSING_LAG=1.0)
         reporting(slack, 3)
         kill_at_update(slack, '1').wait(10)
         tasks[1].wait(10)
@@ -3684,11 +3713,11 @@ class SweepTest(unittest.TestCase):
     def scenario_postponed(cls, slack):
         """Task 0 ends; task 1 trains on past the closing first set."""
         tasks, flag = start_tasks(cls.zygote, slack, range(2), options=dict(
-            FAST_TASK, stale_after=1), _SETTLE=0.5, _CLOSING_LAG=1.0)
+            FAST_TASK, stale_after=1), _CLOSING_LAG=1.0)
         reported(slack, 2)
         ended = finish_tasks(tasks[:1], flag, 0)
         first = closings(slack)
-        at = max([at for _, at in first[1]] + [0]) + 3
+        at = max([at for _, at in first[1]] + [0]) + 1.5
         slack.wait_for(lambda: time.time() > at, 20)  # task 1 reports on
         meanwhile = closings(slack)
         return first, meanwhile, ended + finish_tasks(tasks[1:], flag)
@@ -3863,7 +3892,9 @@ class EndingTogetherTest(SlackTestCase):
 
         def narrow():
             self.slack.POST_BURST = 1
-        times = run_together(self.slack, runs, train=0.0, started=narrow)
+        zygote = Zygote()
+        self.addCleanup(zygote.close)
+        times = run_together(self.slack, runs, 0.0, zygote, started=narrow)
         self.assertEqual(len(times), runs)
         self.assertEqual(delivered(self.slack), (runs, runs))
         self.assertGreater(self.slack.limited['chat.postMessage'], 0)
@@ -4367,7 +4398,7 @@ RUN_UNTIL = (
     'trainer.run()\n')
 
 
-def run_together(slack, runs, train, started=lambda: None):
+def run_together(slack, runs, train, zygote, started=lambda: None):
     """Start ``runs`` processes of one bot, each training until, ``train``
     seconds after all have posted their message (then ``started()`` is
     called), a file tells them to stop together; then each reports its end
@@ -4376,9 +4407,7 @@ def run_together(slack, runs, train, started=lambda: None):
     script = RUN_UNTIL % (os.path.dirname(os.path.abspath(__file__)),
                           slack.url)
     exits = [None] * runs
-    processes = [subprocess.Popen(
-        [sys.executable, '-c', script, flag], stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL, cwd=_tmpdir()) for _ in range(runs)]
+    processes = [zygote.start(script, argv=[flag]) for _ in range(runs)]
 
     def wait(index):
         processes[index].wait()
@@ -4390,10 +4419,9 @@ def run_together(slack, runs, train, started=lambda: None):
     started()
     time.sleep(train)  # the training the processes do, all of them running
     open(flag, 'w').close()
-    ends = [float(p.stdout.read().split()[-1]) for p in processes]
-    for waiter, process in zip(waiters, processes):
+    ends = [float(p.communicate(120)[0].split()[-1]) for p in processes]
+    for waiter in waiters:
         waiter.join()
-        process.stdout.close()
     return list(zip(ends, exits))
 
 
@@ -4417,7 +4445,11 @@ def bench_ending_together(rows, sizes=(5, 20, 50), train=60.0):
         slack = FakeSlack()
         slack.enforce_limits = True
         try:
-            times = run_together(slack, runs, train)
+            zygote = Zygote()
+            try:
+                times = run_together(slack, runs, train, zygote)
+            finally:
+                zygote.close()
             waits = sorted(leave - end for end, leave in times)
             finals, notified = delivered(slack)
             calls, limited = len(slack.calls), sum(slack.limited.values())
@@ -4485,7 +4517,8 @@ def bench_sweep_array(rows, tasks=50, train=60.0, busy=1500):
             slack.post_as({'user': 'U0PERSON01'}, 'chatter %d' % i)
         zygote = Zygote()
         processes, flag = start_tasks(zygote, slack, range(tasks),
-                                      options={}, fail=tasks // 2)
+                                      options={}, fail=tasks // 2,
+                                      quick=False)
         slack.wait_for(lambda: len(slack.reports()) == tasks, 30 + tasks)
         time.sleep(train)
         stopped = time.time()
@@ -4525,7 +4558,7 @@ def bench_sweep_waves(rows, tasks=50, wave=10, train=20.0, busy=2000):
             started = time.time()
             processes, flag = start_tasks(
                 zygote, slack, range(first, min(tasks, first + wave)), tasks,
-                options={}, fail=tasks // 2)
+                options={}, fail=tasks // 2, quick=False)
             reported(slack, min(tasks, first + wave))
             finds.append(len([c for c in slack.calls_to(
                 'conversations.history') + slack.calls_to('pins.list')
