@@ -292,9 +292,31 @@ def _run_identity(comm, fields, with_git, group, argv):
     return identity
 
 
-def _run_card(identity, fields, group, size, rank_by, argv):
+def _the_run(comm, fields, with_git, sweep):
+    """What stays fixed of the run: the placeholders' values, its card, and
+    how to hide its secrets in other text."""
+    secrets = _Secrets(sys.argv)
+    identity = _run_identity(comm, fields, with_git, sweep[0], secrets.argv)
+    return identity, _run_card(identity, fields, sweep,
+                               secrets.argv), secrets.hide
+
+
+def _warn_setup(token, reporting, comm):
+    """Say, once, why a report would not work as meant."""
+    if not reporting:
+        _warn('SlackReport has no %s: set SLACK_ACCESS_TOKEN and '
+              'SLACK_CHANNEL_ID; training goes on without Slack reports'
+              % ('token' if not token else 'channel'), 3)
+    elif _mpi_alone(comm):
+        _warn('this is rank 0 of %d MPI processes and each reports on its '
+              'own: pass comm= (a ChainerMN communicator) for one message'
+              % _mpi_alone(comm), 3)
+
+
+def _run_card(identity, fields, sweep, argv):
     """What stays fixed of the run's card, as a program reads it. The array
     task keys it in its group: a requeued task replaces its earlier self."""
+    group, size, rank_by = sweep
     return {'v': 1, 'run': os.urandom(6).hex(),
             'key': os.environ.get('SLURM_ARRAY_TASK_ID', ''),
             'tasks': _slurm_tasks(group), 'alerts': [], 'group': group or '',
@@ -484,24 +506,22 @@ class SlackReport(_extensions.PrintReport):
     ``entries``, status, progress and trends; at the end, a mention.
 
     Args:
-        access_token (str): Bot token; None: ``$SLACK_ACCESS_TOKEN``.
-        channel_id (str): Channel ID or name; None: ``$SLACK_CHANNEL_ID``.
-        entries (list of str): Keys of observations to show, as PrintReport.
+        access_token, channel_id (str): The bot's token and the channel;
+            None: ``$SLACK_ACCESS_TOKEN``, ``$SLACK_CHANNEL_ID``.
+        entries, log_report: As for PrintReport.
         template (str): ``str.format`` template of the message.
         finish_mentions (str or list of str): Who to notify at the end.
         len_normalizer (str): ``'thin_out'``, ``'FIFO'`` or ``'LIFO'``.
-        log_report (str or LogReport): As for PrintReport.
         api_url (str): Web API base; None: ``$SLACK_API_URL`` or Slack's.
         max_length (int): Longest text sent, in UTF-16 units (<= 4000).
-        min_interval (float): Fewest seconds between two Slack calls.
-        timeout (float): Seconds before one HTTP request is abandoned.
-        flush_timeout (float): Most seconds the end waits for Slack.
+        min_interval, timeout, flush_timeout (float): Seconds between two
+            calls; before a request is abandoned; the end waits at most.
         fields (dict): Extra placeholders: ``{'tag': 'lr=0.1'}``.
         comm: A ChainerMN communicator: only rank 0 reports.
         stale_after (float or str): Seconds without a report after which
             Slack posts that the run went silent; ``'auto'`` or None.
-        plot (bool): Post a PNG of the curves at the end.
-        handle_signals (bool): Report SIGTERM and SIGHUP as terminated.
+        plot, handle_signals (bool): Post a PNG of the curves at the end;
+            report SIGTERM and SIGHUP as terminated.
         group, group_size, rank_by: The sweep, its size, its ranking entry.
         maximize (list of str or str): The entries best when highest;
             'auto': by their names (accuracy, f1, bleu...; not a loss).
@@ -509,8 +529,8 @@ class SlackReport(_extensions.PrintReport):
             a reply in its thread ('auto': finish_mentions' people; None),
             and every how many seconds the thread is read ('auto').
         alert_nonfinite (bool), alert_when (dict): Tell the finish_mentions
-            people at once when a value goes NaN or infinite, and when a
-            condition is met: ``{'main/loss': '> 10'}``.
+            people when a value goes NaN or infinite, and when a condition
+            such as ``{'main/loss': '> 10'}`` is met.
     """
 
     def __init__(self, access_token=None, channel_id=None, entries=None,
@@ -528,46 +548,33 @@ class SlackReport(_extensions.PrintReport):
         _check_options(max_length, dict(
             min_interval=min_interval, timeout=timeout,
             flush_timeout=flush_timeout), fields, comm, stale_after)
-        trends, table = _Trends(entries, maximize, _alert_conditions(
-            alert_when or {}, entries), alert_nonfinite), _Table(
-                _normalizer(len_normalizer), max_length)
-        group, group_size, rank_by = _sweep_options(group, group_size,
-                                                    rank_by, trends.entries)
+        trends = _Trends(entries, maximize, alert_when, alert_nonfinite)
+        sweep = _sweep_options(group, group_size, rank_by, trends.entries)
         token, self._channel, api_url = _settings(access_token, channel_id,
                                                   api_url)
         template, used = _compile_template(template,
                                            _PLACEHOLDERS + tuple(fields))
-        self._silent = comm is not None and comm.rank != 0
-        self._handed = collections.deque(maxlen=_ALERT_LINES)  # alert()
-        super(SlackReport, self).__init__(entries, log_report, out=table)
-        secrets = _Secrets(sys.argv)
-        identity = _run_identity(comm, fields, 'git' in used and not
-                                 self._silent, group, secrets.argv)
         mentions = _parse_mentions(finish_mentions)
         control = _control_options(controllers, control_interval, mentions)
+        self._silent = comm is not None and comm.rank != 0
+        table = _Table(_normalizer(len_normalizer), max_length)
+        super(SlackReport, self).__init__(entries, log_report, out=table)
+        identity, card, self._hide = _the_run(comm, fields, 'git' in used and
+                                              not self._silent, sweep)
         self._message = _Message(template, used, identity, table, trends,
-                                 max_length, mentions, _run_card(
-                                     identity, fields, group, group_size,
-                                     rank_by, secrets.argv))
+                                 max_length, mentions, card)
         self._client = token and _SlackClient(token, api_url, timeout)
-        self._options = dict(flush=flush_timeout, signals=handle_signals,
-                             send=dict(min_interval=min_interval,
-                                       stale_after=stale_after, plot=plot,
-                                       group=group, size=group_size,
-                                       control=control, handed=self._handed))
+        self._handed = collections.deque(maxlen=_ALERT_LINES)  # alert()
+        self._options = dict(
+            flush=flush_timeout, signals=handle_signals, control=any(
+                control[:2]), send=dict(
+                min_interval=min_interval, stale_after=stale_after, plot=plot,
+                group=sweep[0], size=sweep[1], control=control,
+                handed=self._handed))
         self._resumed = self._commands = None  # from a snapshot; in a run
-        self._alerted = {}  # alert() texts: when each was last handed on
-        self._comm, self._hide = comm, secrets.hide
         self._run = self._sender = self._failure = self._terminated = None
-        self._state = _State('started', time=time.time())
-        if not self.available and not self._silent:
-            _warn('SlackReport has no %s: set SLACK_ACCESS_TOKEN and '
-                  'SLACK_CHANNEL_ID; training goes on without Slack reports'
-                  % ('token' if not token else 'channel'), 2)
-        elif _mpi_alone(comm):
-            _warn('this is rank 0 of %d MPI processes and each reports on its'
-                  ' own: pass comm= (a ChainerMN communicator) for one '
-                  'message' % _mpi_alone(comm), 2)
+        self._comm, self._state = comm, _State('started', time=time.time())
+        _warn_setup(token, self.available or self._silent, comm)
 
     @property
     def available(self):
@@ -591,21 +598,16 @@ class SlackReport(_extensions.PrintReport):
     def alert(self, text):
         """Post ``text`` in the run's thread as an alert that notifies the
         finish_mentions people, from any thread, at once (or once the
-        message exists); never blocking nor raising. The same text goes
-        once in ten minutes at most."""
-        now, text = time.monotonic(), _clean(str(text))[:_DETAIL_LENGTH * 3]
-        if now < self._alerted.get(text, -_ALERT_AGAIN) + _ALERT_AGAIN:
-            return
-        self._alerted = dict(((t, at) for t, at in self._alerted.items()
-                              if at > now - _ALERT_AGAIN), **{text: now})
-        self._handed.append(text)
+        message exists), never blocking; the same text once in ten minutes
+        at most."""
+        self._handed.append(_clean(str(text))[:_DETAIL_LENGTH * 3])
         if self._sender is not None:
             self._sender.poke()
 
     def initialize(self, trainer):
         if not self._silent:
             self._start(trainer)
-        if any(self._options['send']['control'][:2]) and (
+        if self._options['control'] and (
                 self._sender or self._comm):  # someone listens, or MPI
             self._commands = _Commands(trainer, self._sender, self._comm,
                                        self._report)
@@ -1227,11 +1229,12 @@ class _Trends(object):
     _NOT_TRENDS = ('epoch', 'iteration', 'elapsed_time')
     _SAMPLE = 128  # points kept of each entry, at most
 
-    def __init__(self, entries, maximize='auto', conditions=None,
+    def __init__(self, entries, maximize='auto', alert_when=None,
                  nonfinite=True, width=16):
         self.entries = [e for e in entries if e not in self._NOT_TRENDS]
         self.higher = _maximized(entries, maximize)
-        self._conditions, self._nonfinite = conditions or {}, nonfinite
+        self._conditions = _alert_conditions(alert_when or {}, entries)
+        self._nonfinite = nonfinite
         self.fired = collections.OrderedDict()  # what to alert of, once
         self.note = ''  # the values gone NaN or infinite, for the status
         self.counter = 'iteration' if 'iteration' in entries and (
@@ -1974,7 +1977,7 @@ class _Worker(object):
         self._newest = None  # replaced whole: one store is atomic
         self._wake, self._closed = threading.Event(), threading.Event()
         self._done = threading.Event()
-        self._deadline = None  # time.monotonic(); written once, by close
+        self._deadline = self.timeout = None  # written once, by close
         self._soon = None  # seconds before working again, unoffered
         self.crashed = False
         self._warned = set()
@@ -2078,6 +2081,17 @@ class _Pacing(object):
     def succeeded(self):
         self.failures = 0
         self.interval = max(self.min_interval, self.interval * self.recovery)
+
+    def retry(self, error, left, closed, answered):
+        """The waits before trying again after ``error`` (as ``failed``), or
+        None to give up: at the end (``left`` seconds of the ``closed`` ones
+        left), if Slack was never reached or a try would come too late."""
+        ending = left < float('inf')
+        if ending and not (answered or error.connected):
+            return None  # no route to Slack: the end waits for none
+        waits = self.failed(error, ending)
+        return None if ending and not self.fits(
+            waits[0][0], left, closed - left, answered) else waits
 
     def failed(self, error, ending):
         """The waits after ``error``: (seconds, whether the end cuts it
@@ -2813,15 +2827,19 @@ class _Alarms(object):
     those posted before) and the texts handed on by ``alert()``. One post a
     minute at most; what comes meanwhile is folded into the next."""
 
-    def __init__(self, client, handed, resumed):
+    def __init__(self, client, handed, resumed, fired, control):
         self._client, self._handed, self._seek = client, handed, resumed
+        self._fired, self._control = fired, control  # noted; commands
         self._lines, self._known = [], set()  # to post; noted already
+        self._said = {}  # alert() texts, when each was last taken
         self._next = 0.0  # time.monotonic() of the next post, at least
         self.keys = []  # what alerted, for the run's card
 
-    def send(self, posted, markup, fired, hint, final):
+    def send(self, posted, markup, final):
         """Post what is new, if it is time (or the run ends); the rest
         waits for the next."""
+        fired, hint = self._fired, self._control.on and (
+            'Reply stop to end this run.')
         if posted.ts is None:
             return
         if self._seek:
@@ -2829,8 +2847,15 @@ class _Alarms(object):
         new = [key for key in fired if key not in self._known]
         self._known.update(new)
         self._lines += [(key, _escape(fired[key])) for key in new]
-        while self._handed:
-            self._lines.append(('alert()', _escape(self._handed.popleft())))
+        if self._handed:  # the same text once in ten minutes
+            now = time.monotonic()
+            self._said = {text: at for text, at in self._said.items()
+                          if at > now - _ALERT_AGAIN}
+            while self._handed:
+                text = self._handed.popleft()
+                if text not in self._said:
+                    self._said[text] = now
+                    self._lines.append(('alert()', _escape(text)))
         if not self._lines or time.monotonic() < self._next and not final:
             return
         lines, keys = self._lines[:_ALERT_LINES], [k for k, _ in self._lines]
@@ -2893,7 +2918,8 @@ class _Sender(object):
                                learned.switch, learned.ts is not None)
         self._pacing = _Pacing(min_interval, client.timeout)
         self._control = _Control(client, self.warn, control, group and size)
-        self._alarms = _Alarms(client, handed, learned.ts is not None)
+        self._alarms = _Alarms(client, handed, learned.ts is not None,
+                               message.fired, self._control)
         self._pictured = not plot
         self._user_ids = self._unreached = None
         self._settled = False  # the end is out, or a warning said why not
@@ -2940,8 +2966,7 @@ class _Sender(object):
         self._posted.adopt(card['run'])  # if a first post went unanswered
         self._control.answer(self._posted, state.answers)
         self._alarms.send(self._posted, self._message.mentions(
-            self._user_ids), self._message.fired, self._control.on and
-            'Reply stop to end this run.', final)
+            self._user_ids), final)
         if final:
             return self._end(state, text, card, quiet)
         where = (card, self._posted, self._switch, state, margin)
@@ -3029,20 +3054,17 @@ class _Sender(object):
         elif error.kind == 'gone':  # deleted or frozen: post anew
             self._posted.forget()
             self._switch.retire()
-        elif ending and not (self._client.answered or error.connected):
-            return True  # no route to Slack: the end waits for none
         else:
             if self._client.answered or not ending:  # else said at the end
                 self.warn(error.cause, 'Slack call failed (%s); retrying in '
                           'the background' % error.error)
-            waits = self._pacing.failed(error, ending)
-            left = self._worker.left()
-            if ending and not self._pacing.fits(
-                    waits[0][0], left, self._worker.timeout - left,
-                    self._client.answered):
-                return True  # it would come too late
-            for seconds, cut_by_the_end in waits:
+            waits = self._pacing.retry(error, self._worker.left(),
+                                       self._worker.timeout,
+                                       self._client.answered)
+            for seconds, cut_by_the_end in waits or ():
                 self._rest(seconds, cut_by_the_end)
+            if waits is None:
+                return True
         self._worker.again()
         return False
 
