@@ -1257,7 +1257,7 @@ class _Trends(object):
             value = float(observation[entry])
         except (KeyError, TypeError, ValueError):
             return None
-        return value if math.isfinite(value) or not finite else None
+        return value if not finite or math.isfinite(value) else None
 
     def _take(self, log, rows):
         with self._lock:
@@ -1267,9 +1267,12 @@ class _Trends(object):
                 x = index + 1 if x is None else x
                 for entry in self.entries:
                     value = self._number(observation, entry, finite=False)
-                    if value is not None and math.isfinite(value):
+                    if value is None:
+                        continue
+                    finite = math.isfinite(value)
+                    if finite:
                         self._keep(entry, value, x)
-                    if value is not None:
+                    if not finite or entry in self._conditions:
                         self._watch(entry, value, x)
             self._seen = max(self._seen, rows)
             return dict(self._latest), dict(self._best)
@@ -1278,16 +1281,18 @@ class _Trends(object):
         """Note, once each, a value gone NaN or infinite, and the entry's
         condition met (``alert_when``)."""
         where = '%s %s' % (self.counter, _number_text(x))
-        if not math.isfinite(value) and self._nonfinite and (
-                '%s %s' % (entry, value)) not in self.fired:
-            line = '%s is %s since %s' % (entry, value, where)
-            self.fired['%s %s' % (entry, value)] = line
-            self.note = '; '.join(filter(None, (self.note, line)))
-        condition, test, threshold = self._conditions.get(entry, ('',) * 3)
-        if condition and math.isfinite(value) and test(value, threshold):
-            self.fired.setdefault('%s %s' % (entry, condition), '%s %s: '
-                                  '%.4g at %s' % (entry, condition, value,
-                                                  where))
+        if not math.isfinite(value):
+            key = '%s %s' % (entry, value)
+            if self._nonfinite and key not in self.fired:
+                self.fired[key] = '%s is %s since %s' % (entry, value, where)
+                self.note = '; '.join(filter(None, (self.note,
+                                                    self.fired[key])))
+            return
+        condition, test, threshold = self._conditions[entry]
+        if test(value, threshold) and '%s %s' % (
+                entry, condition) not in self.fired:
+            self.fired['%s %s' % (entry, condition)] = '%s %s: %.4g at %s' % (
+                entry, condition, value, where)
 
     def _keep(self, entry, value, x):
         self._latest[entry] = value, x
@@ -2212,7 +2217,7 @@ _RUN, _ANCHOR, _ENTRY, _RESULT, _SUMMARY = (
     'slack_report_result', 'slack_report_summary')
 _PAGE, _WINDOW = 200, 3  # messages a read asks for; pages read without pins
 _END_READS = 3  # reads a run's end may make for its sweep, 429s included
-_SETTLE = 3.0  # seconds the newest ending run gives runs ending with it
+_SETTLE = 3.0  # seconds after its result an ending run reads the sweep
 _LOOK_AGAIN = (1.0, 3.0)  # seconds before the other tasks look again
 _CLOSING_LAG = 5.0  # seconds the closing follows a run's silence
 _NOTICE_AFTER = 600.0  # seconds a notice of tasks not reported waits
@@ -2501,6 +2506,7 @@ class _Sweep(object):
         self.entry = self._result = self._summary = None  # once joined
         self._announced = False  # the anchor has shown this run
         self._decided = self._told = None  # once known, for retries
+        self._settled = 0.0  # time.monotonic() _SETTLE after the result
         self._pictured = False
         self.on = True  # off: this run reports alone
 
@@ -2533,8 +2539,9 @@ class _Sweep(object):
         with self._or_alone(later=False):
             if self.entry is None:
                 self._join(channel, card)
-            self._result.show(_result_text(card, self.link()),
-                              metadata=(_RESULT, card))
+            if self._result.show(_result_text(card, self.link()),
+                                 metadata=(_RESULT, card)):
+                self._settled = time.monotonic() + _SETTLE
 
     def decide(self, mentions):
         """For the run with the newest result, the summary or the closing.
@@ -2546,11 +2553,9 @@ class _Sweep(object):
         return False
 
     def _decide(self, mentions, link):
+        # Runs ending with this one post meanwhile: one read finds the newest.
+        self._worker.wait(max(0.0, self._settled - time.monotonic()))
         view = self._decided or self.anchor.read()
-        if view.newest == self._result.ts and not (
-                view.complete or view.summary or self._decided):
-            self._worker.wait(_SETTLE)  # for runs ending with this one
-            view = self.anchor.read()
         if view.summary and not self._decided:  # in it if it came later
             return float(view.summary) > float(self._result.ts)
         if view.newest != self._result.ts:
@@ -2794,7 +2799,7 @@ class _Control(object):
             self._next = now + max(self._interval, error.retry_after or 0)
             return self._next - now
         people = self._people | {(user_ids or {}).get(n.lower())
-                                 for n in self.names}
+                                 for n in self.names} - {None}
         for reply in (r for r in replies if float(r['ts']) > float(
                 self._since)):
             self._since, word = reply['ts'], _command(
@@ -3008,12 +3013,13 @@ class _Sender(object):
         else a reply); if ``quiet``, only when no sweep's summary will."""
         self._spread()
         mentions = self._message.mentions(self._user_ids)
+        if self._sweeping() and self._posted.ts:  # the result first: the
+            self._finish(card)  # final update waits behind every run's
         self._posted.show(text, metadata=self._message.metadata and (
             _RUN, _placed(card, self._posted, self._switch)), notifies=bool(
                 mentions) and not quiet and all(m in text for m in mentions))
-        if self._sweeping():  # at once: it no longer reports
-            self._sweep.finish(_placed(card, self._posted, self._switch),
-                               self._posted.channel)
+        if self._sweeping():  # (or now, after a first post)
+            self._finish(card)
         self._spread()
         if not quiet:  # told at once, before the sweep is
             self._announce(state, False)
@@ -3026,6 +3032,10 @@ class _Sender(object):
                           self._message.picture(state), self.warn)
         self._pictured = self._settled = True
         return True
+
+    def _finish(self, card):
+        self._sweep.finish(_placed(card, self._posted, self._switch),
+                           self._posted.channel)
 
     def _announce(self, state, quiet):
         self._posted.announce(*self._message.reply(
