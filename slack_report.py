@@ -2498,7 +2498,7 @@ class _Sweep(object):
     else schedules the closing, which runs still reporting push back.
     """
 
-    def __init__(self, client, worker, group, size):
+    def __init__(self, client, worker, group, size, plot=True):
         self._client, self._worker = client, worker
         self.group, self.size = group, size
         self.anchor = _Anchor(client, group, size, worker.warn)
@@ -2507,7 +2507,7 @@ class _Sweep(object):
         self._announced = False  # the anchor has shown this run
         self._decided = self._told = None  # once known, for retries
         self._settled = 0.0  # time.monotonic() _SETTLE after the result
-        self._pictured = False
+        self._pictured = not plot
         self.on = True  # off: this run reports alone
 
     def enter(self, card, channel):
@@ -2917,7 +2917,8 @@ class _Sender(object):
         self.offer, self.warn, self.close, self.poke = (
             self._worker.offer, self._worker.warn, self._worker.close,
             self._worker.again)
-        self._sweep = group and _Sweep(client, self._worker, group, size)
+        self._sweep = group and _Sweep(client, self._worker, group, size,
+                                       plot)
         self._posted = _Posted(client, learned.channel, learned.ts)
         self._switch = _Switch(client, self.warn, stale_after,
                                learned.switch, learned.ts is not None)

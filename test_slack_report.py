@@ -3480,6 +3480,7 @@ class SweepTest(unittest.TestCase):
                               if m.get('thread_ts') == ts])
         self.assertEqual(len(sweep_messages(slack, 'slack_report_sweep')), 1)
         self.assertEqual(slack.pins, set(forged[:1]))  # the anchor's: gone
+        self.assertEqual(slack.files, [])  # plot=False: no picture at all
         self.assertFalse([c for c in slack.calls_to(
             'chat.scheduleMessage') if 'metadata' in c['params']])
         self.assertLessEqual(len(reads(slack, stopped)), 3 * 12)
@@ -3600,9 +3601,10 @@ class SweepTest(unittest.TestCase):
             slack.wait_for(lambda: all(w in anchor_text(slack)
                                        for w in words), 30)
             shown.append(anchor_text(slack))
-        tasks, flag = start_tasks(cls.zygote, slack, range(2), 3)
+        plotting = dict(FAST_TASK, plot=True)
+        tasks, flag = start_tasks(cls.zygote, slack, range(2), 3, plotting)
         anchor_says('2 training')
-        more, _ = start_tasks(cls.zygote, slack, [2], 3, flag=flag)
+        more, _ = start_tasks(cls.zygote, slack, [2], 3, plotting, flag=flag)
         tasks += more
         anchor_says('3 training')
         ended = []
@@ -3631,6 +3633,9 @@ class SweepTest(unittest.TestCase):
                          r'2 completed; ')
         self.assertRegex(shown[4], r'^Sweep 4242 \(3 tasks\): over, see '
                          r'%sthe summary>$' % link)
+        summary = self.summary(slack)
+        self.assertEqual([f['title'] for f in slack.files if f[
+            'thread_ts'] == summary['ts']], ['Sweep curves'])
         anchor = sweep_messages(slack, 'slack_report_sweep')[0]['ts']
         for end, exit_, _, _ in ended:  # ends one at a time: each its own
             self.assertLessEqual(len([c for c in reads(slack, end, exit_) if
