@@ -2905,6 +2905,53 @@ def _cannot_read(warn, error, what, off):
                                                  error.fix(), off))
 
 
+class _Finale(object):
+    """The end's steps: final status, mention, switch deleted, sweep,
+    picture; each once however often the end is retried. Mentions notify
+    once (in a new post's text, else a reply); if ``quiet``, only when no
+    sweep's summary will. ``sweeping`` gives the sweep while the run still
+    reports in one; ``spread`` waits the end's share of Slack's pace."""
+
+    def __init__(self, client, message, posted, switch, sweeping, spread,
+                 warn, plot):
+        self._client, self._message, self._posted = client, message, posted
+        self._switch, self._sweeping = switch, sweeping
+        self._spread, self._warn = spread, warn
+        self._pictured = not plot
+
+    def run(self, state, text, card, quiet, user_ids):
+        """Bring Slack to the final ``state`` (raises what failed)."""
+        self._spread()
+        mentions = self._message.mentions(user_ids)
+        if self._sweeping() and self._posted.ts:  # the result first: the
+            self._finish(card)  # final update waits behind every run's
+        self._posted.show(text, metadata=self._message.metadata and (
+            _RUN, _placed(card, self._posted, self._switch)), notifies=bool(
+                mentions) and not quiet and all(m in text for m in mentions))
+        if self._sweeping():  # (or now, after a first post)
+            self._finish(card)
+        self._spread()
+        if not quiet:  # told at once, before the sweep is
+            self._announce(state, user_ids, False)
+        self._switch.retire()
+        self._switch.drop(self._posted.channel, finishing=True)
+        sweep = self._sweeping()
+        told = sweep and sweep.decide(mentions)
+        self._announce(state, user_ids, quiet and told)
+        if not self._pictured:
+            _post_picture(self._client, self._posted,
+                          self._message.picture(state), self._warn)
+        self._pictured = True
+
+    def _finish(self, card):
+        self._sweeping().finish(_placed(card, self._posted, self._switch),
+                                self._posted.channel)
+
+    def _announce(self, state, user_ids, quiet):
+        self._posted.announce(*self._message.reply(
+            state, user_ids, quiet=quiet or self._posted.notified))
+
+
 class _Sender(object):
     """Brings Slack to the newest state offered, on a ``_Worker``: report,
     scheduled reply, sweep; at the end mention and picture. What it learns
@@ -2926,7 +2973,8 @@ class _Sender(object):
         self._control = _Control(client, self.warn, control, group and size)
         self._alarms = _Alarms(client, handed, learned.ts is not None,
                                message.fired, self._control)
-        self._pictured = not plot
+        self._finale = _Finale(client, message, self._posted, self._switch,
+                               self._sweeping, self._spread, self.warn, plot)
         self._user_ids = self._unreached = None
         self._settled = False  # the end is out, or a warning said why not
         self.learned = learned
@@ -2974,7 +3022,9 @@ class _Sender(object):
         self._alarms.send(self._posted, self._message.mentions(
             self._user_ids), final)
         if final:
-            return self._end(state, text, card, quiet)
+            self._finale.run(state, text, card, quiet, self._user_ids)
+            self._settled = True
+            return True
         where = (card, self._posted, self._switch, state, margin)
         if sweep:  # first: a run killed at once counts
             sweep.enter(_placed(*where), self._posted.channel)
@@ -3007,40 +3057,6 @@ class _Sender(object):
                     left, again or left), until_closed) and until_closed:
                 break
         self._worker.soon(again)
-
-    def _end(self, state, text, card, quiet):
-        """Final status, mention, switch deleted, sweep, picture: each once
-        however often retried. Mentions notify once (in a new post's text,
-        else a reply); if ``quiet``, only when no sweep's summary will."""
-        self._spread()
-        mentions = self._message.mentions(self._user_ids)
-        if self._sweeping() and self._posted.ts:  # the result first: the
-            self._finish(card)  # final update waits behind every run's
-        self._posted.show(text, metadata=self._message.metadata and (
-            _RUN, _placed(card, self._posted, self._switch)), notifies=bool(
-                mentions) and not quiet and all(m in text for m in mentions))
-        if self._sweeping():  # (or now, after a first post)
-            self._finish(card)
-        self._spread()
-        if not quiet:  # told at once, before the sweep is
-            self._announce(state, False)
-        self._switch.retire()
-        self._switch.drop(self._posted.channel, finishing=True)
-        told = self._sweeping() and self._sweep.decide(mentions)
-        self._announce(state, quiet and told)
-        if not self._pictured:
-            _post_picture(self._client, self._posted,
-                          self._message.picture(state), self.warn)
-        self._pictured = self._settled = True
-        return True
-
-    def _finish(self, card):
-        self._sweep.finish(_placed(card, self._posted, self._switch),
-                           self._posted.channel)
-
-    def _announce(self, state, quiet):
-        self._posted.announce(*self._message.reply(
-            state, self._user_ids, quiet=quiet or self._posted.notified))
 
     def _spread(self):
         self._worker.wait(self._pacing.spread(self._worker.left(),
