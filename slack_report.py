@@ -3324,6 +3324,7 @@ class _SlackClient(object):
                     request, timeout=self.timeout) as answer:
                 return answer.read()
         except urllib.error.HTTPError as error:
+            error.close()  # the answer's socket, which the error holds
             if error.code == 429:
                 self.answered = True
                 retry_after = error.headers.get('Retry-After', '')

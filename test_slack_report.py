@@ -2964,6 +2964,17 @@ class ClusterTest(SlackTestCase):
             ipv6.call('auth.test')
         self.assertEqual(proxy.calls, [])
 
+    def test_an_error_s_answer_is_closed_at_once(self):
+        # Else its socket stays open until a garbage collection, which
+        # warns that it was left unclosed.
+        client = slack_report._SlackClient(TOKEN, self.slack.url, 1.0)
+        for status in (503, 429):
+            self.slack.fault = lambda m, p, status=status: (status, {
+                'Retry-After': '1'}, 'Busy')
+            with self.assertRaises(slack_report._SlackError) as caught:
+                client.call('auth.test')
+            self.assertTrue(caught.exception.__context__.fp.closed)
+
     def test_a_proxy_that_wants_credentials_is_named(self):
         proxy = FakeSlack()
         self.addCleanup(proxy.close)
