@@ -1693,10 +1693,12 @@ class AtAGlanceTest(SlackTestCase):
         self.assertIn('best 0.3333 @ epoch 3', trends.render(log, len(log)))
 
     def test_git_pid_and_fields(self):
-        repo = _tmpdir()
-        here = os.getcwd()
+        repo, here, argv = _tmpdir(), os.getcwd(), sys.argv
         self.addCleanup(os.chdir, here)
+        self.addCleanup(setattr, sys, 'argv', argv)
         os.chdir(repo)
+        # The script in it too: pytest's own may be inside a checkout.
+        sys.argv = [os.path.join(repo, 'train.py')]
         template = '{git}|{pid}|{tag}|{content}'
         fields = {'tag': 'lr=0.1 <b>'}
         outside = SlackReport(TOKEN, CHANNEL_ID, ENTRIES, template=template,
@@ -1721,9 +1723,6 @@ class AtAGlanceTest(SlackTestCase):
                             fields=fields)
         self.assertEqual(dirty.message.split('|')[0], commit + '+')
         os.chdir(_tmpdir())  # a job's scratch directory: the script's repo
-        argv = sys.argv
-        self.addCleanup(setattr, sys, 'argv', argv)
-        sys.argv = [os.path.join(repo, 'train.py')]
         scratch = SlackReport(TOKEN, CHANNEL_ID, ENTRIES, template=template,
                               fields=fields)
         self.assertEqual(scratch.message.split('|')[0], commit + '+')
