@@ -499,6 +499,15 @@ class FakeSlack(object):
                 history=[scheduled[0]['text']], ts=ts, **self.BOT)
             self.lock.notify_all()
 
+    def post_due(self):
+        """Slack's clock passes every post_at: each scheduled message is
+        posted now."""
+        with self.lock:
+            pending = list(self.scheduled.items())
+        for scheduled_id, (_, timer) in pending:
+            timer.cancel()
+            self._post_scheduled(scheduled_id)
+
     def posted_scheduled(self):
         """The scheduled messages that Slack has posted."""
         with self.lock:
@@ -3562,14 +3571,16 @@ class SweepTest(unittest.TestCase):
                 killed.append(params)
                 os.kill(card['pid'], signal.SIGKILL)
         slack.hold = kill
-        tasks, flag = start_tasks(cls.zygote, slack, range(3),
-                                  options=dict(FAST_TASK, stale_after=1))
-        tasks[1].wait(30)
+        others, flag = start_tasks(cls.zygote, slack, (0, 2), count=3,
+                                   options=dict(FAST_TASK, stale_after=600))
+        (task,), _ = start_tasks(cls.zygote, slack, (1,), count=3, flag=flag,
+                                 options=dict(FAST_TASK, stale_after=1))
+        task.wait(30)
         reported(slack, 3)
         due = sweep_messages(slack, 'slack_report_entry')
-        due = max(m['metadata']['event_payload']['due'] for m in due)
+        due = min(m['metadata']['event_payload']['due'] for m in due)
         slack.wait_for(lambda: time.time() > due, 10)  # it counts as silent
-        return killed, finish_tasks(tasks[::2], flag)
+        return killed, finish_tasks(others, flag)
 
     def test_a_run_killed_right_after_its_first_post_counts(self):
         slack, (killed, ended) = self.play('killed_at_once')
@@ -3583,13 +3594,17 @@ class SweepTest(unittest.TestCase):
 
     @classmethod
     def scenario_killed(cls, slack):
-        tasks, flag = start_tasks(cls.zygote, slack, range(3),
-                                  options=dict(FAST_TASK, stale_after=1))
+        """Task 1 is killed; the others, which no slow machine makes look
+        silent, end once Slack has said that it is."""
+        others, flag = start_tasks(cls.zygote, slack, (0, 2), count=3,
+                                   options=dict(FAST_TASK, stale_after=600))
+        (task,), _ = start_tasks(cls.zygote, slack, (1,), count=3, flag=flag,
+                                 options=dict(FAST_TASK, stale_after=2))
         reporting(slack, 3)
         kill_at_update(slack, '1').wait(10)  # no code of its own runs
-        tasks[1].wait(10)
+        task.wait(10)
         slack.wait_for(slack.posted_scheduled, 10)
-        return finish_tasks(tasks[::2], flag)
+        return finish_tasks(others, flag)
 
     def test_a_killed_run_counts_as_silent(self):
         slack, ended = self.play('killed')
@@ -3698,16 +3713,16 @@ class SweepTest(unittest.TestCase):
 
     @classmethod
     def scenario_closing(cls, slack):
-        """Task 1 is killed; the others end before it counts as silent."""
+        """Task 1 is killed; the others end long before it counts as
+        silent (however slow the machine); then Slack's clock passes."""
         tasks, flag = start_tasks(cls.zygote, slack, range(3), options=dict(
-            FAST_TASK, stale_after=1.5), _CLOSING_LAG=1.0)
+            FAST_TASK, stale_after=600))
         reporting(slack, 3)
         kill_at_update(slack, '1').wait(10)
         tasks[1].wait(10)
         ended = finish_tasks(tasks[::2], flag)
         shown = anchor_text(slack)
-        slack.wait_for(lambda: closings(slack)[0] and len(
-            slack.posted_scheduled()) > 1, 20)  # and the silence reply
+        slack.post_due()  # the closing, and the silence reply
         return shown, ended
 
     def test_a_sweep_whose_last_runs_died_is_closed_by_slack(self):
@@ -3726,14 +3741,16 @@ class SweepTest(unittest.TestCase):
 
     @classmethod
     def scenario_postponed(cls, slack):
-        """Task 0 ends; task 1 trains on past the closing first set."""
+        """Task 0 ends; task 1, training on, moves the closing later (its
+        stale_after is longer than any slow machine's pause)."""
         tasks, flag = start_tasks(cls.zygote, slack, range(2), options=dict(
-            FAST_TASK, stale_after=1), _CLOSING_LAG=1.0)
+            FAST_TASK, stale_after=5), _CLOSING_LAG=1.0)
         reported(slack, 2)
         ended = finish_tasks(tasks[:1], flag, 0)
         first = closings(slack)
-        at = max([at for _, at in first[1]] + [0]) + 1.5
-        slack.wait_for(lambda: time.time() > at, 20)  # task 1 reports on
+        at = max([at for _, at in first[1]] + [0])
+        slack.wait_for(lambda: [  # task 1 reports on: it moved the closing
+            a > at for _, a in closings(slack)[1]] == [True], 30)
         meanwhile = closings(slack)
         return first, meanwhile, ended + finish_tasks(tasks[1:], flag)
 
