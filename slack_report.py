@@ -2459,12 +2459,16 @@ class _Closing(object):
             text=text)['scheduled_message_id']
 
     def postpone(self, channel, at):
-        """A run still reporting: its silence is no nearer than ``at``."""
+        """A run still reporting: its silence is no nearer than ``at``. The
+        copy goes first (a run killed meanwhile leaves a closing), and goes
+        too if the original was gone: replaced by an ending run's, or out."""
         for message in self._pending(channel):
             if message['post_at'] < at:
-                self._client.call('chat.scheduleMessage', channel=channel,
-                                  post_at=int(at), text=message['text'])
-                self._delete(channel, message['id'])
+                copy = self._client.call(
+                    'chat.scheduleMessage', channel=channel, post_at=int(at),
+                    text=message['text'])['scheduled_message_id']
+                if not self._delete(channel, message['id']):
+                    self._delete(channel, copy)
 
     def cancel(self, channel, everyone=False):
         """Delete the one this run scheduled, or every one of the group."""
@@ -2480,12 +2484,15 @@ class _Closing(object):
                 m.get('text'), self._group)]
 
     def _delete(self, channel, scheduled_id):
+        """Whether it was still pending (else posted already, or gone)."""
         try:
             self._client.call('chat.deleteScheduledMessage', channel=channel,
                               scheduled_message_id=scheduled_id)
-        except _SlackError as error:  # else posted already, or gone
+            return True
+        except _SlackError as error:
             if error.kind in _TRANSIENT:
                 raise
+            return False
 
 
 class _Sweep(object):

@@ -3869,6 +3869,21 @@ class SweepAloneTest(SlackTestCase):
                 self.assertFalse([w for w in slack_warnings(record)
                                   if 'refused' in w])
 
+    def test_a_closing_replaced_while_it_is_moved_is_not_copied(self):
+        mover, ender = (slack_report._Closing(slack_report._SlackClient(
+            TOKEN, self.slack.url, 5.0), '4242') for _ in range(2))
+        ender.schedule(CHANNEL_ID, 'Sweep 4242: first', time.time() + 600)
+
+        def end_meanwhile(method, params):  # after the mover has listed
+            if method == 'chat.scheduledMessages.list' and not ended:
+                ended.append(method)
+                ender.schedule(CHANNEL_ID, 'Sweep 4242: newer',
+                               time.time() + 700)
+        ended, self.slack.hold = [], end_meanwhile
+        mover.postpone(CHANNEL_ID, time.time() + 900)
+        self.assertEqual([p['text'] for p, _ in self.slack.scheduled.values()],
+                         ['Sweep 4242: newer'])
+
     def test_only_this_token_s_own_messages_count(self):
         class Client(object):  # what auth.test said of the token
             def __init__(self, **identity):
