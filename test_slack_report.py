@@ -8,6 +8,7 @@ is a real ``chainer.training.Trainer``.
 
 import collections
 import contextlib
+import ctypes
 import io
 import json
 import math
@@ -691,8 +692,8 @@ def _zygote():
     stdout, the task's pid and later its exit status. Single-threaded, so
     that forking is safe; it writes unbuffered, so a task inherits nothing
     to flush."""
-    pending = b''
-    while True:
+    pending, parent = b'', os.getppid()
+    while os.getppid() == parent:  # else the tests died, stdin held open
         if select.select([0], [], [], 0.01)[0]:
             chunk = os.read(0, 1 << 16)
             if not chunk:
@@ -716,6 +717,9 @@ def _zygote():
                 status) else os.WEXITSTATUS(status))
 
 
+_PR_SET_PDEATHSIG = 1  # prctl(2): a signal for when the parent dies
+
+
 def _tell(**news):
     os.write(1, json.dumps(news).encode() + b'\n')
 
@@ -723,8 +727,14 @@ def _tell(**news):
 def _task(request):
     """In a forked child: run the script as ``python -c`` would, never
     returning to the zygote's loop."""
-    code = 1
+    code, zygote = 1, os.getppid()
     try:
+        # Killed with the zygote, which ends with the tests: a task whose
+        # tests died is not left training for ever.
+        if sys.platform.startswith('linux'):
+            ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != zygote:
+            os._exit(code)
         random.seed()  # not the zygote's sequence (3.6 does not reseed)
         os.chdir(request['cwd'])
         os.environ.clear()
