@@ -564,13 +564,11 @@ class SlackReport(_extensions.PrintReport):
         self._message = _Message(template, used, identity, table, trends,
                                  max_length, mentions, card)
         self._client = token and _SlackClient(token, api_url, timeout)
-        self._handed = collections.deque(maxlen=_ALERT_LINES)  # alert()
-        self._options = dict(
-            flush=flush_timeout, signals=handle_signals, control=any(
-                control[:2]), send=dict(
-                min_interval=min_interval, stale_after=stale_after, plot=plot,
-                group=sweep[0], size=sweep[1], control=control,
-                handed=self._handed))
+        self._handed = handed = collections.deque(maxlen=_ALERT_LINES)
+        self._flush, self._signals = flush_timeout, handle_signals
+        self._sending = dict(  # the sender's options; alert() hands on texts
+            min_interval=min_interval, stale_after=stale_after, plot=plot,
+            group=sweep[0], size=sweep[1], control=control, handed=handed)
         self._resumed = self._commands = None  # from a snapshot; in a run
         self._run = self._sender = self._failure = self._terminated = None
         self._comm, self._state = comm, _State('started', time=time.time())
@@ -607,7 +605,7 @@ class SlackReport(_extensions.PrintReport):
     def initialize(self, trainer):
         if not self._silent:
             self._start(trainer)
-        if self._options['control'] and (
+        if any(self._sending['control'][:2]) and (
                 self._sender or self._comm):  # someone listens, or MPI
             self._commands = _Commands(trainer, self._sender, self._comm,
                                        self._report)
@@ -651,8 +649,8 @@ class SlackReport(_extensions.PrintReport):
                          self._resumed is not None)
         if self.available:
             self._sender = _Sender(self._client, self._message,
-                                   self._learned(), **self._options['send'])
-            if self._options['signals']:
+                                   self._learned(), **self._sending)
+            if self._signals:
                 _SIGNALS.add(self)
         self._report('started')
 
@@ -661,10 +659,10 @@ class SlackReport(_extensions.PrintReport):
         ending = _ending(self._failure, self._run, self._terminated,
                          self._commands and self._commands.stopped)
         self._report(*map(self._hide, ending))
+        terminated = ending[0] == 'terminated'
         if self._sender is not None:  # _sender.join() waits for it
-            self._sender.close(min(_SIGNAL_GRACE, self._options['flush'])
-                               if ending[0] == 'terminated' else
-                               self._options['flush'])
+            self._sender.close(min(_SIGNAL_GRACE, self._flush) if terminated
+                               else self._flush)
 
     def _report(self, kind, detail='', trace=''):
         if self._run is not None:
@@ -1289,10 +1287,9 @@ class _Trends(object):
                                                     self.fired[key])))
             return
         condition, test, threshold = self._conditions[entry]
-        if test(value, threshold) and '%s %s' % (
-                entry, condition) not in self.fired:
-            self.fired['%s %s' % (entry, condition)] = '%s %s: %.4g at %s' % (
-                entry, condition, value, where)
+        key = '%s %s' % (entry, condition)
+        if test(value, threshold) and key not in self.fired:
+            self.fired[key] = '%s: %.4g at %s' % (key, value, where)
 
     def _keep(self, entry, value, x):
         self._latest[entry] = value, x
