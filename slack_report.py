@@ -301,16 +301,23 @@ def _the_run(comm, fields, with_git, sweep):
                                secrets.argv), secrets.hide
 
 
-def _warn_setup(token, reporting, comm):
+def _warn_setup(token, reporting, comm, control):
     """Say, once, why a report would not work as meant."""
+    world = _mpi_world(comm)
     if not reporting:
         _warn('SlackReport has no %s: set SLACK_ACCESS_TOKEN and '
               'SLACK_CHANNEL_ID; training goes on without Slack reports'
               % ('token' if not token else 'channel'), 3)
-    elif _mpi_alone(comm):
-        _warn('this is rank 0 of %d MPI processes and each reports on its '
-              'own: pass comm= (a ChainerMN communicator) for one message'
-              % _mpi_alone(comm), 3)
+    elif world and world[0]:  # registered on every rank, without comm
+        _warn('this is rank %d of %d MPI processes and posts a message of '
+              'its own: register SlackReport on every rank with comm= (a '
+              'ChainerMN communicator) for one message, or on rank 0 only'
+              % world, 3)
+    elif world and control:  # perhaps on rank 0 only, as Chainer's example
+        _warn('this is rank 0 of %d MPI processes without comm=: a stop or '
+              'snapshot from the thread would not reach the other ranks, so '
+              'it is refused; register SlackReport on every rank with comm= '
+              '(a ChainerMN communicator) to have them' % world[1], 3)
 
 
 def _run_card(identity, fields, sweep, argv):
@@ -448,13 +455,14 @@ def _alert_conditions(alert_when, entries):
 _MPI = ('OMPI_COMM_WORLD_', 'PMI_', 'PMIX_', 'MV2_COMM_WORLD_')  # launchers
 
 
-def _mpi_alone(comm):
-    """The number of MPI processes if this is rank 0 of several and no comm
-    says so (every rank would post its own message); else 0."""
-    sizes = [os.environ.get(name + 'SIZE') for name in _MPI]
-    ranks = [os.environ.get(name + 'RANK', '0') for name in _MPI]
-    size = max([int(s) for s in sizes if s and s.isdigit()] or [1])
-    return size if comm is None and size > 1 and set(ranks) == {'0'} else 0
+def _mpi_world(comm):
+    """(rank, size) as the MPI launcher tells them, when it started several
+    processes and no ``comm`` says how they share the report; else None."""
+    sizes = [os.environ.get(name + 'SIZE', '') for name in _MPI]
+    ranks = [os.environ.get(name + 'RANK', '') for name in _MPI]
+    size = max([int(s) for s in sizes if s.isdigit()] or [1])
+    rank = max([int(r) for r in ranks if r.isdigit()] or [0])
+    return (rank, size) if comm is None and size > 1 else None
 
 
 def _control_options(controllers, interval, mentions):
@@ -572,7 +580,8 @@ class SlackReport(_extensions.PrintReport):
         self._resumed = self._commands = None  # from a snapshot; in a run
         self._run = self._sender = self._failure = self._terminated = None
         self._comm, self._state = comm, _State('started', time=time.time())
-        _warn_setup(token, self.available or self._silent, comm)
+        _warn_setup(token, self.available or self._silent, comm,
+                    any(control[:2]))
 
     @property
     def available(self):
@@ -761,6 +770,10 @@ class _Run(object):
 
 
 _ANSWERS = 8  # answers to commands a state carries, the newest
+_CUT_OFF = ('Not done: %s would reach this rank alone of the %d MPI '
+            'processes (the others would hang). Register SlackReport on '
+            'every rank with comm= (a ChainerMN communicator) to stop or '
+            'snapshot this run from here.')
 
 
 class _Commands(object):
@@ -774,6 +787,9 @@ class _Commands(object):
         self._trigger, self._trainer = trainer.stop_trigger, trainer
         self._sender, self._comm, self._report = sender, comm, report
         self._seen = self._agreed = None  # the command acted on; agreed on
+        # Under MPI without comm, the other ranks are out of reach: a stop
+        # or a snapshot of this rank alone would hang or split them.
+        self._cut_off = _mpi_world(comm)
         self.stopped = None  # (who, iteration), once stopped
         self.answers = ()  # (the command's ts, what was done), the newest
         trainer.stop_trigger = self
@@ -791,10 +807,13 @@ class _Commands(object):
 
     def agree(self):
         """At a report: under ChainerMN every rank takes rank 0's command,
-        so that all act at the same iteration (or the others would hang)."""
+        so that all act at the same iteration (or the others would hang).
+        Every rank calls it at the same reports. ChainerMN asserts that the
+        root sends an object and the others None: no command is []."""
         if self._comm is not None:
-            agreed = self._comm.bcast_obj(
-                self._sender and self._sender.learned.command, root=0)
+            mine = self._sender.learned.command if self._sender else None
+            sent = list(mine or ()) if self._comm.rank == 0 else None
+            agreed = self._comm.bcast_obj(sent, root=0)
             self._agreed = tuple(agreed) if agreed else None
 
     def _act(self, command):
@@ -803,7 +822,9 @@ class _Commands(object):
             return
         when, word, who = command
         iteration = self._trainer.updater.iteration
-        if word == 'stop':
+        if self._cut_off:
+            done = _CUT_OFF % (word, self._cut_off[1])
+        elif word == 'stop':
             self.stopped = who, iteration
             done = 'Stopping at iteration %d, as <@%s> asked.' % (iteration,
                                                                  who)

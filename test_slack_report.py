@@ -1828,23 +1828,26 @@ class TruthTest(SlackTestCase):
         self.assertEqual(card['args'][:4], ['--lr', '0.1', '--api-key',
                                             '***'])
 
-    def test_every_mpi_rank_without_comm_warns_once_on_rank_0(self):
-        for env, comm, warned in (
-                (dict(OMPI_COMM_WORLD_SIZE='8', OMPI_COMM_WORLD_RANK='0'),
-                 None, 1),
-                (dict(OMPI_COMM_WORLD_SIZE='8', OMPI_COMM_WORLD_RANK='3'),
-                 None, 0),
-                (dict(PMI_SIZE='8', PMI_RANK='0'), Communicator(0, 8), 0),
-                (dict(PMI_SIZE='1', PMI_RANK='0'), None, 0)):
-            with self.subTest(env=env, comm=comm is not None):
+    def test_mpi_without_comm_warns_where_it_matters(self):
+        ompi = dict(OMPI_COMM_WORLD_SIZE='8', OMPI_COMM_WORLD_RANK='0')
+        for env, options, words in (
+                (ompi, dict(finish_mentions='@' + ALICE),
+                 ['rank 0 of 8 MPI', 'refused', 'every rank with comm=']),
+                (ompi, {}, []),  # rank 0 alone, no commands: all works
+                (dict(ompi, OMPI_COMM_WORLD_RANK='3'), {},
+                 ['rank 3 of 8 MPI', 'message of its own', 'comm=']),
+                (dict(PMI_SIZE='8', PMI_RANK='0'), dict(
+                    finish_mentions='@' + ALICE, comm=Communicator(0, 8)),
+                 []),
+                (dict(PMI_SIZE='1', PMI_RANK='0'), {}, [])):
+            with self.subTest(env=env, options=options):
                 with unittest.mock.patch.dict(os.environ, env):
                     with captured() as record:
-                        self.report(comm=comm)
+                        self.report(**options)
                 found = slack_warnings(record)
-                self.assertEqual(len(found), warned, found)
-                if warned:
-                    self.assertIn('comm=', found[0])
-                    self.assertIn('8 MPI processes', found[0])
+                self.assertEqual(len(found), bool(words), found)
+                for word in words:
+                    self.assertIn(word, found[0])
 
     def test_the_group_size_from_the_environment_with_a_group_given(self):
         with unittest.mock.patch.dict(os.environ, SLACK_REPORT_GROUP_SIZE='3',
@@ -1927,69 +1930,230 @@ class DistributedTest(SlackTestCase):
         self.assertIn('pid %d 4 processes' % os.getpid(),
                       self.only_report()['text'])
 
-    @unittest.skipUnless(
-        shutil.which('mpiexec') and _has_module('mpi4py'),
-        'needs both mpiexec and mpi4py installed, which they are not here')
-    def test_mpiexec_two_processes_one_message(self):
-        script = (
-            'import sys; sys.path.insert(0, %r)\n'
-            'from mpi4py import MPI\n'
-            'import test_slack_report as t\n'
-            'world = MPI.COMM_WORLD\n'
-            'comm = t.Communicator(world.Get_rank(), world.Get_size())\n'
-            'report = t.SlackReport(t.TOKEN, t.CHANNEL_ID, t.ENTRIES, '
-            'api_url=%r, comm=comm, min_interval=0.05)\n'
-            't.make_trainer(report=report).run()\n'
-            'print("rank %%d trained" %% comm.rank)\n'
-            % (os.path.dirname(os.path.abspath(__file__)), self.slack.url))
+
+# Under a real mpiexec, each rank runs the trainings its arguments name, one
+# after another, each against a stand-in of its own (argv: this directory,
+# 'every' or 'rank0' for where the report is registered, a scratch
+# directory, then ITERATIONS@URL for each training). Every iteration meets
+# the other rank, as a multi-node optimizer's allreduce does, so a rank that
+# stopped alone would hang the other; at iterations 5 and 10 rank 0 waits
+# for the test's go-ahead (a file), so that a command is read meanwhile.
+MPI_RANK = '''
+import os, sys, time
+sys.path.insert(0, sys.argv[1])
+import chainermn
+import test_slack_report as t
+comm = chainermn.create_communicator('naive')
+way, scratch = sys.argv[2], sys.argv[3]
+
+
+def gate(trainer):
+    go = os.path.join(os.path.dirname(trainer.out), 'go%d' % (
+        trainer.updater.iteration))
+    while comm.rank == 0 and trainer.updater.iteration in (5, 10) and not (
+            os.path.exists(go)):
+        time.sleep(0.01)
+    comm.mpi_comm.allreduce(1)
+
+
+for index, spec in enumerate(sys.argv[4:]):
+    iterations, url = spec.split('@', 1)
+    report = None
+    if way == 'every' or comm.rank == 0:
+        report = t.SlackReport(
+            t.TOKEN, t.CHANNEL_ID, t.ENTRIES, api_url=url,
+            finish_mentions='@' + t.ALICE, control_interval=0.05,
+            comm=comm if way == 'every' else None, **t.FAST)
+    out = os.path.join(scratch, str(index), str(comm.rank))
+    trainer = t.make_trainer(int(iterations), report=report, out=out)
+    trainer.extend(gate, trigger=(1, 'iteration'))
+    trainer.extend(t.extensions.snapshot(), trigger=(10 ** 9, 'iteration'))
+    trainer.run()
+    taken = [n for n in os.listdir(out) if n.startswith('snapshot')]
+    print(index, comm.rank, len(taken), trainer.updater.iteration,
+          flush=True)
+'''
+_MPI_FOUND = shutil.which('mpiexec') and _has_module('mpi4py')
+
+
+class _MpiJob(object):
+    """``mpiexec -n 2`` running MPI_RANK's trainings, one stand-in each,
+    while ``act(job)`` (a thread) plays the people in their threads."""
+
+    def __init__(self, way, iterations, act=None):
+        self.slacks = [FakeSlack() for _ in iterations]
+        self.scratch = _tmpdir()
+        specs = ['%d@%s' % (n, slack.url)
+                 for n, slack in zip(iterations, self.slacks)]
         env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT='1',
                    OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1')
-        done = subprocess.run(
-            ['mpiexec', '-n', '2', sys.executable, '-c', script], env=env,
-            stdout=subprocess.PIPE, universal_newlines=True, timeout=120,
-            check=True)
-        self.assertIn('rank 0 trained', done.stdout)
-        self.assertIn('rank 1 trained', done.stdout)
-        self.assertIn('2 processes', self.only_report()['text'])
+        here = os.path.dirname(os.path.abspath(__file__))
+        self.process = subprocess.Popen(
+            ['mpiexec', '-n', '2', '--oversubscribe', sys.executable, '-c',
+             MPI_RANK, here, way, self.scratch] + specs, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            universal_newlines=True)
+        self._act = threading.Thread(target=act or (lambda job: None),
+                                     args=(self,))
+        self._act.start()
+        self._outcome = None
 
+    def go(self, index, iteration):
+        """Let rank 0 of training ``index`` past ``iteration``'s gate."""
+        os.makedirs(os.path.join(self.scratch, str(index)), exist_ok=True)
+        open(os.path.join(self.scratch, str(index), 'go%d' % iteration),
+             'w').close()
+
+    def outcome(self):
+        """(exit status, {(training, rank): (snapshots, iteration)},
+        stderr), once the job ended (killed after 60 s: a hang)."""
+        if self._outcome is None:
+            try:
+                out, err = self.process.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                out, err = self.process.communicate()
+                err += '\nmpiexec hung: killed after 60 s'
+            self._act.join()
+            ended = {tuple(map(int, line.split()[:2])): tuple(map(
+                int, line.split()[2:])) for line in out.splitlines()}
+            self._outcome = self.process.returncode, ended, err
+        return self._outcome
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.outcome()
+        for slack in self.slacks:
+            slack.close()
+
+
+def _reply_read(slack, text):
+    """Once the run's message exists, reply ``text`` as Alice in its
+    thread; return once the run has read the reply."""
+    slack.wait_for(slack.reports, 30)
+    thread = list(slack.reports())[0]
+    ts = slack.post_as({'user': ALICE}, text, thread_ts=thread)
+    slack.wait_for(lambda: any(ts in str(c.get('answer')) for c in (
+        slack.calls_to('conversations.replies'))), 30)
+
+
+def _answers(slack):
+    """What the run posted in its thread, in order."""
+    report = list(slack.reports())[0]
+    return [c['params']['text'] for c in slack.calls_to('chat.postMessage')
+            if c['params'].get('thread_ts') == report]
+
+
+def _one_text(test, slack):
+    reports = slack.reports()
+    test.assertEqual(len(reports), 1, reports)
+    return list(reports.values())[0]['text']
+
+
+class MpiTest(unittest.TestCase):
+    """Real ChainerMN (naive communicator, CPU) under a real ``mpiexec -n
+    2``, registered both ways people do: on every rank with comm= (the
+    README's way), and on rank 0 only without it (Chainer's example's way).
+    The jobs run side by side, started once; each test reads one outcome.
+    With SLACK_REPORT_MPI=required (CI) they may not be skipped."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not _MPI_FOUND and os.environ.get('SLACK_REPORT_MPI') != (
+                'required'):
+            raise unittest.SkipTest('needs mpiexec and mpi4py (apt-get '
+                                    'install openmpi-bin libopenmpi-dev; '
+                                    'pip install mpi4py)')
+        cls.jobs = []
+        try:
+            cls.every = cls.start('every', [30, 3000], cls.snapshot_then_stop)
+            cls.rank0 = cls.start('rank0', [30, 60], cls.stop_refused)
+            cls.killed = cls.start('every', [3000], cls.terminate)
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def start(cls, way, iterations, act):
+        cls.jobs.append(_MpiJob(way, iterations, act))
+        return cls.jobs[-1]
+
+    @classmethod
+    def tearDownClass(cls):
+        for job in cls.jobs:
+            job.close()
+
+    @staticmethod
+    def snapshot_then_stop(job):
+        job.go(0, 5)
+        job.go(0, 10)
+        slack = job.slacks[1]
+        _reply_read(slack, 'snapshot')
+        job.go(1, 5)
+        slack.wait_for(lambda: any(a.startswith('Snapshot') for a in (
+            _answers(slack))), 30)
+        _reply_read(slack, 'stop')
+        job.go(1, 10)
+
+    @staticmethod
+    def stop_refused(job):
+        for index, iteration in ((0, 5), (0, 10), (1, 10)):
+            job.go(index, iteration)
+        _reply_read(job.slacks[1], 'stop')
+        job.go(1, 5)
+
+    @staticmethod
+    def terminate(job):  # as scancel does; rank 0 waits at iteration 5
+        job.slacks[0].wait_for(job.slacks[0].reports, 30)
+        job.process.send_signal(signal.SIGTERM)
+
+    def test_on_every_rank_one_message_completes(self):
+        status, ended, err = self.every.outcome()
+        self.assertEqual(status, 0, err)
+        self.assertEqual([ended[(0, 0)], ended[(0, 1)]], [(0, 30)] * 2)
+        text = _one_text(self, self.every.slacks[0])
+        self.assertRegex(text, r'^\[Completed\]  ')
+        self.assertIn('2 processes', text)
+        self.assertNotIn('SlackReportWarning', err)
+        self.assertNotIn(TOKEN, err)
+
+    def test_on_every_rank_a_stop_ends_both_at_one_iteration(self):
+        status, ended, err = self.every.outcome()
+        self.assertEqual(status, 0, err)
+        self.assertEqual(ended[(1, 0)], ended[(1, 1)])  # snapshots, end
+        snapshots, iteration = ended[(1, 0)]
+        self.assertEqual(snapshots, 1)  # each rank took one
+        self.assertLess(iteration, 3000)
+        self.assertRegex(_one_text(self, self.every.slacks[1]),
+                         r'^\[Stopped\] by .* at iteration %d  ' % iteration)
+        answers = _answers(self.every.slacks[1])
+        self.assertEqual(len([a for a in answers if a.startswith(
+            'Stopping at iteration %d' % iteration)]), 1, answers)
+
+    def test_on_rank_0_alone_a_stop_is_refused_and_nothing_hangs(self):
+        status, ended, err = self.rank0.outcome()
+        self.assertEqual(status, 0, err)
+        self.assertEqual([ended[(i, r)] for i in (0, 1) for r in (0, 1)],
+                         [(0, 30), (0, 30), (0, 60), (0, 60)])
+        for slack in self.rank0.slacks:
+            self.assertRegex(_one_text(self, slack), r'^\[Completed\]  ')
+        refusal = slack_report._CUT_OFF % ('stop', 2)
+        self.assertEqual(_answers(self.rank0.slacks[1])[0], refusal)
+        self.assertIn('register SlackReport on every rank with comm=', err)
+
+    def test_a_sigterm_to_mpiexec_ends_the_message_terminated(self):
+        status, ended, err = self.killed.outcome()
+        self.assertNotEqual(status, 0)
+        self.assertNotIn('mpiexec hung', err)
+        self.assertRegex(_one_text(self, self.killed.slacks[0]),
+                         r'^\[Terminated\] SIGTERM, at iteration [0-5]  ')
 
 ###############################################################################
 # Commands from the thread ####################################################
 ###############################################################################
 
 ALICE, BOB = 'U0ALICE0001', 'U0BOB00002'
-
-
-class PipedComm(Communicator):
-    """Two ranks, in two processes, of a ChainerMN communicator: bcast_obj
-    carries rank 0's object (JSON) to rank 1 through a named pipe."""
-
-    def __init__(self, rank, path):
-        super(PipedComm, self).__init__(rank, 2)
-        self._pipe = open(path, 'w' if rank == 0 else 'r')  # both ends meet
-
-    def bcast_obj(self, obj, root=0):
-        if self.rank == root:
-            self._pipe.write(json.dumps(obj) + '\n')
-            self._pipe.flush()
-            return obj
-        return json.loads(self._pipe.readline())
-
-
-RANK = ('import sys\n'
-        'import test_slack_report as t\n'
-        'rank, pipe, url = int(sys.argv[1]), sys.argv[2], sys.argv[3]\n'
-        'report = t.SlackReport(t.TOKEN, t.CHANNEL_ID, t.ENTRIES, api_url=url,'
-        ' finish_mentions="@U0ALICE0001", control_interval=0.05, '
-        'comm=t.PipedComm(rank, pipe), **t.FAST)\n'
-        'trainer = t.make_trainer(iterations=3000, report=report, out=".")\n'
-        'trainer.extend(lambda _: t.time.sleep(0.002), trigger=(1, '
-        '"iteration"))\n'
-        'trainer.extend(t.extensions.snapshot(), trigger=(10 ** 9, '
-        '"iteration"))\n'
-        'trainer.run()\n'
-        'print(len([n for n in t.os.listdir(".") if n.startswith('
-        '"snapshot_iter_")]), trainer.updater.iteration)\n')
 
 
 class ControlTest(SlackTestCase):
@@ -2186,28 +2350,6 @@ class ControlTest(SlackTestCase):
         self.assertIn('controllers=None', found[0])
         self.assertEqual(trainer.updater.iteration, 100)
         self.assertEqual(len(self.slack.calls_to('conversations.replies')), 1)
-
-    def test_every_rank_stops_at_the_same_iteration(self):
-        pipe = os.path.join(_tmpdir(), 'bcast')
-        os.mkfifo(pipe)
-        zygote = Zygote()
-        self.addCleanup(zygote.close)
-        ranks = [zygote.start(RANK, argv=[str(rank), pipe, self.slack.url])
-                 for rank in (0, 1)]
-        for rank in ranks:
-            self.addCleanup(rank.kill)
-        self.reply({'user': ALICE}, 'snapshot')
-        self.slack.wait_for(lambda: len(self.answers()) == 1, 10)
-        self.reply({'user': ALICE}, 'stop')
-        ended = [rank.communicate(60)[0].split() for rank in ranks]
-        self.assertEqual([rank.returncode for rank in ranks], [0, 0])
-        self.assertEqual(ended[0], ended[1])  # snapshots, last iteration
-        self.assertEqual(ended[0][0], b'1')  # one snapshot each
-        self.assertLess(int(ended[0][1]), 3000)
-        self.assertEqual(len([a for a in self.answers() if a.startswith(
-            'Stopping')]), 1)  # rank 0 alone tells, once
-        self.assertRegex(self.only_report()['text'], r'^\[Stopped\] by <@%s> '
-                         r'at iteration %s' % (ALICE, int(ended[0][1])))
 
     def test_the_wrapped_trigger_is_the_trigger_to_chainer(self):
         trainer = self.trainer(self.report(), iterations=40)
