@@ -108,7 +108,8 @@ class SlackReportWarning(UserWarning):
 
 
 def _warn(message, stacklevel):
-    warnings.warn(message, SlackReportWarning, stacklevel=stacklevel + 1)
+    warnings.warn(_Secrets(sys.argv).hide(message), SlackReportWarning,
+                  stacklevel=stacklevel + 1)
 
 
 def _warn_quietly(message):
@@ -235,10 +236,14 @@ def _settings(token, channel, api_url):
                          'or quote')
     api_url = api_url or env('SLACK_API_URL') or 'https://slack.com/api/'
     parts = urllib.parse.urlsplit(api_url)
-    if not parts.hostname or parts.scheme not in ('https', 'http') or (
-            parts.scheme == 'http' and not _is_loopback(parts.hostname)):
+    # A user@ or a backslash before a loopback host may send plain http
+    # elsewhere: a relay or proxy may read the URL otherwise than urllib.
+    local = _is_loopback(parts.hostname) and '@' not in parts.netloc
+    if not parts.hostname or '\\' in parts.netloc or parts.scheme not in (
+            'https', 'http') or parts.scheme == 'http' and not local:
         raise ValueError('api_url %r must be https://... (plain http:// is '
-                         'only accepted for loopback addresses)' % api_url)
+                         'only accepted for loopback addresses)'
+                         % _Secrets(()).hide(api_url))
     return (token, channel or env('SLACK_CHANNEL_ID'),
             api_url.rstrip('/') + '/')
 
@@ -326,42 +331,58 @@ def _run_card(identity, fields, sweep, argv):
             'fields': {k: _clean(str(v)) for k, v in fields.items()}}
 
 
-# Secrets never leave the machine: the value of an option named like one,
-# and anything shaped like a token (Slack, OpenAI, AWS, GitHub).
+# Secrets never leave the machine: the value of an argument named like one
+# (its name's words split on -, _ and .; with or without dashes, as Hydra's
+# key=value), anything shaped like a token (Slack, OpenAI, AWS, GitHub) or
+# a Slack webhook, the credentials in a URL, and any text holding a value
+# hidden once. _SlackClient hides them in every text and metadata it sends.
 _SECRET_WORDS = ('token', 'secret', 'password', 'passwd', 'credential')
-_TOKEN_SHAPE = re.compile(r'xox[a-z]-[\w-]+|\bsk-[\w-]{16,}|\b(?:AKIA|ASIA)'
-                          r'[A-Z0-9]{16}\b|\bgh[pousr]_\w{30,}|github_pat_\w+')
+_TOKEN_SHAPE = re.compile(
+    r'xox[a-z]-[\w-]+|xapp-[\w-]+|https://hooks\.slack\.com/\S+|'
+    r'\bsk-[\w-]{16,}|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b|\bgh[pousr]_\w{30,}|'
+    r'github_pat_\w+|(?<=://)[^/\s@]+(?=@)')  # the last: user:password@
 _HIDDEN_LEAST = 6  # characters of a secret value hidden in free text too
 
 
-def _secret_option(arg):
-    """Whether ``arg`` is an option named like a secret ('--api-key',
-    '--password=...'; not '--max-tokens' nor '--num-keypoints')."""
-    name = arg.split('=', 1)[0].lstrip('-').lower()
-    return arg.startswith('-') and (name.endswith('key') or any(
-        word in _SECRET_WORDS for word in re.split('[-_]', name)))
+def _secret_name(arg):
+    """The name of ``arg`` if it names a secret ('--api-key', '--password=
+    ...', 'db.password=...', '+trainer.api_key=...'; not '--max-tokens' nor
+    '--num-keypoints'), else None."""
+    name = arg.split('=', 1)[0]
+    if not arg.startswith('-') and ('=' not in arg or not re.fullmatch(
+            r'[+~]{0,2}[\w.-]+', name)):
+        return None
+    words = re.split(r'[-_.]', name.lstrip('-+~').lower())
+    found = words[-1].endswith('key') or any(w in _SECRET_WORDS
+                                             for w in words)
+    return name if found else None
 
 
 class _Secrets(object):
     """The command line (``argv``) with its secrets as ***, and ``hide``
-    for other text that may hold them (an exception's message)."""
+    for any other text that may hold them (an exception's message)."""
 
     def __init__(self, argv):
-        self.argv, self._values, after = [], [], False
-        for arg in (_clean(a) for a in argv or ['']):
-            if after and not arg.startswith('-'):  # --password value
+        self._values, after = [], False
+        argv = [_clean(a) for a in argv or ['']]
+        shown = []
+        for arg in argv:
+            name = _secret_name(arg)
+            if after:  # --password value, even -Abc...
                 self._values.append(arg)
                 arg = '***'
-            elif _secret_option(arg) and '=' in arg:  # --password=value
+            elif name and '=' in arg:  # --password=value, db.password=value
                 self._values.append(arg.split('=', 1)[1])
-                arg = arg.split('=', 1)[0] + '=***'
-            after = _secret_option(arg) and '=' not in arg
-            self.argv.append(self.hide(arg))
+                arg = name + '=***'
+            after = bool(name) and '=' not in arg and not after
+            shown.append(arg)
+        self.argv = [self.hide(arg) for arg in shown]
 
     def hide(self, text):
         for value in self._values:
             if len(value) >= _HIDDEN_LEAST:
-                text = text.replace(value, '***')
+                text = text.replace(value, '***').replace(_escape(value),
+                                                          '***')
         return _TOKEN_SHAPE.sub('***', text)
 
 
@@ -563,7 +584,8 @@ class SlackReport(_extensions.PrintReport):
                                               not self._silent, sweep)
         self._message = _Message(template, used, identity, table, trends,
                                  max_length, mentions, card)
-        self._client = token and _SlackClient(token, api_url, timeout)
+        self._client = token and _SlackClient(token, api_url, timeout,
+                                              self._hide)
         self._handed = handed = collections.deque(maxlen=_ALERT_LINES)
         self._flush, self._signals = flush_timeout, handle_signals
         self._sending = dict(  # the sender's options; alert() hands on texts
@@ -3209,6 +3231,9 @@ def _fix_for(error, needed):
     if error.startswith('cannot reach'):
         return ('Slack is unreachable from here: set https_proxy (and '
                 'no_proxy), or api_url to a relay that can reach it')
+    if error.startswith('api_url redirects'):
+        return ("Slack's API never redirects, and the token was not sent "
+                'on: check api_url (and any relay or proxy on the way)')
     if error.startswith('HTTP'):
         return 'check api_url and any proxy on the way'
     return 'see https://api.slack.com/methods'
@@ -3239,21 +3264,39 @@ _ANSWERED = (ConnectionResetError, BrokenPipeError, http.client.HTTPException)
 _NOT_JSON = 'the answer to %s was not Slack JSON (a proxy error page?)'
 
 
+def _masked(item, hide):
+    """Parsed JSON ``item`` with ``hide`` applied to each string in it."""
+    if isinstance(item, dict):
+        return {hide(k): _masked(v, hide) for k, v in item.items()}
+    if isinstance(item, list):
+        return [_masked(v, hide) for v in item]
+    return hide(item) if isinstance(item, str) else item
+
+
+class _Unredirected(urllib.request.HTTPRedirectHandler):
+    """Follows no redirect: urllib would carry the Authorization header
+    to any host it names, and Slack's API never redirects."""
+
+    def redirect_request(self, *args):
+        return None  # the answer stays an HTTPError: see _SlackClient._post
+
+
 class _SlackClient(object):
     """A minimal Slack Web API client on urllib. The token travels only in
     the Authorization header to the API; proxies come from the environment,
     but never for a loopback URL (no_proxy does not match [::1])."""
 
-    def __init__(self, token, api_url, timeout):
+    def __init__(self, token, api_url, timeout, hide=None):
         self._token = token
+        self._hide = hide or _Secrets(()).hide  # the run's, else the shapes
         self._api_url = api_url
         self.timeout = timeout
         self.answered = False  # whether Slack itself ever answered
         self.reads_left = None  # of the channel, if limited
         self._identity = None
         self._direct = urllib.request.build_opener(
-            urllib.request.ProxyHandler({})).open
-        self._proxied = urllib.request.build_opener().open
+            urllib.request.ProxyHandler({}), _Unredirected).open
+        self._proxied = urllib.request.build_opener(_Unredirected).open
 
     def call(self, method, **params):
         """POST ``method`` with form ``params``; return the decoded answer."""
@@ -3261,6 +3304,11 @@ class _SlackClient(object):
             if self.reads_left < 1:
                 raise _SlackError('read_budget', 'fatal')
             self.reads_left -= 1
+        if 'text' in params:
+            params['text'] = self._hide(params['text'])
+        if 'metadata' in params:  # each string: a number stays one
+            params['metadata'] = json.dumps(_masked(json.loads(
+                params['metadata']), self._hide), separators=(',', ':'))
         body = self._post(
             self._api_url + method, method,
             urllib.parse.urlencode(params).encode('utf-8'),
@@ -3334,6 +3382,9 @@ class _SlackClient(object):
                 retry_after = error.headers.get('Retry-After', '')
                 raise _SlackError('ratelimited', 'slow_down', float(
                     retry_after) if retry_after.isdigit() else None)
+            if 300 <= error.code < 400:
+                raise _SlackError('api_url redirects (HTTP %d from %s)' % (
+                    error.code, what), 'fatal', cause='redirect')
             raise _SlackError('HTTP %d %s from %s' % (
                 error.code, error.reason, what), 'retry' if error.code >= 500
                 else 'fatal', cause='HTTP %d' % error.code)
@@ -3424,7 +3475,8 @@ def _connect(token, channel, api_url):
               'pass --token and --channel)' % ('token' if not token else
                                                'channel'))
         return None
-    return _SlackClient(token, api_url, 10.0), channel
+    return _SlackClient(token, api_url, 10.0, _Secrets(sys.argv).hide), \
+        channel
 
 
 def _check(token, channel, api_url):
@@ -3462,7 +3514,8 @@ def _check_step(client, what, method, note=None, **params):
 
 
 def _failure(what, error):
-    return 'FAIL  %s: %s\n      fix: %s' % (what, error.error, error.fix())
+    return _Secrets(sys.argv).hide('FAIL  %s: %s\n      fix: %s' % (
+        what, error.error, error.fix()))
 
 
 def _check_message(client, channel, ts):

@@ -877,6 +877,34 @@ class MessageLifeTest(SlackTestCase):
                 self.assertEqual(call['headers']['Authorization'],
                                  'Bearer ' + TOKEN)
 
+    def test_a_redirect_never_carries_the_token_anywhere(self):
+        elsewhere = FakeSlack()  # another host, as a relay could name
+        self.addCleanup(elsewhere.close)
+        for code in (301, 302, 303, 307, 308):
+            with self.subTest(code=code):
+                self.fresh_slack()
+                self.slack.fault = lambda method, params: (code, {
+                    'Location': elsewhere.url + method}, '')
+                record, _ = self.run_training(self.report())
+                self.assertEqual(elsewhere.calls, [])
+                found = slack_warnings(record)
+                self.assertEqual(len(found), 1, found)
+                self.assertIn('api_url redirects (HTTP %d' % code, found[0])
+                self.assertIn('check api_url', found[0])
+        self.assertEqual(len(self.slack.calls), 1)  # fatal: no more calls
+
+    def test_plain_http_only_to_this_machine_however_written(self):
+        for url in ('http://evil.com\\@127.0.0.1/',
+                    'http://evil.com@127.0.0.1:8/api/',
+                    'https://evil.com\\@slack.com/api/',
+                    'http://user:hunter22@[::1]/'):
+            with self.subTest(url=url):
+                with self.assertRaises(ValueError) as caught:
+                    self.report(api_url=url)
+                self.assertIn('only accepted for loopback',
+                              str(caught.exception))
+                self.assertNotIn('hunter22', str(caught.exception))
+
     def test_two_reporters_in_one_process_keep_two_messages(self):
         first, second = self.report(), self.report(
             entries=['iteration', 'main/loss'])
