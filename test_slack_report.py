@@ -115,6 +115,8 @@ class FakeSlack(object):
             def do_POST(self):
                 fake._handle(self)
 
+            do_GET = do_POST  # urllib turns a POST redirected by 303 to GET
+
             def do_CONNECT(self):  # as a proxy that wants credentials
                 with fake.lock:
                     fake.calls.append({'method': 'CONNECT',
@@ -886,7 +888,8 @@ class MessageLifeTest(SlackTestCase):
                 self.slack.fault = lambda method, params: (code, {
                     'Location': elsewhere.url + method}, '')
                 record, _ = self.run_training(self.report())
-                self.assertEqual(elsewhere.calls, [])
+                self.assertEqual([c['headers'].get('Authorization')
+                                  for c in elsewhere.calls], [])
                 found = slack_warnings(record)
                 self.assertEqual(len(found), 1, found)
                 self.assertIn('api_url redirects (HTTP %d' % code, found[0])
