@@ -130,7 +130,8 @@ _PLACEHOLDERS = ('status', 'hostname', 'pwd', 'pwdshort', 'cmd', 'args',
 _NORMALIZER_NAMES = "'thin_out', 'FIFO', 'LIFO'"
 _MENTION_FORMS = ("'@U0123ABCD', 'U0123ABCD', '<@U0123ABCD>', "
                   "'<!subteam^S0123ABCD>', 'S0123ABCD', '@here', '@channel', "
-                  "'@everyone' (or with !), or a user name such as '@alice'")
+                  "'@everyone' (or with !), a username such as '@alice' "
+                  "(not a display name), or an e-mail address")
 _SPECIAL = ('here', 'channel', 'everyone')
 
 
@@ -413,6 +414,8 @@ def _parse_mentions(finish_mentions, option='finish_mentions'):
             markup.append('<!%s>' % special.group(1))
         elif re.match(r'^@[\w.\-]+$', entry):
             names.append(entry[1:])
+        elif re.match(r'^@?[\w.+\-]+@[\w\-]+(\.[\w\-]+)+$', entry):
+            names.append(entry.lstrip('@'))  # an e-mail address
         else:
             raise ValueError('%s entry %r is not a mention; accepted forms:'
                              ' %s' % (option, entry, _MENTION_FORMS))
@@ -2997,6 +3000,8 @@ class _Sender(object):
                                learned.switch, learned.ts is not None)
         self._pacing = _Pacing(min_interval, client.timeout)
         self._control = _Control(client, self.warn, control, group and size)
+        self._people = _People(client, message.names + self._control.names,
+                               self.warn)
         self._alarms = _Alarms(client, handed, learned.ts is not None,
                                message.fired, self._control)
         self._finale = _Finale(client, message, self._posted, self._switch,
@@ -3036,9 +3041,8 @@ class _Sender(object):
             self._client.reads_left = _END_READS
         margin = None if final else self._switch.margin(state)
         self._switch.seek(self._posted)
-        if self._user_ids is None and (final or margin):
-            self._user_ids = _look_up(self._client, self._message.names +
-                                      self._control.names, self.warn)
+        if final:  # the end's mentions: retried with the end
+            self._user_ids = self._people.resolve(final=True)
         sweep = self._sweeping()
         quiet = state.kind in _TOLD_BY_SWEEP and bool(sweep and sweep.size)
         text = self._message.render(state, self._user_ids, quiet)
@@ -3058,6 +3062,7 @@ class _Sender(object):
         self._switch.keep(*keep)  # first: it names the newest status
         self._posted.show(text, metadata=self._message.metadata and (
             _RUN, _placed(*where)))
+        self._user_ids = self._people.resolve()  # never before a post
         self._switch.keep(*keep)  # after a first post: in its thread
         if sweep:  # where the report now is, when the moved reply is due
             sweep.follow(_placed(*where), self._posted.channel,
@@ -3152,22 +3157,97 @@ def _unfinished(timeout, unreached):
                                                             why or ''))
 
 
-def _look_up(client, names, warn):
-    """The IDs of the names to mention, with one warning if any fail."""
-    try:
-        found = client.user_ids(names)
-    except _SlackError as error:
-        if error.kind in _TRANSIENT:  # Tier 2: 429s are expected
-            raise
-        warn('users', 'cannot look up %s with users.list (%s); give user IDs '
-             '(U0123ABCD) instead, or add the users:read scope'
-             % (', '.join(names), error.error))
-        return {}
-    missing = [name for name in names if name.lower() not in found]
-    if missing:
-        warn('names', 'no Slack user is named %s: check finish_mentions and '
-             'controllers' % ', '.join(missing))
-    return found
+_LOOK_AGAIN = 30.0  # seconds after a failed look-up without Retry-After
+
+
+def _human(user):
+    """Whether users.list's ``user`` is an active person: not deactivated,
+    not a bot nor Slackbot. Guests count: a run may name one."""
+    return isinstance(user, dict) and isinstance(user.get('id'), str) and (
+        re.fullmatch('[UW][A-Z0-9]{2,40}', user['id']) is not None) and not (
+            user.get('deleted') or user.get('is_bot') or
+            user['id'] == 'USLACKBOT')
+
+
+class _People(object):
+    """The IDs of the people named by username or e-mail address: only an
+    active person's unique ``name`` counts, never a display name, which
+    anyone may take. Looked up on the sender's thread once the report is
+    out; users.list resumes from its cursor after a failure. ``ids``:
+    lower-cased name -> ID once done, else None."""
+
+    def __init__(self, client, names, warn):
+        self._client, self._warn = client, warn
+        self._names = {name.lower() for name in names}
+        self._found, self._displayed = {}, set()  # by name; display name
+        self._cursor, self._asked = None, set()  # users.list's; e-mails
+        self._next = 0.0  # time.monotonic() of the next try
+        self.ids = None if names else {}
+
+    def resolve(self, final=False):
+        """Look up what is left if it is time (at the end, now); the IDs,
+        or None. A transient failure raises only at the end."""
+        if self.ids is not None or not final and (
+                time.monotonic() < self._next):
+            return self.ids
+        try:
+            self._by_email()
+            self._by_name()
+        except _SlackError as error:
+            if error.kind in _TRANSIENT:
+                self._next = time.monotonic() + (error.retry_after or
+                                                 _LOOK_AGAIN)
+                if final:
+                    raise
+                return None
+            self._warn('users', 'cannot look up %s (%s): %s, or give user '
+                       'IDs (@U0123ABCD)' % (', '.join(sorted(
+                           self._names)), error.error, error.fix()))
+        self._done()
+        return self.ids
+
+    def _by_email(self):
+        for email in sorted(n for n in self._names - self._asked if '@' in n):
+            try:
+                user = self._client.call('users.lookupByEmail',
+                                         email=email).get('user')
+            except _SlackError as error:
+                if error.error != 'users_not_found':
+                    raise
+                user = None
+            if _human(user):
+                self._found[email] = user['id']
+            self._asked.add(email)
+
+    def _by_name(self):
+        wanted = {n for n in self._names if '@' not in n}
+        while wanted - set(self._found) and self._cursor != '':
+            answer = self._client.call('users.list', limit=200, **(
+                {'cursor': self._cursor} if self._cursor else {}))
+            for user in filter(_human, answer.get('members') or ()):
+                name = str(user.get('name', '')).lower()
+                shown = str((user.get('profile') or {}).get('display_name',
+                                                            '')).lower()
+                if name in wanted:
+                    self._found[name] = user['id']
+                elif shown in wanted:
+                    self._displayed.add(shown)
+            cursor = (answer.get('response_metadata') or {}).get(
+                'next_cursor')
+            self._cursor = cursor if isinstance(cursor, str) else ''
+
+    def _done(self):
+        missing = sorted(self._names - set(self._found))
+        shown = sorted(self._displayed & set(missing))
+        note = ' (%s only as a display name, which anyone may take)' % (
+            ', '.join(shown)) if shown else ''
+        if missing:
+            self._warn('names', 'no active Slack member has the username or '
+                       'e-mail address %s%s: give the user ID (@U0123ABCD), '
+                       'the username or the e-mail address in finish_mentions'
+                       ' and controllers; until then they get no mention and '
+                       'control nothing' % (', '.join(missing), note))
+        self.ids = dict(self._found)
 
 
 ###############################################################################
@@ -3352,19 +3432,6 @@ class _SlackClient(object):
         self.call('files.completeUploadExternal', channel_id=channel,
                   thread_ts=thread_ts, files=json.dumps(
                       [{'id': upload['file_id'], 'title': title}]))
-
-    def user_ids(self, names):
-        """Lower-cased ``names`` to user IDs, by name or display name."""
-        wanted, found = {name.lower() for name in names}, {}
-        for answer in self.pages('users.list', limit=200) if wanted else ():
-            for user in answer.get('members', []):
-                profile = user.get('profile', {})
-                for known in (user.get('name'), profile.get('display_name')):
-                    if known and known.lower() in wanted:
-                        found.setdefault(known.lower(), user['id'])
-            if wanted <= found.keys():
-                break
-        return found
 
     def _post(self, url, what, data, content_type, **headers):
         request = urllib.request.Request(url, data=data, headers=dict(

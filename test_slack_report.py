@@ -83,7 +83,8 @@ class FakeSlack(object):
               'chat.deleteScheduledMessage', 'chat.scheduledMessages.list',
               'conversations.history', 'conversations.replies')
     TIER_2 = ('pins.list', 'users.list')
-    SCOPES = {'channels:history', 'pins:read', 'pins:write', 'users:read'}
+    SCOPES = {'channels:history', 'pins:read', 'pins:write', 'users:read',
+              'users:read.email'}
     BOT = {'bot_id': 'B0BOT00001', 'user': 'U0BOT00001', 'app_id': 'A0APP01'}
     METADATA_LIMIT = 8000  # bytes of JSON a message's metadata may take
     PER_MINUTE = 50
@@ -97,7 +98,8 @@ class FakeSlack(object):
         self.uploads = {}  # file id -> [filename, length, bytes or None]
         self.files = []  # the files shared: dicts with id, title, bytes
         self.users = [{'id': 'U0ALICE0001', 'name': 'alice',
-                       'profile': {'display_name': 'Alice'}},
+                       'profile': {'display_name': 'Alice',
+                                   'email': 'alice@example.com'}},
                       {'id': 'U0BOB00002', 'name': 'bob',
                        'profile': {'display_name': 'bobby'}}]
         self.fault = self.hold = None
@@ -403,6 +405,8 @@ class FakeSlack(object):
                         'team': 'Lab', 'user_id': 'U0BOT00001',
                         'bot_id': self.BOT['bot_id'],
                         'url': 'https://lab.slack.com/'}
+            if method == 'users.lookupByEmail':
+                return self._by_email(params)
             if method == 'users.list' and 'users:read' not in self.scopes:
                 return {'ok': False, 'error': 'missing_scope',
                         'needed': 'users:read'}
@@ -415,6 +419,16 @@ class FakeSlack(object):
                             'next_cursor': str(start + 1) if more else ''}}
         return {'ok': False, 'error': 'unknown_method'}
 
+
+    def _by_email(self, params):
+        """users.lookupByEmail (called with the lock held)."""
+        if 'users:read.email' not in self.scopes:
+            return {'ok': False, 'error': 'missing_scope',
+                    'needed': 'users:read.email'}
+        for user in self.users:
+            if user.get('profile', {}).get('email') == params.get('email'):
+                return {'ok': True, 'user': user}
+        return {'ok': False, 'error': 'users_not_found'}
 
     def _pin(self, method, params):
         """pins.add, pins.remove and pins.list (called with the lock held):
@@ -1440,7 +1454,7 @@ class MentionTest(SlackTestCase):
     def test_mentions_are_a_thread_reply_after_the_final_update(self):
         report = self.report(finish_mentions=[
             '@U0123ABCD', 'W0123ABCDE', '<@U0456DEFGH>',
-            '<!subteam^S0123ABCD>', 'S0999ZZZZZ', '@bobby'])
+            '<!subteam^S0123ABCD>', 'S0999ZZZZZ', '@bob'])
         self.run_training(report)
         ts, message = list(self.slack.reports().items())[0]
         reply = self.mention()
@@ -1489,7 +1503,7 @@ class MentionTest(SlackTestCase):
                 limited.append(method)
                 return slack_error('ratelimited')  # Tier 2 is tight
         self.slack.fault = fault
-        record, _ = self.run_training(self.report(finish_mentions='@bobby'))
+        record, _ = self.run_training(self.report(finish_mentions='@bob'))
         self.assertEqual(limited, ['users.list'])
         # A new post notifies: a reply, or the first post if it came at
         # the end (here the 429 held the start back).
