@@ -3181,22 +3181,24 @@ class _People(object):
         self._names = {name.lower() for name in names}
         self._found, self._displayed = {}, set()  # by name; display name
         self._cursor, self._asked = None, set()  # users.list's; e-mails
-        self._next = 0.0  # time.monotonic() of the next try
+        self._next = self._until = 0.0  # the next try; Retry-After's end
         self.ids = None if names else {}
 
     def resolve(self, final=False):
         """Look up what is left if it is time (at the end, now); the IDs,
         or None. A transient failure raises only at the end."""
-        if self.ids is not None or not final and (
-                time.monotonic() < self._next):
+        now = time.monotonic()
+        if self.ids is not None or not final and now < self._next:
             return self.ids
+        if now < self._until:  # at the end too, Slack's wait holds
+            raise _SlackError('ratelimited', 'slow_down', self._until - now)
         try:
             self._by_email()
             self._by_name()
         except _SlackError as error:
             if error.kind in _TRANSIENT:
-                self._next = time.monotonic() + (error.retry_after or
-                                                 _LOOK_AGAIN)
+                self._until = now + (error.retry_after or 0.0)
+                self._next = now + (error.retry_after or _LOOK_AGAIN)
                 if final:
                     raise
                 return None

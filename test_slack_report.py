@@ -1514,6 +1514,32 @@ class MentionTest(SlackTestCase):
         self.assertFalse([w for w in slack_warnings(record)
                           if 'users:read' in w])
 
+    def test_a_name_never_holds_the_first_post_and_paging_resumes(self):
+        self.slack.users.append({'id': 'U0CAROL003', 'name': 'carol'})
+        pages = []
+
+        def fault(method, params):  # users.list at its Tier 2 pace
+            if method == 'users.list':
+                pages.append(params.get('cursor'))
+                if len(pages) == 2:
+                    return 429, {'Retry-After': '1'}, 'ratelimited'
+        self.slack.fault = fault
+        record, _ = self.run_training(self.report(finish_mentions='@nobody'))
+        methods = [c['method'] for c in self.slack.calls]
+        self.assertLess(methods.index('chat.postMessage'),
+                        methods.index('users.list'))
+        self.assertEqual(pages, [None, '1', '1', '2'])  # not page 1 again
+        found = [w for w in slack_warnings(record) if 'nobody' in w]
+        self.assertEqual(len(found), 1, found)
+        self.assertIn('user ID (@U0123ABCD), the username or the e-mail',
+                      found[0])
+
+    def test_an_email_address_names_a_person(self):
+        self.run_training(self.report(finish_mentions='alice@example.com'))
+        self.assertEqual(self.mention()['params']['text'],
+                         '<@U0ALICE0001> [Completed]')
+        self.assertEqual(self.slack.calls_to('users.list'), [])
+
     def test_a_person_given_by_id_and_by_name_is_mentioned_once(self):
         self.run_training(self.report(finish_mentions='@U0ALICE0001 @alice'))
         self.assertEqual(self.mention()['params']['text'],
@@ -2191,6 +2217,39 @@ class ControlTest(SlackTestCase):
                          int(taken.split('_')[-1]) + 20)
         self.assertTrue(self.only_report()['text'].startswith(
             '[Completed, resumed]'))
+
+    def test_only_a_username_commands_and_is_mentioned(self):
+        eve = {'id': 'U0EVE00003', 'profile': {}}
+        for impostor, named in (  # each before the real alice
+                (dict(eve, name='eve', profile={'display_name': 'alice'}),
+                 '@alice'),
+                (dict(eve, name='alice', deleted=True), '@alice'),
+                (dict(eve, name='alice', is_bot=True), '@alice'),
+                (dict(eve, name='eve', profile={'display_name': 'carol'}),
+                 '@carol')):
+            with self.subTest(impostor=impostor, named=named):
+                self.fresh_slack()
+                self.slack.users.insert(0, impostor)
+                trainer = self.trainer(self.report(finish_mentions=named),
+                                       iterations=60)
+                self.pause(trainer, self.has_read('stop'))
+                found = self.during(trainer, lambda: self.reply(
+                    {'user': eve['id']}, 'stop'))
+                self.assertEqual(trainer.updater.iteration, 60)
+                self.assertTrue(self.only_report()['text'].startswith(
+                    '[Completed]'))
+                self.assertEqual(self.answers()[0], slack_report._REFUSED)
+                for call in self.slack.calls:
+                    self.assertNotIn(eve['id'], call['params'].get(
+                        'text', ''))
+                if named == '@alice':
+                    self.assertEqual(found, [])
+                    self.assertEqual(self.mention()['params']['text'],
+                                     '<@%s> [Completed]' % ALICE)
+                else:  # one warning, the fix in it
+                    self.assertEqual(len(found), 1, found)
+                    self.assertIn('carol only as a display name', found[0])
+                    self.assertIn('the username or the e-mail', found[0])
 
     def test_with_no_one_to_obey_the_thread_is_never_read(self):
         for options in (dict(controllers=None), dict(finish_mentions=()),
