@@ -608,9 +608,9 @@ class SlackReport(_extensions.PrintReport):
     def message(self):
         """The text as it is (or would be) sent for the newest state."""
         learned = self._learned()  # quiet: a sweep's summary notifies
-        return self._message.render(self._state, learned.user_ids,
+        return self._hide(self._message.render(self._state, learned.user_ids,
                                     learned.quiet and self._state.kind in
-                                    _TOLD_BY_SWEEP)
+                                    _TOLD_BY_SWEEP))
 
     @property
     def picture(self):
@@ -3305,8 +3305,8 @@ def _fix_for(error, needed):
         return ('TLS verification failed: if a proxy re-signs traffic, point '
                 'SSL_CERT_FILE at its CA bundle')
     if ' 407' in error:
-        return ('the proxy wants credentials: '
-                'https_proxy=http://user:password@host:port')
+        return ('the proxy wants credentials: add user:password@ before its '
+                'host in https_proxy')
     if ' 403' in error and 'roxy' in error:
         return ('the proxy refuses the way to Slack: ask its admin, or set '
                 'api_url to a relay that can reach it')

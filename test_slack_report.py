@@ -1899,6 +1899,45 @@ class TruthTest(SlackTestCase):
         self.assertEqual(card['args'][:4], ['--lr', '0.1', '--api-key',
                                             '***'])
 
+    def test_every_secret_shape_is_masked_in_all_that_is_sent(self):
+        secrets = ['hunter22', 'abcdef123456', '-Abc123xyz_', 'pgsecret9',
+                   'apikey777', 'xapp-1-A0B1-2345-cafe', 'T0/B0/XYZ12abc',
+                   'pw12345', 'xoxb-9-8-fromthepwd']
+        argv, cwd = sys.argv, os.getcwd()
+        self.addCleanup(setattr, sys, 'argv', argv)
+        self.addCleanup(os.chdir, cwd)
+        sys.argv = ['train.py', '--out', 'run_hunter22', '--db.password=' +
+                    secrets[0], '--wandb.token', secrets[1], '--token',
+                    secrets[2], 'db.password=' + secrets[3],
+                    '+trainer.api_key=' + secrets[4], secrets[5],
+                    'https://hooks.slack.com/services/' + secrets[6],
+                    'https://user:%s@data.example/x' % secrets[7]]
+        os.chdir(os.path.join(_tmpdir(), ''))
+        os.mkdir('job_' + secrets[8])
+        os.chdir('job_' + secrets[8])
+        report = self.report(finish_mentions='@U0123ABCD', fields={
+            'note': 'token ' + secrets[5]}, template='{pwd} {note} {args}')
+        trainer = make_trainer(report=report, fail_at=4)
+        webhook = 'https://hooks.slack.com/services/' + secrets[6]
+        trainer.extend(lambda _: report.alert('see ' + webhook),
+                       trigger=(2, 'iteration'))
+        with captured() as record:
+            with self.assertRaises(_Fail):
+                trainer.run(show_loop_exception_msg=False)
+            report.alert('again: %s' % secrets[1])
+        self.assertIn('--out run_*** --db.password=*** --wandb.token *** '
+                      '--token *** db.password=*** +trainer.api_key=*** *** '
+                      "*** 'https://***@data.example/x'", report.message)
+        self.assertTrue(report.message.startswith('/'))
+        self.assertIn('job_*** token ***', report.message)
+        texts = [json.dumps(c['params']) for c in self.slack.calls]
+        self.assertTrue([t for t in texts if 'alert()' in t or 'see ' in t])
+        for secret in secrets:
+            self.assertNotIn(secret, '\n'.join(texts + [record['text']]))
+        card = self.only_report()['metadata']['event_payload']
+        self.assertEqual(card['fields'], {'note': 'token ***'})
+        self.assertEqual(card['args'][:2], ['--out', 'run_***'])
+
     def test_every_mpi_rank_without_comm_warns_once_on_rank_0(self):
         for env, comm, warned in (
                 (dict(OMPI_COMM_WORLD_SIZE='8', OMPI_COMM_WORLD_RANK='0'),
@@ -2495,6 +2534,17 @@ class SetupCheckTest(SlackTestCase):
         self.assertIn('ok    the bot can find a sweep among the pins', out)
         self.assertEqual(self.slack.scheduled, {})
         self.assertEqual(self.slack.messages, {})
+
+    def test_the_credentials_of_api_url_are_never_printed(self):
+        for url in ('http://relay:pw12345@relay.example/api/',
+                    'http://relay:pw12345@127.0.0.1:1/api/'):
+            with self.subTest(url=url):
+                status, out = self.check('--api-url', url,
+                                         SLACK_ACCESS_TOKEN=TOKEN,
+                                         SLACK_CHANNEL_ID=CHANNEL_ID)
+                self.assertEqual(status, 1)
+                self.assertIn('FAIL', out)
+                self.assertNotIn('pw12345', out)
 
     def test_a_token_without_the_optional_scopes_passes_and_says_so(self):
         self.slack.fault = lambda m, p: slack_error('missing_scope') if (
