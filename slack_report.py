@@ -3346,6 +3346,34 @@ _ANSWERED = (ConnectionResetError, BrokenPipeError, http.client.HTTPException)
 _NOT_JSON = 'the answer to %s was not Slack JSON (a proxy error page?)'
 
 
+_DEPTH = 32  # levels of JSON read back; values nested deeper read as null
+_JSON_PART = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')  # linear
+
+
+def _loads(text):
+    """``text`` parsed as JSON, with what nests deeper than ``_DEPTH`` as
+    null: json.loads recurses, and one message nested deep (anyone may post
+    one) would fail every read of its page. It then fits no shape: skipped.
+    """
+    try:
+        return json.loads(text)
+    except RecursionError:
+        pass  # rare: measured only then
+    kept, at, start, depth = [], 0, 0, 0
+    for part in _JSON_PART.finditer(text):
+        mark = part.group()[0]
+        if mark in '[{':
+            depth += 1
+            if depth == _DEPTH + 1:
+                start = part.start()
+        elif mark in ']}':
+            if depth == _DEPTH + 1:
+                kept += [text[at:start], 'null']
+                at = part.end()
+            depth -= 1
+    return json.loads(''.join(kept) + text[at:])
+
+
 def _masked(item, hide):
     """Parsed JSON ``item`` with ``hide`` applied to each string in it."""
     if isinstance(item, dict):
@@ -3397,7 +3425,7 @@ class _SlackClient(object):
             'application/x-www-form-urlencoded',
             Authorization='Bearer ' + self._token)
         try:
-            answer = json.loads(body.decode('utf-8'))
+            answer = _loads(body.decode('utf-8'))
             ok = answer['ok']
         except (ValueError, KeyError, TypeError, RecursionError):
             raise _SlackError(_NOT_JSON % method, 'retry', cause=_NOT_JSON)

@@ -2122,13 +2122,14 @@ class ControlTest(SlackTestCase):
         options.update(kwargs)
         return super(ControlTest, self).report(**options)
 
-    def reply(self, who, text, thread=None):
+    def reply(self, who, text, thread=None, metadata=None):
         """Once the run's message exists, post ``text`` as ``who`` in its
         thread (or ``thread``: '' for the channel itself)."""
         self.slack.wait_for(self.slack.reports, 10)
         if thread is None:
             thread = list(self.slack.reports())[0]
-        return self.slack.post_as(who, text, thread_ts=thread or None)
+        return self.slack.post_as(who, text, metadata,
+                                  thread_ts=thread or None)
 
     def read_since(self, ts, count=2):
         """Wait until the thread has been read ``count`` times after the
@@ -2234,6 +2235,27 @@ class ControlTest(SlackTestCase):
         stopping, = [c for c in self.slack.calls_to('chat.postMessage')
                      if c['params']['text'] == answers[2]]
         self.assertGreater(stopping['time'], float(last[0]))
+
+    def test_a_reply_nested_deep_costs_only_itself(self):
+        deep = '{"a":' * 3000 + '1' + '}' * 3000  # json.loads recurses
+
+        def fault(method, params):  # as Slack sends what another app posted
+            if method == 'conversations.replies':
+                with self.slack.lock:
+                    answer = json.dumps(self.slack._read(method, params))
+                return 200, {}, answer.replace('"DEEP"', '{"event_type":'
+                                               '"x","event_payload":%s}'
+                                               % deep)
+        self.slack.fault = fault
+        trainer = self.trainer(self.report(), iterations=300)
+
+        def act():
+            self.reply({'bot_id': 'B0OTHER001', 'app_id': 'A0OTHER001'},
+                       'hello', metadata='DEEP')
+            self.reply({'user': ALICE}, 'stop')
+        self.assertEqual(self.during(trainer, act), [])
+        self.assertLess(trainer.updater.iteration, 300)
+        self.assertTrue(self.only_report()['text'].startswith('[Stopped]'))
 
     def test_a_resumed_run_does_not_act_on_an_older_stop(self):
         out = _tmpdir()
