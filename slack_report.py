@@ -732,7 +732,7 @@ def _ending(failure, run, terminated, stopped):
 def _describe_failure(exc, tb):
     """The status detail (the message's first line, shortened) and, for
     the thread, the last frames and the whole message."""
-    lines = [line for line in str(exc).splitlines() if line.strip()]
+    lines = [_inert(line) for line in str(exc).splitlines() if line.strip()]
     detail = type(exc).__name__ + (': ' + lines[0].strip() if lines else '')
     if len(detail) > _DETAIL_LENGTH:
         detail = detail[:_DETAIL_LENGTH - 1] + '\u2026'
@@ -1133,10 +1133,16 @@ def _compile_template(template, known):
 _FENCE = '```'
 
 
+def _inert(text):
+    """``text`` for inside a code block: no two backticks side by side
+    (a zero-width space between), so none closes the block."""
+    return re.sub('`(?=`)', '`\u200b', text)
+
+
 def _printed(line):
     """A table line as the terminal shows it: PrintReport's erase sequence
-    and trailing blanks gone."""
-    return line.replace('\033[J', '').rstrip()
+    and trailing blanks gone; inert in the table's code block."""
+    return _inert(line.replace('\033[J', '').rstrip())
 
 
 class _Table(object):
@@ -1918,7 +1924,7 @@ class _Message(object):
                           _date(silent_since), status, _marker(report_ts)))
         elif state.trace:
             status += '\n%s\n%s\n%s' % (_FENCE, _shorten(
-                state.trace, _TRACE_LENGTH, keep_end=True), _FENCE)
+                _inert(state.trace), _TRACE_LENGTH, keep_end=True), _FENCE)
         elif not markup:
             return None, False
         return ' '.join(markup + [status]), broadcast
@@ -2782,10 +2788,12 @@ _REFUSED = ('Only the people this run names (finish_mentions or controllers) '
 
 def _command(reply, bot):
     """'stop' or 'snapshot' if a person's ``reply`` says only that (after a
-    mention of the ``bot`` user, if any); else None."""
+    mention of the ``bot`` user, if any); else None. A reply also sent to
+    the channel (thread_broadcast) is one."""
     text = reply.get('text')
-    if any(reply.get(k) for k in ('bot_id', 'app_id', 'subtype')) or not (
-            isinstance(text, str) and len(text) < 100):
+    by_app = any(reply.get(k) for k in ('bot_id', 'app_id'))
+    if by_app or reply.get('subtype') not in (None, 'thread_broadcast') or (
+            not (isinstance(text, str) and len(text) < 100)):
         return None
     word = re.sub(r'^\s*<@%s(\|[^>]*)?>' % re.escape(bot or '-'), '', text)
     return word.strip().lower() if word.strip().lower() in _COMMANDS else None

@@ -981,6 +981,20 @@ class MessageLifeTest(SlackTestCase):
         self.assertIn('in plot', block)
         self.assertIn(slack_report._escape(message), block)
 
+    def test_backticks_in_an_exception_leave_the_fence_closed(self):
+        def fail(trainer):
+            if trainer.updater.iteration == 3:
+                raise ValueError('bad ``` *bold* ````` ` `` end')
+        trainer = make_trainer(report=self.report())
+        trainer.extend(fail, trigger=(1, 'iteration'))
+        with captured():
+            with self.assertRaises(ValueError):
+                trainer.run(show_loop_exception_msg=False)
+        reply = self.mention()['params']['text']
+        self.assertEqual(reply.count('```'), 2, reply)  # its own, open/close
+        self.assertTrue(reply.endswith('end\n```'))
+        self.assertIn('*bold*', reply)
+
     def test_a_long_first_line_is_shortened_in_the_status(self):
         trainer = make_trainer(report=self.report())
 
@@ -2235,6 +2249,13 @@ class ControlTest(SlackTestCase):
         stopping, = [c for c in self.slack.calls_to('chat.postMessage')
                      if c['params']['text'] == answers[2]]
         self.assertGreater(stopping['time'], float(last[0]))
+
+    def test_a_stop_also_sent_to_the_channel_counts(self):
+        trainer = self.trainer(self.report(), iterations=300)
+        self.assertEqual(self.during(trainer, lambda: self.reply(
+            {'user': ALICE, 'subtype': 'thread_broadcast'}, 'stop')), [])
+        self.assertLess(trainer.updater.iteration, 300)
+        self.assertTrue(self.only_report()['text'].startswith('[Stopped]'))
 
     def test_a_reply_nested_deep_costs_only_itself(self):
         deep = '{"a":' * 3000 + '1' + '}' * 3000  # json.loads recurses
