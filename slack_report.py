@@ -2782,6 +2782,7 @@ class _Switch(object):
 _COMMANDS = ('stop', 'snapshot')
 _CONTROL_ALONE = 30.0  # seconds between two reads of the thread
 _CONTROL_PER_RUN = 3.0  # in a sweep, times its size: ~20 reads a minute
+_CONTROL_PAGES = 5  # pages a read may take: past a flood of 1,000 replies
 _REFUSED = ('Only the people this run names (finish_mentions or controllers) '
             'may stop or snapshot it.')
 
@@ -2825,9 +2826,10 @@ class _Control(object):
             return self.on and max(0.0, self._next - now) or None
         self._next = now + self._interval
         try:
-            replies = next(_read(self._client, 'conversations.replies', 1,
-                                 channel=posted.channel, ts=posted.ts,
-                                 oldest=self._since))
+            replies = [reply for page in _read(
+                self._client, 'conversations.replies', _CONTROL_PAGES,
+                channel=posted.channel, ts=posted.ts, oldest=self._since)
+                for reply in page]
         except _SlackError as error:
             if error.kind not in _TRANSIENT:
                 self.on = False

@@ -215,10 +215,11 @@ class FakeSlack(object):
             parent = params.get('ts')
             if parent not in self.messages:
                 return {'ok': False, 'error': 'thread_not_found'}
+            oldest = params.get('oldest') or ''
             chosen = [self.messages[parent]] + sorted(
                 (m for m in self.messages.values()
-                 if m.get('thread_ts') == parent and m['ts'] != parent),
-                key=lambda m: m['ts'])
+                 if m.get('thread_ts') == parent and m['ts'] != parent and
+                 m['ts'] > oldest), key=lambda m: m['ts'])
         start = int(params.get('cursor') or 0)
         limit = min(int(params.get('limit', 100)), 999)
         page = chosen[start:start + limit]
@@ -2256,6 +2257,27 @@ class ControlTest(SlackTestCase):
             {'user': ALICE, 'subtype': 'thread_broadcast'}, 'stop')), [])
         self.assertLess(trainer.updater.iteration, 300)
         self.assertTrue(self.only_report()['text'].startswith('[Stopped]'))
+
+    def test_a_flood_of_replies_delays_a_stop_by_one_read_at_most(self):
+        trainer = self.trainer(self.report(), iterations=300)
+        self.pause(trainer, self.has_read(ALICE))
+        flood = []
+
+        def act():
+            self.slack.wait_for(self.slack.reports, 10)
+            flood.append(time.time())
+            for _ in range(1000):
+                self.reply({'user': BOB}, 'stop')
+            self.reply({'user': ALICE}, 'stop')
+        self.assertEqual(self.during(trainer, act), [])
+        self.assertLess(trainer.updater.iteration, 300)
+        stopping, = [c for c in self.slack.calls_to('chat.postMessage')
+                     if c['params']['text'].startswith('Stopping at')]
+        reads = [c for c in self.slack.calls_to('conversations.replies')
+                 if flood[0] < c['time'] < stopping['time'] and
+                 'cursor' not in c['params']]
+        self.assertLessEqual(len(reads), 2, reads)
+        self.assertEqual(self.answers().count(slack_report._REFUSED), 1)
 
     def test_a_reply_nested_deep_costs_only_itself(self):
         deep = '{"a":' * 3000 + '1' + '}' * 3000  # json.loads recurses
