@@ -364,19 +364,19 @@ class _Secrets(object):
     for any other text that may hold them (an exception's message)."""
 
     def __init__(self, argv):
-        self._values, after = [], False
-        argv = [_clean(a) for a in argv or ['']]
-        shown = []
-        for arg in argv:
+        self._values, shown, after = [], [], False
+        for arg in (_clean(a) for a in argv or ['']):
             name = _secret_name(arg)
-            if after:  # --password value, even -Abc...
+            if after:  # --password value, whatever it starts with
                 self._values.append(arg)
-                arg = '***'
+                shown.append('***')
             elif name and '=' in arg:  # --password=value, db.password=value
                 self._values.append(arg.split('=', 1)[1])
-                arg = name + '=***'
-            after = bool(name) and '=' not in arg and not after
-            shown.append(arg)
+                shown.append(name + '=***')
+            else:
+                shown.append(arg)
+            after = not after and bool(name) and '=' not in arg
+        # Once every value is known: an earlier argument may hold a later's.
         self.argv = [self.hide(arg) for arg in shown]
 
     def hide(self, text):
@@ -608,9 +608,10 @@ class SlackReport(_extensions.PrintReport):
     def message(self):
         """The text as it is (or would be) sent for the newest state."""
         learned = self._learned()  # quiet: a sweep's summary notifies
-        return self._hide(self._message.render(self._state, learned.user_ids,
+        text = self._message.render(self._state, learned.user_ids,
                                     learned.quiet and self._state.kind in
-                                    _TOLD_BY_SWEEP))
+                                    _TOLD_BY_SWEEP)
+        return self._hide(text)  # as the client sends it
 
     @property
     def picture(self):
@@ -3582,8 +3583,8 @@ def _connect(token, channel, api_url):
               'pass --token and --channel)' % ('token' if not token else
                                                'channel'))
         return None
-    return _SlackClient(token, api_url, 10.0, _Secrets(sys.argv).hide), \
-        channel
+    hide = _Secrets(sys.argv).hide  # --token's value among the secrets
+    return _SlackClient(token, api_url, 10.0, hide), channel
 
 
 def _check(token, channel, api_url):
