@@ -3069,12 +3069,12 @@ class _Sender(object):
         where = (card, self._posted, self._switch, state, margin)
         if sweep:  # first: a run killed at once counts
             sweep.enter(_placed(*where), self._posted.channel)
-        keep = (self._posted, state, margin, self._message, self._user_ids)
-        self._switch.keep(*keep)  # first: it names the newest status
+        keep = (self._posted, state, margin, self._message)
+        self._switch.keep(*keep, self._user_ids)  # first: the newest status
         self._posted.show(text, metadata=self._message.metadata and (
             _RUN, _placed(*where)))
         self._user_ids = self._people.resolve()  # never before a post
-        self._switch.keep(*keep)  # after a first post: in its thread
+        self._switch.keep(*keep, self._user_ids)  # after a first post
         if sweep:  # where the report now is, when the moved reply is due
             sweep.follow(_placed(*where), self._posted.channel,
                          self._message.mentions(self._user_ids))

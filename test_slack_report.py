@@ -2987,6 +2987,13 @@ class SwitchTest(SlackTestCase):
         self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
         self.assertEqual(self.slack.scheduled, {})  # the last one deleted
 
+    def test_the_first_reply_scheduled_names_a_person_looked_up(self):
+        self.run_training(self.report(stale_after=60,
+                                      finish_mentions='@alice'))
+        first = self.slack.calls_to('chat.scheduleMessage')[0]
+        self.assertTrue(first['params']['text'].startswith(
+            '<@U0ALICE0001> No report'), first['params']['text'])
+
     def test_every_ending_the_process_sees_deletes_it(self):
         for kwargs in (dict(), dict(fail_at=3), dict(interrupt_at=3)):
             with self.subTest(**kwargs):
