@@ -3168,7 +3168,7 @@ def _unfinished(timeout, unreached):
                                                             why or ''))
 
 
-_LOOK_AGAIN = 30.0  # seconds after a failed look-up without Retry-After
+_NAMES_AGAIN = 30.0 # seconds after a failed look-up without Retry-After
 
 
 def _human(user):
@@ -3209,7 +3209,7 @@ class _People(object):
         except _SlackError as error:
             if error.kind in _TRANSIENT:
                 self._until = now + (error.retry_after or 0.0)
-                self._next = now + (error.retry_after or _LOOK_AGAIN)
+                self._next = now + (error.retry_after or _NAMES_AGAIN)
                 if final:
                     raise
                 return None
