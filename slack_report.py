@@ -3168,7 +3168,7 @@ def _unfinished(timeout, unreached):
                                                             why or ''))
 
 
-_NAMES_AGAIN = 30.0 # seconds after a failed look-up without Retry-After
+_NAMES_AGAIN = 30.0  # seconds after a failed look-up without Retry-After
 
 
 def _human(user):
