@@ -2822,6 +2822,8 @@ class _Control(object):
     def poll(self, posted, user_ids):
         """Read the thread if it is time; seconds until the next read (None:
         never). It raises nothing: a failed read is tried again later."""
+        if self.on and self.names and user_ids is None:
+            return self._interval  # not before the names are known
         now = time.monotonic()
         if not self.on or posted.ts is None or now < self._next:
             return self.on and max(0.0, self._next - now) or None

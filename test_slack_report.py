@@ -2251,6 +2251,23 @@ class ControlTest(SlackTestCase):
                      if c['params']['text'] == answers[2]]
         self.assertGreater(stopping['time'], float(last[0]))
 
+    def test_a_stop_by_name_waits_for_the_name_not_refused(self):
+        limited = []
+
+        def fault(method, params):  # users.list at its Tier 2 pace
+            if method == 'users.list' and not limited:
+                limited.append(method)
+                return 429, {'Retry-After': '1'}, 'ratelimited'
+        self.slack.fault = fault
+        trainer = self.trainer(self.report(finish_mentions='@alice'),
+                               iterations=300)
+        self.pause(trainer, self.has_read(ALICE))
+        self.assertEqual(self.during(trainer, lambda: self.reply(
+            {'user': ALICE}, 'stop')), [])
+        self.assertEqual(limited, ['users.list'])
+        self.assertLess(trainer.updater.iteration, 300)
+        self.assertNotIn(slack_report._REFUSED, self.answers())
+
     def test_a_stop_also_sent_to_the_channel_counts(self):
         trainer = self.trainer(self.report(), iterations=300)
         self.assertEqual(self.during(trainer, lambda: self.reply(
