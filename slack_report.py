@@ -3062,8 +3062,9 @@ class _Sender(object):
         card = dict(self._message.card(state), alerts=self._alarms.keys)
         self._posted.adopt(card['run'])  # if a first post went unanswered
         self._control.answer(self._posted, state.answers)
-        self._alarms.send(self._posted, self._message.mentions(
-            self._user_ids), final)
+        if self._user_ids is not None:  # alerts notify the people named
+            self._alarms.send(self._posted, self._message.mentions(
+                self._user_ids), final)
         if final:
             self._finale.run(state, text, card, quiet, self._user_ids)
             self._settled = True
