@@ -108,7 +108,8 @@ class SlackReportWarning(UserWarning):
 
 
 def _warn(message, stacklevel):
-    warnings.warn(message, SlackReportWarning, stacklevel=stacklevel + 1)
+    warnings.warn(_Secrets(sys.argv).hide(message), SlackReportWarning,
+                  stacklevel=stacklevel + 1)
 
 
 def _warn_quietly(message):
@@ -129,7 +130,8 @@ _PLACEHOLDERS = ('status', 'hostname', 'pwd', 'pwdshort', 'cmd', 'args',
 _NORMALIZER_NAMES = "'thin_out', 'FIFO', 'LIFO'"
 _MENTION_FORMS = ("'@U0123ABCD', 'U0123ABCD', '<@U0123ABCD>', "
                   "'<!subteam^S0123ABCD>', 'S0123ABCD', '@here', '@channel', "
-                  "'@everyone' (or with !), or a user name such as '@alice'")
+                  "'@everyone' (or with !), a username such as '@alice' "
+                  "(not a display name), or an e-mail address")
 _SPECIAL = ('here', 'channel', 'everyone')
 
 
@@ -235,10 +237,14 @@ def _settings(token, channel, api_url):
                          'or quote')
     api_url = api_url or env('SLACK_API_URL') or 'https://slack.com/api/'
     parts = urllib.parse.urlsplit(api_url)
-    if not parts.hostname or parts.scheme not in ('https', 'http') or (
-            parts.scheme == 'http' and not _is_loopback(parts.hostname)):
+    # A user@ or a backslash before a loopback host may send plain http
+    # elsewhere: a relay or proxy may read the URL otherwise than urllib.
+    local = _is_loopback(parts.hostname) and '@' not in parts.netloc
+    if not parts.hostname or '\\' in parts.netloc or parts.scheme not in (
+            'https', 'http') or parts.scheme == 'http' and not local:
         raise ValueError('api_url %r must be https://... (plain http:// is '
-                         'only accepted for loopback addresses)' % api_url)
+                         'only accepted for loopback addresses)'
+                         % _Secrets(()).hide(api_url))
     return (token, channel or env('SLACK_CHANNEL_ID'),
             api_url.rstrip('/') + '/')
 
@@ -333,42 +339,58 @@ def _run_card(identity, fields, sweep, argv):
             'fields': {k: _clean(str(v)) for k, v in fields.items()}}
 
 
-# Secrets never leave the machine: the value of an option named like one,
-# and anything shaped like a token (Slack, OpenAI, AWS, GitHub).
+# Secrets never leave the machine: the value of an argument named like one
+# (its name's words split on -, _ and .; with or without dashes, as Hydra's
+# key=value), anything shaped like a token (Slack, OpenAI, AWS, GitHub) or
+# a Slack webhook, the credentials in a URL, and any text holding a value
+# hidden once. _SlackClient hides them in every text and metadata it sends.
 _SECRET_WORDS = ('token', 'secret', 'password', 'passwd', 'credential')
-_TOKEN_SHAPE = re.compile(r'xox[a-z]-[\w-]+|\bsk-[\w-]{16,}|\b(?:AKIA|ASIA)'
-                          r'[A-Z0-9]{16}\b|\bgh[pousr]_\w{30,}|github_pat_\w+')
+_TOKEN_SHAPE = re.compile(
+    r'xox[a-z]-[\w-]+|xapp-[\w-]+|https://hooks\.slack\.com/\S+|'
+    r'\bsk-[\w-]{16,}|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b|\bgh[pousr]_\w{30,}|'
+    r'github_pat_\w+|(?<=://)[^/\s@]+(?=@)')  # the last: user:password@
 _HIDDEN_LEAST = 6  # characters of a secret value hidden in free text too
 
 
-def _secret_option(arg):
-    """Whether ``arg`` is an option named like a secret ('--api-key',
-    '--password=...'; not '--max-tokens' nor '--num-keypoints')."""
-    name = arg.split('=', 1)[0].lstrip('-').lower()
-    return arg.startswith('-') and (name.endswith('key') or any(
-        word in _SECRET_WORDS for word in re.split('[-_]', name)))
+def _secret_name(arg):
+    """The name of ``arg`` if it names a secret ('--api-key', '--password=
+    ...', 'db.password=...', '+trainer.api_key=...'; not '--max-tokens' nor
+    '--num-keypoints'), else None."""
+    name = arg.split('=', 1)[0]
+    if not arg.startswith('-') and ('=' not in arg or not re.fullmatch(
+            r'[+~]{0,2}[\w.-]+', name)):
+        return None
+    words = re.split(r'[-_.]', name.lstrip('-+~').lower())
+    found = words[-1].endswith('key') or any(w in _SECRET_WORDS
+                                             for w in words)
+    return name if found else None
 
 
 class _Secrets(object):
     """The command line (``argv``) with its secrets as ***, and ``hide``
-    for other text that may hold them (an exception's message)."""
+    for any other text that may hold them (an exception's message)."""
 
     def __init__(self, argv):
-        self.argv, self._values, after = [], [], False
+        self._values, shown, after = [], [], False
         for arg in (_clean(a) for a in argv or ['']):
-            if after and not arg.startswith('-'):  # --password value
+            name = _secret_name(arg)
+            if after:  # --password value, whatever it starts with
                 self._values.append(arg)
-                arg = '***'
-            elif _secret_option(arg) and '=' in arg:  # --password=value
+                shown.append('***')
+            elif name and '=' in arg:  # --password=value, db.password=value
                 self._values.append(arg.split('=', 1)[1])
-                arg = arg.split('=', 1)[0] + '=***'
-            after = _secret_option(arg) and '=' not in arg
-            self.argv.append(self.hide(arg))
+                shown.append(name + '=***')
+            else:
+                shown.append(arg)
+            after = not after and bool(name) and '=' not in arg
+        # Once every value is known: an earlier argument may hold a later's.
+        self.argv = [self.hide(arg) for arg in shown]
 
     def hide(self, text):
         for value in self._values:
             if len(value) >= _HIDDEN_LEAST:
-                text = text.replace(value, '***')
+                text = text.replace(value, '***').replace(_escape(value),
+                                                          '***')
         return _TOKEN_SHAPE.sub('***', text)
 
 
@@ -399,6 +421,8 @@ def _parse_mentions(finish_mentions, option='finish_mentions'):
             markup.append('<!%s>' % special.group(1))
         elif re.match(r'^@[\w.\-]+$', entry):
             names.append(entry[1:])
+        elif re.match(r'^@?[\w.+\-]+@[\w\-]+(\.[\w\-]+)+$', entry):
+            names.append(entry.lstrip('@'))  # an e-mail address
         else:
             raise ValueError('%s entry %r is not a mention; accepted forms:'
                              ' %s' % (option, entry, _MENTION_FORMS))
@@ -571,7 +595,8 @@ class SlackReport(_extensions.PrintReport):
                                               not self._silent, sweep)
         self._message = _Message(template, used, identity, table, trends,
                                  max_length, mentions, card)
-        self._client = token and _SlackClient(token, api_url, timeout)
+        self._client = token and _SlackClient(token, api_url, timeout,
+                                              self._hide)
         self._handed = handed = collections.deque(maxlen=_ALERT_LINES)
         self._flush, self._signals = flush_timeout, handle_signals
         self._sending = dict(  # the sender's options; alert() hands on texts
@@ -592,9 +617,10 @@ class SlackReport(_extensions.PrintReport):
     def message(self):
         """The text as it is (or would be) sent for the newest state."""
         learned = self._learned()  # quiet: a sweep's summary notifies
-        return self._message.render(self._state, learned.user_ids,
+        text = self._message.render(self._state, learned.user_ids,
                                     learned.quiet and self._state.kind in
                                     _TOLD_BY_SWEEP)
+        return self._hide(text)  # as the client sends it
 
     @property
     def picture(self):
@@ -716,7 +742,7 @@ def _ending(failure, run, terminated, stopped):
 def _describe_failure(exc, tb):
     """The status detail (the message's first line, shortened) and, for
     the thread, the last frames and the whole message."""
-    lines = [line for line in str(exc).splitlines() if line.strip()]
+    lines = [_inert(line) for line in str(exc).splitlines() if line.strip()]
     detail = type(exc).__name__ + (': ' + lines[0].strip() if lines else '')
     if len(detail) > _DETAIL_LENGTH:
         detail = detail[:_DETAIL_LENGTH - 1] + '\u2026'
@@ -1129,10 +1155,16 @@ def _compile_template(template, known):
 _FENCE = '```'
 
 
+def _inert(text):
+    """``text`` for inside a code block: no two backticks side by side
+    (a zero-width space between), so none closes the block."""
+    return re.sub('`(?=`)', '`\u200b', text)
+
+
 def _printed(line):
     """A table line as the terminal shows it: PrintReport's erase sequence
-    and trailing blanks gone."""
-    return line.replace('\033[J', '').rstrip()
+    and trailing blanks gone; inert in the table's code block."""
+    return _inert(line.replace('\033[J', '').rstrip())
 
 
 class _Table(object):
@@ -1914,7 +1946,7 @@ class _Message(object):
                           _date(silent_since), status, _marker(report_ts)))
         elif state.trace:
             status += '\n%s\n%s\n%s' % (_FENCE, _shorten(
-                state.trace, _TRACE_LENGTH, keep_end=True), _FENCE)
+                _inert(state.trace), _TRACE_LENGTH, keep_end=True), _FENCE)
         elif not markup:
             return None, False
         return ' '.join(markup + [status]), broadcast
@@ -2772,16 +2804,19 @@ class _Switch(object):
 _COMMANDS = ('stop', 'snapshot')
 _CONTROL_ALONE = 30.0  # seconds between two reads of the thread
 _CONTROL_PER_RUN = 3.0  # in a sweep, times its size: ~20 reads a minute
+_CONTROL_PAGES = 5  # pages a read may take: past a flood of 1,000 replies
 _REFUSED = ('Only the people this run names (finish_mentions or controllers) '
             'may stop or snapshot it.')
 
 
 def _command(reply, bot):
     """'stop' or 'snapshot' if a person's ``reply`` says only that (after a
-    mention of the ``bot`` user, if any); else None."""
+    mention of the ``bot`` user, if any); else None. A reply also sent to
+    the channel (thread_broadcast) is one."""
     text = reply.get('text')
-    if any(reply.get(k) for k in ('bot_id', 'app_id', 'subtype')) or not (
-            isinstance(text, str) and len(text) < 100):
+    by_app = any(reply.get(k) for k in ('bot_id', 'app_id'))
+    if by_app or reply.get('subtype') not in (None, 'thread_broadcast') or (
+            not (isinstance(text, str) and len(text) < 100)):
         return None
     word = re.sub(r'^\s*<@%s(\|[^>]*)?>' % re.escape(bot or '-'), '', text)
     return word.strip().lower() if word.strip().lower() in _COMMANDS else None
@@ -2808,14 +2843,17 @@ class _Control(object):
     def poll(self, posted, user_ids):
         """Read the thread if it is time; seconds until the next read (None:
         never). It raises nothing: a failed read is tried again later."""
+        if self.on and self.names and user_ids is None:
+            return self._interval  # not before the names are known
         now = time.monotonic()
         if not self.on or posted.ts is None or now < self._next:
             return self.on and max(0.0, self._next - now) or None
         self._next = now + self._interval
         try:
-            replies = next(_read(self._client, 'conversations.replies', 1,
-                                 channel=posted.channel, ts=posted.ts,
-                                 oldest=self._since))
+            replies = [reply for page in _read(
+                self._client, 'conversations.replies', _CONTROL_PAGES,
+                channel=posted.channel, ts=posted.ts, oldest=self._since)
+                for reply in page]
         except _SlackError as error:
             if error.kind not in _TRANSIENT:
                 self.on = False
@@ -2996,6 +3034,8 @@ class _Sender(object):
                                learned.switch, learned.ts is not None)
         self._pacing = _Pacing(min_interval, client.timeout)
         self._control = _Control(client, self.warn, control, group and size)
+        self._people = _People(client, message.names + self._control.names,
+                               self.warn)
         self._alarms = _Alarms(client, handed, learned.ts is not None,
                                message.fired, self._control)
         self._finale = _Finale(client, message, self._posted, self._switch,
@@ -3035,17 +3075,17 @@ class _Sender(object):
             self._client.reads_left = _END_READS
         margin = None if final else self._switch.margin(state)
         self._switch.seek(self._posted)
-        if self._user_ids is None and (final or margin):
-            self._user_ids = _look_up(self._client, self._message.names +
-                                      self._control.names, self.warn)
+        if final:  # the end's mentions: retried with the end
+            self._user_ids = self._people.resolve(final=True)
         sweep = self._sweeping()
         quiet = state.kind in _TOLD_BY_SWEEP and bool(sweep and sweep.size)
         text = self._message.render(state, self._user_ids, quiet)
         card = dict(self._message.card(state), alerts=self._alarms.keys)
         self._posted.adopt(card['run'])  # if a first post went unanswered
         self._control.answer(self._posted, state.answers)
-        self._alarms.send(self._posted, self._message.mentions(
-            self._user_ids), final)
+        if self._user_ids is not None:  # alerts notify the people named
+            self._alarms.send(self._posted, self._message.mentions(
+                self._user_ids), final)
         if final:
             self._finale.run(state, text, card, quiet, self._user_ids)
             self._settled = True
@@ -3053,11 +3093,12 @@ class _Sender(object):
         where = (card, self._posted, self._switch, state, margin)
         if sweep:  # first: a run killed at once counts
             sweep.enter(_placed(*where), self._posted.channel)
-        keep = (self._posted, state, margin, self._message, self._user_ids)
-        self._switch.keep(*keep)  # first: it names the newest status
+        keep = (self._posted, state, margin, self._message)
+        self._switch.keep(*keep, self._user_ids)  # first: the newest status
         self._posted.show(text, metadata=self._message.metadata and (
             _RUN, _placed(*where)))
-        self._switch.keep(*keep)  # after a first post: in its thread
+        self._user_ids = self._people.resolve()  # never before a post
+        self._switch.keep(*keep, self._user_ids)  # after a first post
         if sweep:  # where the report now is, when the moved reply is due
             sweep.follow(_placed(*where), self._posted.channel,
                          self._message.mentions(self._user_ids))
@@ -3151,22 +3192,99 @@ def _unfinished(timeout, unreached):
                                                             why or ''))
 
 
-def _look_up(client, names, warn):
-    """The IDs of the names to mention, with one warning if any fail."""
-    try:
-        found = client.user_ids(names)
-    except _SlackError as error:
-        if error.kind in _TRANSIENT:  # Tier 2: 429s are expected
-            raise
-        warn('users', 'cannot look up %s with users.list (%s); give user IDs '
-             '(U0123ABCD) instead, or add the users:read scope'
-             % (', '.join(names), error.error))
-        return {}
-    missing = [name for name in names if name.lower() not in found]
-    if missing:
-        warn('names', 'no Slack user is named %s: check finish_mentions and '
-             'controllers' % ', '.join(missing))
-    return found
+_NAMES_AGAIN = 30.0  # seconds after a failed look-up without Retry-After
+
+
+def _human(user):
+    """Whether users.list's ``user`` is an active person: not deactivated,
+    not a bot nor Slackbot. Guests count: a run may name one."""
+    return isinstance(user, dict) and isinstance(user.get('id'), str) and (
+        re.fullmatch('[UW][A-Z0-9]{2,40}', user['id']) is not None) and not (
+            user.get('deleted') or user.get('is_bot') or
+            user['id'] == 'USLACKBOT')
+
+
+class _People(object):
+    """The IDs of the people named by username or e-mail address: only an
+    active person's unique ``name`` counts, never a display name, which
+    anyone may take. Looked up on the sender's thread once the report is
+    out; users.list resumes from its cursor after a failure. ``ids``:
+    lower-cased name -> ID once done, else None."""
+
+    def __init__(self, client, names, warn):
+        self._client, self._warn = client, warn
+        self._names = {name.lower() for name in names}
+        self._found, self._displayed = {}, set()  # by name; display name
+        self._cursor, self._asked = None, set()  # users.list's; e-mails
+        self._next = self._until = 0.0  # the next try; Retry-After's end
+        self.ids = None if names else {}
+
+    def resolve(self, final=False):
+        """Look up what is left if it is time (at the end, now); the IDs,
+        or None. A transient failure raises only at the end."""
+        now = time.monotonic()
+        if self.ids is not None or not final and now < self._next:
+            return self.ids
+        if now < self._until:  # at the end too, Slack's wait holds
+            raise _SlackError('ratelimited', 'slow_down', self._until - now)
+        try:
+            self._by_email()
+            self._by_name()
+        except _SlackError as error:
+            if error.kind in _TRANSIENT:
+                self._until = now + (error.retry_after or 0.0)
+                self._next = now + (error.retry_after or _NAMES_AGAIN)
+                if final:
+                    raise
+                return None
+            self._warn('users', 'cannot look up %s (%s): %s, or give user '
+                       'IDs (@U0123ABCD)' % (', '.join(sorted(
+                           self._names)), error.error, error.fix()))
+        self._done()
+        return self.ids
+
+    def _by_email(self):
+        for email in sorted(n for n in self._names - self._asked if '@' in n):
+            try:
+                user = self._client.call('users.lookupByEmail',
+                                         email=email).get('user')
+            except _SlackError as error:
+                if error.error != 'users_not_found':
+                    raise
+                user = None
+            if _human(user):
+                self._found[email] = user['id']
+            self._asked.add(email)
+
+    def _by_name(self):
+        wanted = {n for n in self._names if '@' not in n}
+        while wanted - set(self._found) and self._cursor != '':
+            answer = self._client.call('users.list', limit=200, **(
+                {'cursor': self._cursor} if self._cursor else {}))
+            for user in filter(_human, answer.get('members') or ()):
+                name = str(user.get('name', '')).lower()
+                shown = str((user.get('profile') or {}).get('display_name',
+                                                            '')).lower()
+                if name in wanted:
+                    self._found[name] = user['id']
+                elif shown in wanted:
+                    self._displayed.add(shown)
+            cursor = (answer.get('response_metadata') or {}).get(
+                'next_cursor')
+            self._cursor = cursor if isinstance(cursor, str) else ''
+
+    def _done(self):
+        missing = sorted(self._names - set(self._found))
+        shown = sorted(self._displayed & set(missing))
+        note = ' (%s only as a display name, which anyone may take)' % (
+            ', '.join(shown)) if shown else ''
+        if missing:
+            self._warn('names', 'no active Slack member has the username or '
+                       'e-mail address %s%s: give the user ID (@U0123ABCD), '
+                       'the username or the e-mail address in finish_mentions'
+                       ' and controllers; until then they get no mention and '
+                       'control nothing' % (', '.join(missing), note))
+        self.ids = dict(self._found)
 
 
 ###############################################################################
@@ -3222,14 +3340,17 @@ def _fix_for(error, needed):
         return ('TLS verification failed: if a proxy re-signs traffic, point '
                 'SSL_CERT_FILE at its CA bundle')
     if ' 407' in error:
-        return ('the proxy wants credentials: '
-                'https_proxy=http://user:password@host:port')
+        return ('the proxy wants credentials: add user:password@ before its '
+                'host in https_proxy')
     if ' 403' in error and 'roxy' in error:
         return ('the proxy refuses the way to Slack: ask its admin, or set '
                 'api_url to a relay that can reach it')
     if error.startswith('cannot reach'):
         return ('Slack is unreachable from here: set https_proxy (and '
                 'no_proxy), or api_url to a relay that can reach it')
+    if error.startswith('api_url redirects'):
+        return ("Slack's API never redirects, and the token was not sent "
+                'on: check api_url (and any relay or proxy on the way)')
     if error.startswith('HTTP'):
         return 'check api_url and any proxy on the way'
     return 'see https://api.slack.com/methods'
@@ -3260,21 +3381,67 @@ _ANSWERED = (ConnectionResetError, BrokenPipeError, http.client.HTTPException)
 _NOT_JSON = 'the answer to %s was not Slack JSON (a proxy error page?)'
 
 
+_DEPTH = 32  # levels of JSON read back; values nested deeper read as null
+_JSON_PART = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')  # linear
+
+
+def _loads(text):
+    """``text`` parsed as JSON, with what nests deeper than ``_DEPTH`` as
+    null: json.loads recurses, and one message nested deep (anyone may post
+    one) would fail every read of its page. It then fits no shape: skipped.
+    """
+    try:
+        return json.loads(text)
+    except RecursionError:
+        pass  # rare: measured only then
+    kept, at, start, depth = [], 0, 0, 0
+    for part in _JSON_PART.finditer(text):
+        mark = part.group()[0]
+        if mark in '[{':
+            depth += 1
+            if depth == _DEPTH + 1:
+                start = part.start()
+        elif mark in ']}':
+            if depth == _DEPTH + 1:
+                kept += [text[at:start], 'null']
+                at = part.end()
+            depth -= 1
+    return json.loads(''.join(kept) + text[at:])
+
+
+def _masked(item, hide):
+    """Parsed JSON ``item`` with ``hide`` applied to each string in it."""
+    if isinstance(item, dict):
+        return {hide(k): _masked(v, hide) for k, v in item.items()}
+    if isinstance(item, list):
+        return [_masked(v, hide) for v in item]
+    return hide(item) if isinstance(item, str) else item
+
+
+class _Unredirected(urllib.request.HTTPRedirectHandler):
+    """Follows no redirect: urllib would carry the Authorization header
+    to any host it names, and Slack's API never redirects."""
+
+    def redirect_request(self, *args):
+        return None  # the answer stays an HTTPError: see _SlackClient._post
+
+
 class _SlackClient(object):
     """A minimal Slack Web API client on urllib. The token travels only in
     the Authorization header to the API; proxies come from the environment,
     but never for a loopback URL (no_proxy does not match [::1])."""
 
-    def __init__(self, token, api_url, timeout):
+    def __init__(self, token, api_url, timeout, hide=None):
         self._token = token
+        self._hide = hide or _Secrets(()).hide  # the run's, else the shapes
         self._api_url = api_url
         self.timeout = timeout
         self.answered = False  # whether Slack itself ever answered
         self.reads_left = None  # of the channel, if limited
         self._identity = None
         self._direct = urllib.request.build_opener(
-            urllib.request.ProxyHandler({})).open
-        self._proxied = urllib.request.build_opener().open
+            urllib.request.ProxyHandler({}), _Unredirected).open
+        self._proxied = urllib.request.build_opener(_Unredirected).open
 
     def call(self, method, **params):
         """POST ``method`` with form ``params``; return the decoded answer."""
@@ -3282,13 +3449,18 @@ class _SlackClient(object):
             if self.reads_left < 1:
                 raise _SlackError('read_budget', 'fatal')
             self.reads_left -= 1
+        if 'text' in params:
+            params['text'] = self._hide(params['text'])
+        if 'metadata' in params:  # each string: a number stays one
+            params['metadata'] = json.dumps(_masked(json.loads(
+                params['metadata']), self._hide), separators=(',', ':'))
         body = self._post(
             self._api_url + method, method,
             urllib.parse.urlencode(params).encode('utf-8'),
             'application/x-www-form-urlencoded',
             Authorization='Bearer ' + self._token)
         try:
-            answer = json.loads(body.decode('utf-8'))
+            answer = _loads(body.decode('utf-8'))
             ok = answer['ok']
         except (ValueError, KeyError, TypeError, RecursionError):
             raise _SlackError(_NOT_JSON % method, 'retry', cause=_NOT_JSON)
@@ -3326,19 +3498,6 @@ class _SlackClient(object):
                   thread_ts=thread_ts, files=json.dumps(
                       [{'id': upload['file_id'], 'title': title}]))
 
-    def user_ids(self, names):
-        """Lower-cased ``names`` to user IDs, by name or display name."""
-        wanted, found = {name.lower() for name in names}, {}
-        for answer in self.pages('users.list', limit=200) if wanted else ():
-            for user in answer.get('members', []):
-                profile = user.get('profile', {})
-                for known in (user.get('name'), profile.get('display_name')):
-                    if known and known.lower() in wanted:
-                        found.setdefault(known.lower(), user['id'])
-            if wanted <= found.keys():
-                break
-        return found
-
     def _post(self, url, what, data, content_type, **headers):
         request = urllib.request.Request(url, data=data, headers=dict(
             headers, **{'Content-Type': content_type,
@@ -3355,6 +3514,9 @@ class _SlackClient(object):
                 retry_after = error.headers.get('Retry-After', '')
                 raise _SlackError('ratelimited', 'slow_down', float(
                     retry_after) if retry_after.isdigit() else None)
+            if 300 <= error.code < 400:
+                raise _SlackError('api_url redirects (HTTP %d from %s)' % (
+                    error.code, what), 'fatal', cause='redirect')
             raise _SlackError('HTTP %d %s from %s' % (
                 error.code, error.reason, what), 'retry' if error.code >= 500
                 else 'fatal', cause='HTTP %d' % error.code)
@@ -3445,7 +3607,8 @@ def _connect(token, channel, api_url):
               'pass --token and --channel)' % ('token' if not token else
                                                'channel'))
         return None
-    return _SlackClient(token, api_url, 10.0), channel
+    hide = _Secrets(sys.argv).hide  # --token's value among the secrets
+    return _SlackClient(token, api_url, 10.0, hide), channel
 
 
 def _check(token, channel, api_url):
@@ -3483,7 +3646,8 @@ def _check_step(client, what, method, note=None, **params):
 
 
 def _failure(what, error):
-    return 'FAIL  %s: %s\n      fix: %s' % (what, error.error, error.fix())
+    return _Secrets(sys.argv).hide('FAIL  %s: %s\n      fix: %s' % (
+        what, error.error, error.fix()))
 
 
 def _check_message(client, channel, ts):

@@ -83,7 +83,8 @@ class FakeSlack(object):
               'chat.deleteScheduledMessage', 'chat.scheduledMessages.list',
               'conversations.history', 'conversations.replies')
     TIER_2 = ('pins.list', 'users.list')
-    SCOPES = {'channels:history', 'pins:read', 'pins:write', 'users:read'}
+    SCOPES = {'channels:history', 'pins:read', 'pins:write', 'users:read',
+              'users:read.email'}
     BOT = {'bot_id': 'B0BOT00001', 'user': 'U0BOT00001', 'app_id': 'A0APP01'}
     METADATA_LIMIT = 8000  # bytes of JSON a message's metadata may take
     PER_MINUTE = 50
@@ -97,7 +98,8 @@ class FakeSlack(object):
         self.uploads = {}  # file id -> [filename, length, bytes or None]
         self.files = []  # the files shared: dicts with id, title, bytes
         self.users = [{'id': 'U0ALICE0001', 'name': 'alice',
-                       'profile': {'display_name': 'Alice'}},
+                       'profile': {'display_name': 'Alice',
+                                   'email': 'alice@example.com'}},
                       {'id': 'U0BOB00002', 'name': 'bob',
                        'profile': {'display_name': 'bobby'}}]
         self.fault = self.hold = None
@@ -114,6 +116,8 @@ class FakeSlack(object):
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 fake._handle(self)
+
+            do_GET = do_POST  # urllib turns a POST redirected by 303 to GET
 
             def do_CONNECT(self):  # as a proxy that wants credentials
                 with fake.lock:
@@ -211,10 +215,11 @@ class FakeSlack(object):
             parent = params.get('ts')
             if parent not in self.messages:
                 return {'ok': False, 'error': 'thread_not_found'}
+            oldest = params.get('oldest') or ''
             chosen = [self.messages[parent]] + sorted(
                 (m for m in self.messages.values()
-                 if m.get('thread_ts') == parent and m['ts'] != parent),
-                key=lambda m: m['ts'])
+                 if m.get('thread_ts') == parent and m['ts'] != parent and
+                 m['ts'] > oldest), key=lambda m: m['ts'])
         start = int(params.get('cursor') or 0)
         limit = min(int(params.get('limit', 100)), 999)
         page = chosen[start:start + limit]
@@ -401,6 +406,8 @@ class FakeSlack(object):
                         'team': 'Lab', 'user_id': 'U0BOT00001',
                         'bot_id': self.BOT['bot_id'],
                         'url': 'https://lab.slack.com/'}
+            if method == 'users.lookupByEmail':
+                return self._by_email(params)
             if method == 'users.list' and 'users:read' not in self.scopes:
                 return {'ok': False, 'error': 'missing_scope',
                         'needed': 'users:read'}
@@ -413,6 +420,16 @@ class FakeSlack(object):
                             'next_cursor': str(start + 1) if more else ''}}
         return {'ok': False, 'error': 'unknown_method'}
 
+
+    def _by_email(self, params):
+        """users.lookupByEmail (called with the lock held)."""
+        if 'users:read.email' not in self.scopes:
+            return {'ok': False, 'error': 'missing_scope',
+                    'needed': 'users:read.email'}
+        for user in self.users:
+            if user.get('profile', {}).get('email') == params.get('email'):
+                return {'ok': True, 'user': user}
+        return {'ok': False, 'error': 'users_not_found'}
 
     def _pin(self, method, params):
         """pins.add, pins.remove and pins.list (called with the lock held):
@@ -877,6 +894,35 @@ class MessageLifeTest(SlackTestCase):
                 self.assertEqual(call['headers']['Authorization'],
                                  'Bearer ' + TOKEN)
 
+    def test_a_redirect_never_carries_the_token_anywhere(self):
+        elsewhere = FakeSlack()  # another host, as a relay could name
+        self.addCleanup(elsewhere.close)
+        for code in (301, 302, 303, 307, 308):
+            with self.subTest(code=code):
+                self.fresh_slack()
+                self.slack.fault = lambda method, params: (code, {
+                    'Location': elsewhere.url + method}, '')
+                record, _ = self.run_training(self.report())
+                self.assertEqual([c['headers'].get('Authorization')
+                                  for c in elsewhere.calls], [])
+                found = slack_warnings(record)
+                self.assertEqual(len(found), 1, found)
+                self.assertIn('api_url redirects (HTTP %d' % code, found[0])
+                self.assertIn('check api_url', found[0])
+        self.assertEqual(len(self.slack.calls), 1)  # fatal: no more calls
+
+    def test_plain_http_only_to_this_machine_however_written(self):
+        for url in ('http://evil.com\\@127.0.0.1/',
+                    'http://evil.com@127.0.0.1:8/api/',
+                    'https://evil.com\\@slack.com/api/',
+                    'http://user:hunter22@[::1]/'):
+            with self.subTest(url=url):
+                with self.assertRaises(ValueError) as caught:
+                    self.report(api_url=url)
+                self.assertIn('only accepted for loopback',
+                              str(caught.exception))
+                self.assertNotIn('hunter22', str(caught.exception))
+
     def test_two_reporters_in_one_process_keep_two_messages(self):
         first, second = self.report(), self.report(
             entries=['iteration', 'main/loss'])
@@ -935,6 +981,20 @@ class MessageLifeTest(SlackTestCase):
         self.assertIn('File "', block)  # the last frames
         self.assertIn('in plot', block)
         self.assertIn(slack_report._escape(message), block)
+
+    def test_backticks_in_an_exception_leave_the_fence_closed(self):
+        def fail(trainer):
+            if trainer.updater.iteration == 3:
+                raise ValueError('bad ``` *bold* ````` ` `` end')
+        trainer = make_trainer(report=self.report())
+        trainer.extend(fail, trigger=(1, 'iteration'))
+        with captured():
+            with self.assertRaises(ValueError):
+                trainer.run(show_loop_exception_msg=False)
+        reply = self.mention()['params']['text']
+        self.assertEqual(reply.count('```'), 2, reply)  # its own, open/close
+        self.assertTrue(reply.endswith('end\n```'))
+        self.assertIn('*bold*', reply)
 
     def test_a_long_first_line_is_shortened_in_the_status(self):
         trainer = make_trainer(report=self.report())
@@ -1409,7 +1469,7 @@ class MentionTest(SlackTestCase):
     def test_mentions_are_a_thread_reply_after_the_final_update(self):
         report = self.report(finish_mentions=[
             '@U0123ABCD', 'W0123ABCDE', '<@U0456DEFGH>',
-            '<!subteam^S0123ABCD>', 'S0999ZZZZZ', '@bobby'])
+            '<!subteam^S0123ABCD>', 'S0999ZZZZZ', '@bob'])
         self.run_training(report)
         ts, message = list(self.slack.reports().items())[0]
         reply = self.mention()
@@ -1458,7 +1518,7 @@ class MentionTest(SlackTestCase):
                 limited.append(method)
                 return slack_error('ratelimited')  # Tier 2 is tight
         self.slack.fault = fault
-        record, _ = self.run_training(self.report(finish_mentions='@bobby'))
+        record, _ = self.run_training(self.report(finish_mentions='@bob'))
         self.assertEqual(limited, ['users.list'])
         # A new post notifies: a reply, or the first post if it came at
         # the end (here the 429 held the start back).
@@ -1468,6 +1528,32 @@ class MentionTest(SlackTestCase):
         self.assertTrue(self.only_report()['text'].endswith('<@U0BOB00002>'))
         self.assertFalse([w for w in slack_warnings(record)
                           if 'users:read' in w])
+
+    def test_a_name_never_holds_the_first_post_and_paging_resumes(self):
+        self.slack.users.append({'id': 'U0CAROL003', 'name': 'carol'})
+        pages = []
+
+        def fault(method, params):  # users.list at its Tier 2 pace
+            if method == 'users.list':
+                pages.append(params.get('cursor'))
+                if len(pages) == 2:
+                    return 429, {'Retry-After': '1'}, 'ratelimited'
+        self.slack.fault = fault
+        record, _ = self.run_training(self.report(finish_mentions='@nobody'))
+        methods = [c['method'] for c in self.slack.calls]
+        self.assertLess(methods.index('chat.postMessage'),
+                        methods.index('users.list'))
+        self.assertEqual(pages, [None, '1', '1', '2'])  # not page 1 again
+        found = [w for w in slack_warnings(record) if 'nobody' in w]
+        self.assertEqual(len(found), 1, found)
+        self.assertIn('user ID (@U0123ABCD), the username or the e-mail',
+                      found[0])
+
+    def test_an_email_address_names_a_person(self):
+        self.run_training(self.report(finish_mentions='alice@example.com'))
+        self.assertEqual(self.mention()['params']['text'],
+                         '<@U0ALICE0001> [Completed]')
+        self.assertEqual(self.slack.calls_to('users.list'), [])
 
     def test_a_person_given_by_id_and_by_name_is_mentioned_once(self):
         self.run_training(self.report(finish_mentions='@U0ALICE0001 @alice'))
@@ -1828,6 +1914,45 @@ class TruthTest(SlackTestCase):
         self.assertEqual(card['args'][:4], ['--lr', '0.1', '--api-key',
                                             '***'])
 
+    def test_every_secret_shape_is_masked_in_all_that_is_sent(self):
+        secrets = ['hunter22', 'abcdef123456', '-Abc123xyz_', 'pgsecret9',
+                   'apikey777', 'xapp-1-A0B1-2345-cafe', 'T0/B0/XYZ12abc',
+                   'pw12345', 'xoxb-9-8-fromthepwd']
+        argv, cwd = sys.argv, os.getcwd()
+        self.addCleanup(setattr, sys, 'argv', argv)
+        self.addCleanup(os.chdir, cwd)
+        sys.argv = ['train.py', '--out', 'run_hunter22', '--db.password=' +
+                    secrets[0], '--wandb.token', secrets[1], '--token',
+                    secrets[2], 'db.password=' + secrets[3],
+                    '+trainer.api_key=' + secrets[4], secrets[5],
+                    'https://hooks.slack.com/services/' + secrets[6],
+                    'https://user:%s@data.example/x' % secrets[7]]
+        os.chdir(os.path.join(_tmpdir(), ''))
+        os.mkdir('job_' + secrets[8])
+        os.chdir('job_' + secrets[8])
+        report = self.report(finish_mentions='@U0123ABCD', fields={
+            'note': 'token ' + secrets[5]}, template='{pwd} {note} {args}')
+        trainer = make_trainer(report=report, fail_at=4)
+        webhook = 'https://hooks.slack.com/services/' + secrets[6]
+        trainer.extend(lambda _: report.alert('see ' + webhook),
+                       trigger=(2, 'iteration'))
+        with captured() as record:
+            with self.assertRaises(_Fail):
+                trainer.run(show_loop_exception_msg=False)
+            report.alert('again: %s' % secrets[1])
+        self.assertIn('--out run_*** --db.password=*** --wandb.token *** '
+                      '--token *** db.password=*** +trainer.api_key=*** *** '
+                      "*** 'https://***@data.example/x'", report.message)
+        self.assertTrue(report.message.startswith('/'))
+        self.assertIn('job_*** token ***', report.message)
+        texts = [json.dumps(c['params']) for c in self.slack.calls]
+        self.assertTrue([t for t in texts if 'alert()' in t or 'see ' in t])
+        for secret in secrets:
+            self.assertNotIn(secret, '\n'.join(texts + [record['text']]))
+        card = self.only_report()['metadata']['event_payload']
+        self.assertEqual(card['fields'], {'note': 'token ***'})
+        self.assertEqual(card['args'][:2], ['--out', 'run_***'])
+
     def test_mpi_without_comm_warns_where_it_matters(self):
         ompi = dict(OMPI_COMM_WORLD_SIZE='8', OMPI_COMM_WORLD_RANK='0')
         for env, options, words in (
@@ -2176,13 +2301,14 @@ class ControlTest(SlackTestCase):
         options.update(kwargs)
         return super(ControlTest, self).report(**options)
 
-    def reply(self, who, text, thread=None):
+    def reply(self, who, text, thread=None, metadata=None):
         """Once the run's message exists, post ``text`` as ``who`` in its
         thread (or ``thread``: '' for the channel itself)."""
         self.slack.wait_for(self.slack.reports, 10)
         if thread is None:
             thread = list(self.slack.reports())[0]
-        return self.slack.post_as(who, text, thread_ts=thread or None)
+        return self.slack.post_as(who, text, metadata,
+                                  thread_ts=thread or None)
 
     def read_since(self, ts, count=2):
         """Wait until the thread has been read ``count`` times after the
@@ -2289,6 +2415,72 @@ class ControlTest(SlackTestCase):
                      if c['params']['text'] == answers[2]]
         self.assertGreater(stopping['time'], float(last[0]))
 
+    def test_a_stop_by_name_waits_for_the_name_not_refused(self):
+        limited = []
+
+        def fault(method, params):  # users.list at its Tier 2 pace
+            if method == 'users.list' and not limited:
+                limited.append(method)
+                return 429, {'Retry-After': '1'}, 'ratelimited'
+        self.slack.fault = fault
+        trainer = self.trainer(self.report(finish_mentions='@alice'),
+                               iterations=300)
+        self.pause(trainer, self.has_read(ALICE))
+        self.assertEqual(self.during(trainer, lambda: self.reply(
+            {'user': ALICE}, 'stop')), [])
+        self.assertEqual(limited, ['users.list'])
+        self.assertLess(trainer.updater.iteration, 300)
+        self.assertNotIn(slack_report._REFUSED, self.answers())
+
+    def test_a_stop_also_sent_to_the_channel_counts(self):
+        trainer = self.trainer(self.report(), iterations=300)
+        self.assertEqual(self.during(trainer, lambda: self.reply(
+            {'user': ALICE, 'subtype': 'thread_broadcast'}, 'stop')), [])
+        self.assertLess(trainer.updater.iteration, 300)
+        self.assertTrue(self.only_report()['text'].startswith('[Stopped]'))
+
+    def test_a_flood_of_replies_delays_a_stop_by_one_read_at_most(self):
+        trainer = self.trainer(self.report(), iterations=300)
+        self.pause(trainer, self.has_read(ALICE))
+        flood = []
+
+        def act():
+            self.slack.wait_for(self.slack.reports, 10)
+            flood.append(time.time())
+            for _ in range(1000):
+                self.reply({'user': BOB}, 'stop')
+            self.reply({'user': ALICE}, 'stop')
+        self.assertEqual(self.during(trainer, act), [])
+        self.assertLess(trainer.updater.iteration, 300)
+        stopping, = [c for c in self.slack.calls_to('chat.postMessage')
+                     if c['params']['text'].startswith('Stopping at')]
+        reads = [c for c in self.slack.calls_to('conversations.replies')
+                 if flood[0] < c['time'] < stopping['time'] and
+                 'cursor' not in c['params']]
+        self.assertLessEqual(len(reads), 2, reads)
+        self.assertEqual(self.answers().count(slack_report._REFUSED), 1)
+
+    def test_a_reply_nested_deep_costs_only_itself(self):
+        deep = '{"a":' * 3000 + '1' + '}' * 3000  # json.loads recurses
+
+        def fault(method, params):  # as Slack sends what another app posted
+            if method == 'conversations.replies':
+                with self.slack.lock:
+                    answer = json.dumps(self.slack._read(method, params))
+                return 200, {}, answer.replace('"DEEP"', '{"event_type":'
+                                               '"x","event_payload":%s}'
+                                               % deep)
+        self.slack.fault = fault
+        trainer = self.trainer(self.report(), iterations=300)
+
+        def act():
+            self.reply({'bot_id': 'B0OTHER001', 'app_id': 'A0OTHER001'},
+                       'hello', metadata='DEEP')
+            self.reply({'user': ALICE}, 'stop')
+        self.assertEqual(self.during(trainer, act), [])
+        self.assertLess(trainer.updater.iteration, 300)
+        self.assertTrue(self.only_report()['text'].startswith('[Stopped]'))
+
     def test_a_resumed_run_does_not_act_on_an_older_stop(self):
         out = _tmpdir()
         first = self.trainer(self.report(), out=out)
@@ -2310,6 +2502,39 @@ class ControlTest(SlackTestCase):
                          int(taken.split('_')[-1]) + 20)
         self.assertTrue(self.only_report()['text'].startswith(
             '[Completed, resumed]'))
+
+    def test_only_a_username_commands_and_is_mentioned(self):
+        eve = {'id': 'U0EVE00003', 'profile': {}}
+        for impostor, named in (  # each before the real alice
+                (dict(eve, name='eve', profile={'display_name': 'alice'}),
+                 '@alice'),
+                (dict(eve, name='alice', deleted=True), '@alice'),
+                (dict(eve, name='alice', is_bot=True), '@alice'),
+                (dict(eve, name='eve', profile={'display_name': 'carol'}),
+                 '@carol')):
+            with self.subTest(impostor=impostor, named=named):
+                self.fresh_slack()
+                self.slack.users.insert(0, impostor)
+                trainer = self.trainer(self.report(finish_mentions=named),
+                                       iterations=60)
+                self.pause(trainer, self.has_read('stop'))
+                found = self.during(trainer, lambda: self.reply(
+                    {'user': eve['id']}, 'stop'))
+                self.assertEqual(trainer.updater.iteration, 60)
+                self.assertTrue(self.only_report()['text'].startswith(
+                    '[Completed]'))
+                self.assertEqual(self.answers()[0], slack_report._REFUSED)
+                for call in self.slack.calls:
+                    self.assertNotIn(eve['id'], call['params'].get(
+                        'text', ''))
+                if named == '@alice':
+                    self.assertEqual(found, [])
+                    self.assertEqual(self.mention()['params']['text'],
+                                     '<@%s> [Completed]' % ALICE)
+                else:  # one warning, the fix in it
+                    self.assertEqual(len(found), 1, found)
+                    self.assertIn('carol only as a display name', found[0])
+                    self.assertIn('the username or the e-mail', found[0])
 
     def test_with_no_one_to_obey_the_thread_is_never_read(self):
         for options in (dict(controllers=None), dict(finish_mentions=()),
@@ -2533,6 +2758,17 @@ class SetupCheckTest(SlackTestCase):
         self.assertIn('ok    the bot can find a sweep among the pins', out)
         self.assertEqual(self.slack.scheduled, {})
         self.assertEqual(self.slack.messages, {})
+
+    def test_the_credentials_of_api_url_are_never_printed(self):
+        for url in ('http://relay:pw12345@relay.example/api/',
+                    'http://relay:pw12345@127.0.0.1:1/api/'):
+            with self.subTest(url=url):
+                status, out = self.check('--api-url', url,
+                                         SLACK_ACCESS_TOKEN=TOKEN,
+                                         SLACK_CHANNEL_ID=CHANNEL_ID)
+                self.assertEqual(status, 1)
+                self.assertIn('FAIL', out)
+                self.assertNotIn('pw12345', out)
 
     def test_a_token_without_the_optional_scopes_passes_and_says_so(self):
         self.slack.fault = lambda m, p: slack_error('missing_scope') if (
@@ -2909,6 +3145,13 @@ class SwitchTest(SlackTestCase):
         self.assertTrue(alarm['text'].startswith('<@U0123ABCD> No report'))
         self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
         self.assertEqual(self.slack.scheduled, {})  # the last one deleted
+
+    def test_the_first_reply_scheduled_names_a_person_looked_up(self):
+        self.run_training(self.report(stale_after=60,
+                                      finish_mentions='@alice'))
+        first = self.slack.calls_to('chat.scheduleMessage')[0]
+        self.assertTrue(first['params']['text'].startswith(
+            '<@U0ALICE0001> No report'), first['params']['text'])
 
     def test_every_ending_the_process_sees_deletes_it(self):
         for kwargs in (dict(), dict(fail_at=3), dict(interrupt_at=3)):
