@@ -2069,8 +2069,11 @@ class _Pacing(object):
     # 40 s, where this took 20 s, against a post a second).
     spread_step = 2.0
     # A run Slack never answered (only HTML pages, resets, 5xx, hung
-    # answers) gives its end this many ``timeout``: room for one more try
-    # on a fresh connection, not for a whole flush_timeout per run.
+    # answers) gives its end this many tries, and this many ``timeout`` of
+    # waiting on its requests: room for one more try on a fresh connection,
+    # not for a whole flush_timeout per run. A fast failure costs a try, a
+    # hung request its time; the backoff between tries costs neither.
+    unanswered_tries = 5
     unanswered_timeouts = 2
 
     def __init__(self, min_interval, timeout):
@@ -2079,6 +2082,8 @@ class _Pacing(object):
         self.failures = 0  # in a row
         self.contended = False  # a 429 came, and no spread since
         self.refused_at_end = 0
+        self.tries_at_end = 0  # the tries that failed since the close
+        self.rested_at_end = 0.0  # the backoff given since the close
 
     def succeeded(self):
         self.failures = 0
@@ -2092,8 +2097,14 @@ class _Pacing(object):
         if ending and not (answered or error.connected):
             return None  # no route to Slack: the end waits for none
         waits = self.failed(error, ending)
-        return None if ending and not self.fits(
-            waits[0][0], left, closed - left, answered) else waits
+        if not ending:
+            return waits
+        self.tries_at_end += 1
+        if not self.fits(waits[0][0], left,
+                         closed - left - self.rested_at_end, answered):
+            return None
+        self.rested_at_end += waits[0][0]  # the end's only wait
+        return waits
 
     def failed(self, error, ending):
         """The waits after ``error``: (seconds, whether the end cuts it
@@ -2111,14 +2122,17 @@ class _Pacing(object):
         return [(error.retry_after or backoff, False)] + (
             [] if ending else [(random.uniform(0, self.interval), True)])
 
-    def fits(self, wait, left, spent, answered):
+    def fits(self, wait, left, waited, answered):
         """Whether a try after ``wait`` fits the end: before the deadline
         (``left``); Slack unanswered so far, the try's own timeout too,
-        within ``unanswered_timeouts`` of the close (``spent`` ago)."""
+        within ``unanswered_tries`` and within ``unanswered_timeouts`` of
+        waiting on requests since the close (``waited``)."""
         if answered:
             return wait <= left
-        return wait + self.timeout <= min(
-            left, self.unanswered_timeouts * self.timeout - spent)
+        return self.tries_at_end < self.unanswered_tries and (
+            wait + self.timeout <= left) and (
+                waited + self.timeout <= self.unanswered_timeouts *
+                self.timeout)
 
     def spread(self, left, request):
         """After a 429 at the end: a random wait, leaving ``request``
