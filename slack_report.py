@@ -805,8 +805,8 @@ class _Commands(object):
         iteration = self._trainer.updater.iteration
         if word == 'stop':
             self.stopped = who, iteration
-            done = 'Stopping at iteration %d, as <@%s> asked.' % (iteration,
-                                                                 who)
+            done = 'Stopping at iteration %d, as @%s asked.' % (
+                iteration, _escape(who))  # named: they know, no ping
         else:
             done = _take_snapshots(self._trainer, who)
         self.answers = (self.answers + ((when, done),))[-_ANSWERS:]
@@ -830,9 +830,9 @@ def _take_snapshots(trainer, who):
     if not taken:
         return ('No snapshot extension on this trainer (extensions.snapshot '
                 'or snapshot_object): nothing written.')
-    return '%s written to %s at iteration %d, as <@%s> asked.' % (
+    return '%s written to %s at iteration %d, as @%s asked.' % (
         _escape('Snapshot ' + ', '.join(taken)), _escape(os.path.join(
-            trainer.out, '')), iteration, who)
+            trainer.out, '')), iteration, _escape(who))
 
 
 # Schedulers end jobs with these (a lost terminal: SIGHUP), then SIGKILL
@@ -1000,9 +1000,9 @@ def _progress(state, width=20):
 
 
 def _status_text(state, note=''):
-    """The status, escaped; who stopped the run, as a mention."""
-    return re.sub(r'^(\[Stopped[^]]*\] by )@([UW][A-Z0-9]+)\b', r'\1<@\2>',
-                  _escape(_status(state, note)))
+    """The status, escaped: who stopped the run is named, not notified (the
+    end notifies the finish_mentions people, as for any ending)."""
+    return _escape(_status(state, note))
 
 
 def _status(state, note=''):
@@ -2785,7 +2785,8 @@ class _Control(object):
     ``interval`` s ('auto': 30 s alone, slower in a sweep, whose runs share
     the reads): a reply of stop or snapshot, by a person the run names,
     posted since this process started. The newest is ``command`` (its ts,
-    the word, who); anyone else is told once that they may not. A 429
+    the word, who: the name the run was given for them, else their ID);
+    anyone else is told once that they may not. A 429
     delays the reads alone; other methods keep their pace."""
 
     def __init__(self, client, warn, control, size):
@@ -2816,14 +2817,15 @@ class _Control(object):
                                     "run's thread", 'controllers=None')
             self._next = now + max(self._interval, error.retry_after or 0)
             return self._next - now
-        people = self._people | {(user_ids or {}).get(n.lower())
-                                 for n in self.names} - {None}
+        named = {(user_ids or {}).get(n.lower()): n for n in self.names}
+        people = self._people | set(named) - {None}
         for reply in (r for r in replies if float(r['ts']) > float(
                 self._since)):
             self._since, word = reply['ts'], _command(
                 reply, self._client.identity().get('user_id'))
             if word and reply.get('user') in people:
-                self.command = reply['ts'], word, reply['user']
+                self.command = reply['ts'], word, named.get(
+                    reply['user'], reply['user'])
             elif word and not self._refused:
                 with contextlib.suppress(_SlackError):  # else said later
                     posted.reply(_REFUSED, False)

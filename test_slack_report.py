@@ -2121,11 +2121,11 @@ class ControlTest(SlackTestCase):
         self.assertEqual(found, [])
         iteration = trainer.updater.iteration
         self.assertLess(iteration, 3000)
-        status = r'\[Stopped\] by <@%s> at iteration %d' % (ALICE, iteration)
+        status = r'\[Stopped\] by @%s at iteration %d' % (ALICE, iteration)
         self.assertRegex(self.only_report()['text'], '^' + status + '  ')
-        self.assertEqual(self.answers(), [
-            'Stopping at iteration %d, as <@%s> asked.' % (iteration, ALICE),
-            '<@%s> [Stopped] by <@%s> at iteration %d' % (
+        self.assertEqual(self.answers(), [  # named, notified by the end
+            'Stopping at iteration %d, as @%s asked.' % (iteration, ALICE),
+            '<@%s> [Stopped] by @%s at iteration %d' % (
                 ALICE, ALICE, iteration)])
         self.assertTrue(self.mention()['params']['text'].startswith(
             '<@%s>' % ALICE))  # the end notifies, as for other endings
@@ -2152,7 +2152,7 @@ class ControlTest(SlackTestCase):
         self.assertEqual(len(taken), 1, taken)
         self.assertRegex(taken[0], r'^snapshot_iter_\d+$')
         self.assertLess(int(taken[0].split('_')[-1]), 60)
-        answer = ('Snapshot %s written to %s at iteration %s, as <@%s> '
+        answer = ('Snapshot %s written to %s at iteration %s, as @%s '
                   'asked.' % (taken[0], os.path.join(trainer.out, ''),
                               taken[0].split('_')[-1], ALICE))
         self.assertIn(answer, self.answers())
@@ -2190,7 +2190,7 @@ class ControlTest(SlackTestCase):
         self.assertEqual(answers[0], slack_report._REFUSED)  # once
         self.assertEqual(len(answers), 4, answers)  # +snapshot, stop, end
         self.assertTrue(answers[1].startswith('Snapshot snapshot_iter_'))
-        self.assertIn('as <@%s> asked' % ALICE, answers[2])
+        self.assertIn('as @%s asked' % ALICE, answers[2])
         stopping, = [c for c in self.slack.calls_to('chat.postMessage')
                      if c['params']['text'] == answers[2]]
         self.assertGreater(stopping['time'], float(last[0]))
@@ -2244,7 +2244,7 @@ class ControlTest(SlackTestCase):
                                            finish_mentions=()))
         self.during(trainer, lambda: self.reply({'user': BOB}, 'stop'))
         self.assertTrue(self.only_report()['text'].startswith(
-            '[Stopped] by <@%s>' % BOB))  # @bob, found by name
+            '[Stopped] by @bob at iteration'))  # found by name
 
     def test_without_the_history_scope_one_warning_and_no_control(self):
         self.slack.scopes = {'pins:read', 'pins:write'}
@@ -2276,7 +2276,7 @@ class ControlTest(SlackTestCase):
         self.assertLess(int(ended[0][1]), 3000)
         self.assertEqual(len([a for a in self.answers() if a.startswith(
             'Stopping')]), 1)  # rank 0 alone tells, once
-        self.assertRegex(self.only_report()['text'], r'^\[Stopped\] by <@%s> '
+        self.assertRegex(self.only_report()['text'], r'^\[Stopped\] by @%s '
                          r'at iteration %s' % (ALICE, int(ended[0][1])))
 
     def test_the_wrapped_trigger_is_the_trigger_to_chainer(self):
@@ -2359,6 +2359,36 @@ class AlertTest(SlackTestCase):
             '[Completed]  '))  # the status said it while training
         card = self.only_report()['metadata']['event_payload']
         self.assertEqual(card['alerts'], ['main/loss nan'])
+
+    def test_an_alert_then_a_stop_notifies_each_person_twice_at_most(self):
+        # Alice is told of the NaN; she or Bob replies stop. The answer
+        # names who asked without notifying them; the end notifies the
+        # finish_mentions people once, as for any ending.
+        for asker, name in ((ALICE, 'alice'), (BOB, 'bob')):
+            with self.subTest(asker=name):
+                self.fresh_slack()
+                trainer = self.trainer(self.report(
+                    finish_mentions='@alice', controllers='@alice @bob',
+                    control_interval=0.05), iterations=3000)
+
+                def stop(asker=asker):
+                    self.slack.wait_for(self.alerts, 10)
+                    self.slack.post_as({'user': asker}, 'stop',
+                                       thread_ts=self.alerts()[0][
+                                           'thread_ts'])
+                thread = threading.Thread(target=stop)
+                thread.start()
+                self.assertEqual(self.train(trainer), [])
+                thread.join()
+                self.assertLess(trainer.updater.iteration, 3000)
+                posts = [c['params']['text'] for c in self.slack.calls_to(
+                    'chat.postMessage')]
+                self.assertEqual(len([p for p in posts if '<@%s>' % ALICE
+                                      in p]), 2, posts)  # alert, end
+                self.assertFalse([p for p in posts if '<@%s>' % BOB in p])
+                self.assertIn('as @%s asked.' % name, '\n'.join(posts))
+                self.assertRegex(self.only_report()['text'],
+                                 r'^\[Stopped\] by @%s at iteration' % name)
 
     def test_a_condition_met_is_told_once(self):
         self.train(self.trainer(self.report(alert_nonfinite=False, alert_when={
@@ -3860,14 +3890,12 @@ class SweepTest(unittest.TestCase):
         slack, (report, ended) = self.play('stopped')
         self.assert_ended(ended)  # exit status 0 for both
         self.assertRegex(slack.messages[report]['text'], r'^\[Stopped\] by '
-                         r'<@U0123ABCD> at iteration \d+  ')
+                         r'@U0123ABCD at iteration \d+  ')
         summary = self.summary(slack)
         self.assertTrue(summary['text'].startswith(
             'Sweep 4242: 2 runs: 1 completed, 1 stopped\n'), summary['text'])
         told = [m.get('params', m)['text'] for m in notifications(slack)]
-        self.assertEqual(len(told), 2, told)  # the answer, the summary
-        self.assertRegex(told[0], r'^Stopping at iteration \d+, as '
-                         r'<@U0123ABCD> asked\.$')
+        self.assertEqual(len(told), 1, told)  # the summary; not the answer
 
 
 class SweepAloneTest(SlackTestCase):
