@@ -2713,8 +2713,7 @@ class _Switch(object):
                 post_at=post_at, method='chat.scheduleMessage')
         except _SlackError as error:
             if error.kind != 'fatal':
-                self._warn(error.cause, 'Slack call failed (%s); retrying '
-                           'at a later report' % error.error)
+                _retrying(self._warn, error, 'at a later report')
             else:
                 self._warn('switch', 'cannot schedule the reply that tells '
                            'if this run goes silent (%s): %s'
@@ -3103,8 +3102,7 @@ class _Sender(object):
             self._switch.retire()
         else:
             if self._client.answered or not ending:  # else said at the end
-                self.warn(error.cause, 'Slack call failed (%s); retrying in '
-                          'the background' % error.error)
+                _retrying(self.warn, error, 'in the background')
             waits = self._pacing.retry(error, self._worker.left(),
                                        self._worker.timeout,
                                        self._client.answered)
@@ -3114,6 +3112,15 @@ class _Sender(object):
                 return True
         self._worker.again()
         return False
+
+
+def _retrying(warn, error, when):
+    """One warning a cause for a call that failed and is tried again
+    ``when``; none for Slack's pacing (a 429 delays, and delivers: only a
+    final it keeps out warns, at the end)."""
+    if error.kind != 'slow_down':
+        warn(error.cause, 'Slack call failed (%s); retrying %s'
+             % (error.error, when))
 
 
 def _placed(card, posted, switch, state=None, margin=None):
