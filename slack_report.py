@@ -53,6 +53,7 @@ import collections
 import collections.abc
 import contextlib
 import datetime
+import difflib
 import http.client
 import importlib.util
 import ipaddress
@@ -79,20 +80,43 @@ import urllib.request
 import warnings
 import zlib
 
+
+def _without_chainer(error):
+    """What to do when Chainer cannot be imported (``error``), on this
+    Python: only SlackReport needs it, not the command line."""
+    if sys.version_info >= (3, 12):
+        return (
+            'slack_report needs Chainer, which runs on Python 3.6 to 3.11 '
+            'only (3.12 dropped the numpy.distutils it imports), and this is '
+            'Python %d.%d. Train in a Python 3.11 environment: python3.11 -m '
+            'venv, "module load python/3.11" on a cluster, or "conda create '
+            '-n chainer python=3.11"; then install Chainer there as the '
+            'README says. Original error: %s'
+            % (sys.version_info[:2] + (error,)))
+    if importlib.util.find_spec('chainer') is None:
+        return ('slack_report needs Chainer: pip install "chainer==7.8.1" '
+                '"numpy<2" (on Python 3.11, run "pip install wheel" first '
+                'and add --no-build-isolation). Original error: %s' % error)
+    return ('Chainer is installed but cannot be imported on Python %d.%d: '
+            'Chainer 7.8.1 runs on Python 3.6 to 3.11 (3.12 dropped the '
+            'numpy.distutils it imports); use a venv of Python 3.11 or '
+            'older. Original error: %s' % (sys.version_info[:2] + (error,)))
+
+
 try:
     import chainer
     from chainer.training import extensions as _extensions
+    _Extension = _extensions.PrintReport
 except ImportError as _error:  # pragma: no cover - depends on the machine
-    if importlib.util.find_spec('chainer') is None:
-        raise ImportError(
-            'slack_report needs Chainer: pip install "chainer==7.8.1" '
-            '"numpy<2" (on Python 3.11, run "pip install wheel" first and '
-            'add --no-build-isolation). Original error: %s' % _error)
-    raise ImportError(
-        'Chainer is installed but cannot be imported on Python %d.%d: '
-        'Chainer 7.8.1 runs on Python 3.6 to 3.11 (3.12 dropped the '
-        'numpy.distutils it imports); use a venv of Python 3.11 or older. '
-        'Original error: %s' % (sys.version_info[:2] + (_error,)))
+    chainer = None
+    _NO_CHAINER = _without_chainer(_error)
+
+    class _Extension(object):
+        """SlackReport's base without Chainer: the command line works, and
+        making a SlackReport says how to get Chainer."""
+
+        def __new__(cls, *args, **kwargs):
+            raise ImportError(_NO_CHAINER)
 
 __version__ = '1.2.0'
 __all__ = ['SlackReport', 'SlackReportWarning', 'DEFAULT_TEMPLATE']
@@ -112,11 +136,32 @@ def _warn(message, stacklevel):
 
 
 def _warn_quietly(message):
-    """Warn where nothing may raise, even under ``python -W error``."""
+    """Warn where nothing may raise, even under ``python -W error``: at the
+    line of the user's code that called in, else (on the sender's thread)
+    with no line: never at this file's."""
+    filename, line, names = _user_code()
     try:
-        _warn(message, 2)
+        warnings.warn_explicit(message, SlackReportWarning, filename, line,
+                               registry=names.setdefault(
+                                   '__warningregistry__', {}))
     except Exception:
         pass
+
+
+def _user_code():
+    """Where the user's code called in: file, line and module globals of
+    the innermost frame outside this file, Chainer and the threading
+    module; on the sender's thread, where there is none, no line."""
+    skipped = (_user_code.__code__.co_filename,
+               threading.Thread.run.__code__.co_filename)
+    library = (os.path.dirname(chainer.__file__) + os.sep,) if chainer else ()
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename not in skipped and not filename.startswith(library):
+            return filename, frame.f_lineno, frame.f_globals
+        frame = frame.f_back
+    return 'slack_report', 0, globals()
 
 
 ###############################################################################
@@ -172,6 +217,13 @@ def _check_options(max_length, seconds, fields, comm, stale_after):
             isinstance(stale_after, (int, float)) and stale_after > 0):
         raise ValueError("stale_after %r must be 'auto', None or a number of "
                          'seconds > 0' % (stale_after,))
+
+
+def _check_flags(**flags):
+    """Raise a TypeError naming the first flag that is not a bool."""
+    for name, value in sorted(flags.items()):
+        if not isinstance(value, bool):
+            raise TypeError('%s %r must be True or False' % (name, value))
 
 
 def _sweep_options(group, size, rank_by, entries):
@@ -295,10 +347,18 @@ def _run_identity(comm, fields, with_git, group, argv):
 def _the_run(comm, fields, with_git, sweep):
     """What stays fixed of the run: the placeholders' values, its card, and
     how to hide its secrets in other text."""
-    secrets = _Secrets(sys.argv)
+    secrets = _Secrets(_command_line(sys.argv))
     identity = _run_identity(comm, fields, with_git, sweep[0], secrets.argv)
     return identity, _run_card(identity, fields, sweep,
                                secrets.argv), secrets.hide
+
+
+def _command_line(argv):
+    """``argv``, but in a Jupyter kernel the notebook (as Jupyter names it)
+    or 'Jupyter': the kernel's own arguments are no command anyone typed."""
+    if argv and 'ipykernel' in os.path.basename(argv[0]):
+        return [os.environ.get('JPY_SESSION_NAME') or 'Jupyter']
+    return argv
 
 
 def _warn_setup(token, reporting, comm):
@@ -500,7 +560,7 @@ _TRACE_FRAMES = 3  # frames of a failure's traceback in the thread reply
 _TRACE_LENGTH = 3000  # UTF-16 units of it, at most (its end is kept)
 
 
-class SlackReport(_extensions.PrintReport):
+class SlackReport(_Extension):
 
     """Keeps one Slack message up to date with the PrintReport table of
     ``entries``, status, progress and trends; at the end, a mention.
@@ -548,6 +608,8 @@ class SlackReport(_extensions.PrintReport):
         _check_options(max_length, dict(
             min_interval=min_interval, timeout=timeout,
             flush_timeout=flush_timeout), fields, comm, stale_after)
+        _check_flags(plot=plot, handle_signals=handle_signals,
+                     alert_nonfinite=alert_nonfinite)
         trends = _Trends(entries, maximize, alert_when, alert_nonfinite)
         sweep = _sweep_options(group, group_size, rank_by, trends.entries)
         token, self._channel, api_url = _settings(access_token, channel_id,
@@ -572,6 +634,7 @@ class SlackReport(_extensions.PrintReport):
         self._resumed = self._commands = None  # from a snapshot; in a run
         self._run = self._sender = self._failure = self._terminated = None
         self._comm, self._state = comm, _State('started', time=time.time())
+        self._unlogged = _Unlogged(entries)
         _warn_setup(token, self.available or self._silent, comm)
 
     @property
@@ -670,6 +733,7 @@ class SlackReport(_extensions.PrintReport):
                 self._commands.answers if self._commands else ()))
         else:  # finalize without initialize: an earlier extension failed
             self._state = _State(kind, detail, trace, time=self._state.time)
+        self._unlogged.check(self._state)
         if self._sender is not None:
             self._sender.offer(self._state)
 
@@ -758,6 +822,46 @@ class _Run(object):
         the others) propagates now that was not being handled at the start."""
         exc = sys.exc_info()[1]
         return exc is not None and exc is not self._handled_before
+
+
+# Rows after which an entry the log lacks is likely misnamed: two epochs
+# in (an evaluator's entries come at the first's end), or at the end.
+_LOGGED_ROWS, _LOGGED_EPOCHS = 3, 2
+
+
+class _Unlogged(object):
+    """One warning for the entries the log still lacks after its first
+    rows, each with the nearest it holds: a typo shows at once, not as a
+    blank column for the whole run."""
+
+    def __init__(self, entries):
+        self._entries = entries
+        self._checked = False
+
+    def check(self, state):
+        log, rows = state.log, state.rows
+        if self._checked or rows < _LOGGED_ROWS:
+            return
+        if state.kind not in _ENDINGS and log[rows - 1].get(
+                'epoch', 0) < _LOGGED_EPOCHS:
+            return  # an evaluator's entries may come yet
+        self._checked = True
+        logged = set().union(*log[:rows])
+        missing = [_nearest(e, logged) for e in self._entries
+                   if e not in logged]
+        if missing:
+            _warn_quietly('entries not in the log after %d rows, shown blank'
+                          ': %s; check their names (LogReport logs what '
+                          'the model reports)' % (rows, '; '.join(missing)))
+
+
+def _nearest(entry, logged):
+    """``entry``, and the names in ``logged`` closest to it."""
+    near = difflib.get_close_matches(entry, sorted(
+        name for name in logged if isinstance(name, str)), 3)
+    if not near:
+        return '%r (nothing like it)' % entry
+    return '%r (nearest: %s)' % (entry, ', '.join(map(repr, near)))
 
 
 _ANSWERS = 8  # answers to commands a state carries, the newest
@@ -3406,6 +3510,9 @@ def _demo_trainer(out):
 
 def _demo():
     """Train a tiny classifier for a few seconds, reporting as it goes."""
+    if chainer is None:
+        print(_NO_CHAINER)
+        return 1
     with warnings.catch_warnings():  # without credentials: said below
         warnings.simplefilter('ignore', SlackReportWarning)
         report = SlackReport(None, None, [
@@ -3432,7 +3539,26 @@ def _demo():
         print('\nThe picture it would post in the thread at the end: %s'
               % os.path.abspath('slack_report_demo.png'))
     print('\nDone: %s' % _preview(report.message.splitlines()[0]))
+    if report.available:
+        learned = report._learned()
+        print('The message: %s' % _link(report._client, learned.channel,
+                                          learned.ts))
     return 0
+
+
+def _link(client, channel, ts):
+    """Where the message ``ts`` is: its permalink, else its channel and ts.
+    """
+    if ts is None:
+        return 'none: Slack did not take it (see the warning above)'
+    try:
+        link = client.call('chat.getPermalink', channel=channel,
+                           message_ts=ts).get('permalink')
+    except _SlackError:
+        link = None
+    if isinstance(link, str) and re.fullmatch(r'https://[\x21-\x7e]+', link):
+        return link
+    return 'channel %s, ts %s' % (channel, ts)
 
 
 def _connect(token, channel, api_url):
@@ -3477,6 +3603,8 @@ def _check_step(client, what, method, note=None, **params):
     try:
         answer = client.call(method, **params)
     except _SlackError as error:
+        if not client.answered:  # the way there failed, not the token
+            what = 'Slack answers from here (the network, or a proxy)'
         print('note  %s: no (%s): %s' % (what, error.error, note) if note else
               _failure(what, error))
         return None

@@ -396,6 +396,12 @@ class FakeSlack(object):
                 if self.messages.pop(params.get('ts'), None) is None:
                     return {'ok': False, 'error': 'message_not_found'}
                 return {'ok': True}
+            if method == 'chat.getPermalink':
+                if params.get('message_ts') not in self.messages:
+                    return {'ok': False, 'error': 'message_not_found'}
+                return {'ok': True, 'channel': CHANNEL_ID,
+                        'permalink': 'https://lab.slack.com/archives/%s/p%s'
+                        % (CHANNEL_ID, params['message_ts'].replace('.', ''))}
             if method == 'auth.test':
                 return {'ok': True, 'user': 'training-reports',
                         'team': 'Lab', 'user_id': 'U0BOT00001',
@@ -1022,14 +1028,28 @@ class MessageLifeTest(SlackTestCase):
         self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
 
     def test_without_chainer_the_import_error_says_how_to_install(self):
-        script = ('import sys; sys.modules["chainer"] = None\n'
+        # The module imports (its command line works); a SlackReport says.
+        script = ('import sys; sys.modules["chainer"] = None\n%s'
                   'sys.path.insert(0, %r)\nimport slack_report\n'
-                  % os.path.dirname(os.path.abspath(__file__)))
-        done = subprocess.run([sys.executable, '-c', script],
-                              stderr=subprocess.PIPE, universal_newlines=True)
+                  'print("imported")\nslack_report.SlackReport()\n')
+        here = os.path.dirname(os.path.abspath(__file__))
+        done = subprocess.run([sys.executable, '-c', script % ('', here)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True)
+        self.assertEqual(done.stdout, 'imported\n')
         self.assertNotEqual(done.returncode, 0)
         self.assertIn('ImportError: slack_report needs Chainer: pip install',
                       done.stderr)
+        # On Python 3.12 and newer no pip line can work: what does.
+        newer = 'sys.version_info = (3, 12, 1, "final", 0)\n'
+        done = subprocess.run([sys.executable, '-c', script % (newer, here)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True)
+        self.assertEqual(done.stdout, 'imported\n')
+        for words in ('Python 3.11 environment', '-m venv', 'module load',
+                      'conda create', 'this is Python 3.12'):
+            self.assertIn(words, done.stderr)
+        self.assertNotIn('pip install', done.stderr)
         # Installed but unable to import, as Chainer 7.8.1 on Python 3.12.
         fake = os.path.join(_tmpdir(), 'chainer')
         os.mkdir(fake)
@@ -1038,8 +1058,8 @@ class MessageLifeTest(SlackTestCase):
                        "'numpy.distutils'\")\n")
         done = subprocess.run(
             [sys.executable, '-c', 'import sys; sys.path[:0] = [%r, %r]\n'
-             'import slack_report' % (os.path.dirname(fake), os.path.dirname(
-                 os.path.abspath(__file__)))],
+             'import slack_report; slack_report.SlackReport()' % (
+                 os.path.dirname(fake), here)],
             stderr=subprocess.PIPE, universal_newlines=True)
         self.assertIn('Chainer is installed but cannot be imported on Python '
                       '%d.%d' % sys.version_info[:2], done.stderr)
@@ -1092,6 +1112,11 @@ class OptionsTest(SlackTestCase):
             (dict(log_report=3), TypeError, ['3', 'LogReport']),
             (dict(stale_after='soon'), ValueError, ["'soon'", "'auto'"]),
             (dict(stale_after=0), ValueError, ['0', 'None']),
+            (dict(plot='yes'), TypeError, ["plot 'yes'", 'True or False']),
+            (dict(handle_signals=1), TypeError, ['handle_signals 1',
+                                                 'True or False']),
+            (dict(alert_nonfinite=None), TypeError, [
+                'alert_nonfinite None', 'True or False']),
         ]
         for options, error, words in cases:
             kwargs = dict(api_url=self.slack.url)
@@ -1712,6 +1737,34 @@ class FaultTest(SlackTestCase):
         found = slack_warnings(record)
         self.assertEqual(len(found), 1, found)
 
+    def test_warnings_point_at_the_user_s_code_or_at_no_line(self):
+        # The sender's thread: no line of the user's called, none is shown.
+        record, _ = self.run_training(self.report(finish_mentions='@nobody'))
+        found = [w for w in record['warnings']
+                 if issubclass(w.category, SlackReportWarning)]
+        self.assertEqual(len(found), 1, found)
+        # The end of training, on its thread: the user's trainer.run().
+        self.slack.delay = 30
+        report = self.report(timeout=0.6, flush_timeout=0.2)
+        trainer = make_trainer(report=report)
+        with captured() as record:
+            trainer.run()  # this line
+        line = sys._getframe().f_lineno - 1
+        found += [w for w in record['warnings']
+                  if issubclass(w.category, SlackReportWarning)]
+        self.assertEqual(len(found), 2, found)
+        self.assertEqual((found[0].filename, found[0].lineno),
+                         ('slack_report', 0))
+        self.assertEqual((found[1].filename, found[1].lineno),
+                         (__file__, line))
+        for warning in found:
+            shown = warnings.formatwarning(
+                warning.message, warning.category, warning.filename,
+                warning.lineno)
+            self.assertNotIn(os.sep + 'slack_report.py', shown)
+            self.assertNotIn('_warn', shown)
+        self.assertIn('trainer.run()  # this line', shown)
+
     def test_a_hung_slack_does_not_hang_the_end_of_training(self):
         self.slack.delay = 30
         start = time.time()
@@ -1838,6 +1891,41 @@ class AtAGlanceTest(SlackTestCase):
         scratch = SlackReport(TOKEN, CHANNEL_ID, ENTRIES, template=template,
                               fields=fields)
         self.assertEqual(scratch.message.split('|')[0], commit + '+')
+
+    def test_in_a_notebook_the_command_is_the_notebook(self):
+        argv = sys.argv
+        self.addCleanup(setattr, sys, 'argv', argv)
+        sys.argv = ['/opt/venv/lib/python3.11/site-packages/ipykernel_'
+                    'launcher.py', '-f', '/tmp/tmp9oorbi4l.json',
+                    '--HistoryManager.hist_file=:memory:']
+        for session, shown in (('/home/a/mnist.ipynb', '/home/a/mnist.ipynb'),
+                               (None, 'Jupyter')):
+            with self.subTest(session=session):
+                os.environ.pop('JPY_SESSION_NAME', None)
+                if session:
+                    os.environ['JPY_SESSION_NAME'] = session
+                    self.addCleanup(os.environ.pop, 'JPY_SESSION_NAME', None)
+                report = SlackReport(TOKEN, CHANNEL_ID, ENTRIES,
+                                     template='{cmd}|{args}|{content}')
+                self.assertEqual(report.message.split('|')[:2], [shown, ''])
+
+    def test_an_entry_the_log_lacks_is_one_warning_naming_the_nearest(self):
+        entries = ['iteration', 'main/acc', 'main/loss', 'val/zzz']
+        record, _ = self.run_training(self.report(entries=entries),
+                                      iterations=12)
+        found = slack_warnings(record)
+        self.assertEqual(len(found), 1, found)
+        self.assertIn("'main/acc' (nearest: 'main/accuracy'", found[0])
+        self.assertIn("'val/zzz' (nothing like it)", found[0])
+        self.assertNotIn("'main/loss'", found[0])
+        # An evaluator's entries come at an epoch's end: not before two.
+        self.fresh_slack()
+        record, _ = self.run_training(self.report(entries=entries),
+                                      iterations=7)  # 1.75 epochs
+        self.assertEqual(len(slack_warnings(record)), 1)  # at the end
+        self.fresh_slack()
+        record, _ = self.run_training(self.report(), iterations=12)
+        self.assertEqual(slack_warnings(record), [])
 
     def test_the_default_template_shows_it_all(self):
         self.run_training(self.report())
@@ -2493,6 +2581,73 @@ class AlertTest(SlackTestCase):
 
 
 class SetupCheckTest(SlackTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        # A bare Python: a venv of this one without Chainer or numpy.
+        cls._bare = tempfile.TemporaryDirectory()
+        subprocess.check_call([sys.executable, '-m', 'venv', '--without-pip',
+                               cls._bare.name])
+        cls.bare_python = os.path.join(cls._bare.name, 'bin', 'python')
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._bare.cleanup()
+
+    def test_check_and_summary_need_no_chainer(self):
+        env = dict(os.environ, SLACK_ACCESS_TOKEN=TOKEN,
+                   SLACK_CHANNEL_ID=CHANNEL_ID, SLACK_API_URL=self.slack.url)
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                              'slack_report.py')
+        probe = subprocess.run([self.bare_python, '-c', 'import chainer'],
+                               stderr=subprocess.DEVNULL)
+        self.assertNotEqual(probe.returncode, 0)  # no Chainer there
+        for args, status, words in (
+                (['--check'], 0, 'will work'),
+                (['--summary', '4242'], 1, 'No runs of sweep'),
+                (['--demo'], 1, 'needs Chainer')):
+            with self.subTest(args=args):
+                done = subprocess.run(
+                    [self.bare_python, script] + args, env=env,
+                    cwd=_tmpdir(), stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE, universal_newlines=True,
+                    timeout=60)
+                self.assertEqual(done.returncode, status, done.stderr)
+                self.assertIn(words, done.stdout)
+                self.assertNotIn(TOKEN, done.stdout + done.stderr)
+
+    def test_an_unreachable_slack_is_named_as_the_network_not_the_token(
+            self):
+        status, out = self.check('--token', TOKEN, '--channel', CHANNEL_ID,
+                                 '--api-url', 'http://127.0.0.1:%d/'
+                                 % free_port())
+        self.assertEqual(status, 1)
+        self.assertIn('FAIL  Slack answers from here (the network, or a '
+                      'proxy): cannot reach Slack', out)
+        self.assertNotIn('token', out)
+
+    def test_the_demo_tells_where_its_message_is(self):
+        os.environ.update(SLACK_ACCESS_TOKEN=TOKEN,
+                          SLACK_CHANNEL_ID=CHANNEL_ID,
+                          SLACK_API_URL=self.slack.url)
+        # A shorter training than the demo's: two epochs.
+        patched = unittest.mock.patch.object(
+            slack_report, '_demo_trainer',
+            lambda out: make_trainer(iterations=8, out=out))
+        patched.start()
+        self.addCleanup(patched.stop)
+        with captured() as record:
+            self.assertEqual(slack_report._main(['--demo']), 0)
+        ts = list(self.slack.reports())[0]
+        self.assertIn('The message: https://lab.slack.com/archives/%s/p%s'
+                      % (CHANNEL_ID, ts.replace('.', '')), record['stdout'])
+        self.slack.fault = lambda m, p: slack_error(
+            'unknown_method') if m == 'chat.getPermalink' else None
+        with captured() as record:
+            self.assertEqual(slack_report._main(['--demo']), 0)
+        ts = max(self.slack.reports())
+        self.assertIn('The message: channel %s, ts %s' % (CHANNEL_ID, ts),
+                      record['stdout'])
 
     def check(self, *args, **env):
         os.environ.update(env)
