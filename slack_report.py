@@ -3253,8 +3253,9 @@ def _unfinished(timeout, unreached):
     why = unreached and ' (cut short: Slack was never reached in this run: ' \
         '%s; %s)' % (unreached.error, unreached.fix())
     return ('Slack did not take the final report within flush_timeout=%gs%s;'
-            ' the message may not show the final status' % (timeout,
-                                                            why or ''))
+            ' the message may not show the final status%s' % (
+                timeout, why or '', '' if unreached else ' (Slack was slow '
+                'or busy: a larger flush_timeout gives it more time)'))
 
 
 def _look_up(client, names, warn):
