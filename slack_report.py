@@ -108,7 +108,7 @@ try:
     from chainer.training import extensions as _extensions
     _Extension = _extensions.PrintReport
 except ImportError as _error:  # pragma: no cover - depends on the machine
-    chainer = None
+    chainer = _extensions = None
     _NO_CHAINER = _without_chainer(_error)
 
     class _Extension(object):
