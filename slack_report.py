@@ -2888,8 +2888,8 @@ class _Control(object):
     ``interval`` s ('auto': 30 s alone, slower in a sweep, whose runs share
     the reads): a reply of stop or snapshot, by a person the run names,
     posted since this process started. The newest is ``command`` (its ts,
-    the word, who: the name the run was given for them, else their ID);
-    anyone else is told once that they may not. A 429
+    the word, who: by name, see ``_name``); anyone else is told once that
+    they may not. A 429
     delays the reads alone; other methods keep their pace."""
 
     def __init__(self, client, warn, control, size):
@@ -2927,13 +2927,25 @@ class _Control(object):
             self._since, word = reply['ts'], _command(
                 reply, self._client.identity().get('user_id'))
             if word and reply.get('user') in people:
-                self.command = reply['ts'], word, named.get(
-                    reply['user'], reply['user'])
+                self.command = reply['ts'], word, self._name(
+                    reply['user'], named)
             elif word and not self._refused:
                 with contextlib.suppress(_SlackError):  # else said later
                     posted.reply(_REFUSED, False)
                     self._refused = True
         return self._interval
+
+    def _name(self, user, named):
+        """How to name ``user`` without notifying them: the name the run
+        was given, else their username (users.info), else their ID."""
+        if user in named:
+            return named[user]
+        try:
+            name = self._client.call('users.info', user=user)['user']['name']
+        except (_SlackError, LookupError, TypeError):
+            return user
+        return name if isinstance(name, str) and re.fullmatch(
+            r'[\w.\-]{1,80}', name) else user
 
     def answer(self, posted, answers):
         """Tell in the thread what each command did, once."""

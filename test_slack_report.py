@@ -407,9 +407,14 @@ class FakeSlack(object):
                         'team': 'Lab', 'user_id': 'U0BOT00001',
                         'bot_id': self.BOT['bot_id'],
                         'url': 'https://lab.slack.com/'}
-            if method == 'users.list' and 'users:read' not in self.scopes:
+            if method.startswith('users.') and (
+                    'users:read' not in self.scopes):
                 return {'ok': False, 'error': 'missing_scope',
                         'needed': 'users:read'}
+            if method == 'users.info':
+                return next(({'ok': True, 'user': user} for user in self.users
+                             if user['id'] == params.get('user')),
+                            {'ok': False, 'error': 'user_not_found'})
             if method == 'users.list':
                 # One user a page, to exercise the cursor.
                 start = int(params.get('cursor') or 0)
@@ -2232,15 +2237,23 @@ class ControlTest(SlackTestCase):
         self.assertEqual(found, [])
         iteration = trainer.updater.iteration
         self.assertLess(iteration, 3000)
-        status = r'\[Stopped\] by @%s at iteration %d' % (ALICE, iteration)
+        # Named (given by ID: users.info names her), notified by the end.
+        status = r'\[Stopped\] by @alice at iteration %d' % iteration
         self.assertRegex(self.only_report()['text'], '^' + status + '  ')
-        self.assertEqual(self.answers(), [  # named, notified by the end
-            'Stopping at iteration %d, as @%s asked.' % (iteration, ALICE),
-            '<@%s> [Stopped] by @%s at iteration %d' % (
-                ALICE, ALICE, iteration)])
+        self.assertEqual(self.answers(), [
+            'Stopping at iteration %d, as @alice asked.' % iteration,
+            '<@%s> [Stopped] by @alice at iteration %d' % (ALICE, iteration)])
         self.assertTrue(self.mention()['params']['text'].startswith(
             '<@%s>' % ALICE))  # the end notifies, as for other endings
         self.assertEqual(os.listdir(trainer.out), ['log'])  # no snapshot
+
+    def test_without_users_read_who_asked_is_named_by_id(self):
+        self.slack.scopes.discard('users:read')
+        trainer = self.trainer(self.report())
+        self.during(trainer, lambda: self.reply({'user': ALICE}, 'stop'))
+        self.assertEqual(self.answers()[0], 'Stopping at iteration %d, as '
+                         '@%s asked.' % (trainer.updater.iteration, ALICE))
+        self.assertEqual(len(self.slack.calls_to('users.info')), 1)
 
     def pause(self, trainer, until):
         """At iteration 5, wait until ``until()`` holds (the command is
@@ -2263,9 +2276,9 @@ class ControlTest(SlackTestCase):
         self.assertEqual(len(taken), 1, taken)
         self.assertRegex(taken[0], r'^snapshot_iter_\d+$')
         self.assertLess(int(taken[0].split('_')[-1]), 60)
-        answer = ('Snapshot %s written to %s at iteration %s, as @%s '
+        answer = ('Snapshot %s written to %s at iteration %s, as @alice '
                   'asked.' % (taken[0], os.path.join(trainer.out, ''),
-                              taken[0].split('_')[-1], ALICE))
+                              taken[0].split('_')[-1]))
         self.assertIn(answer, self.answers())
         self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
         self.fresh_slack()
@@ -2301,7 +2314,7 @@ class ControlTest(SlackTestCase):
         self.assertEqual(answers[0], slack_report._REFUSED)  # once
         self.assertEqual(len(answers), 4, answers)  # +snapshot, stop, end
         self.assertTrue(answers[1].startswith('Snapshot snapshot_iter_'))
-        self.assertIn('as @%s asked' % ALICE, answers[2])
+        self.assertIn('as @alice asked', answers[2])
         stopping, = [c for c in self.slack.calls_to('chat.postMessage')
                      if c['params']['text'] == answers[2]]
         self.assertGreater(stopping['time'], float(last[0]))
@@ -2387,8 +2400,8 @@ class ControlTest(SlackTestCase):
         self.assertLess(int(ended[0][1]), 3000)
         self.assertEqual(len([a for a in self.answers() if a.startswith(
             'Stopping')]), 1)  # rank 0 alone tells, once
-        self.assertRegex(self.only_report()['text'], r'^\[Stopped\] by @%s '
-                         r'at iteration %s' % (ALICE, int(ended[0][1])))
+        self.assertRegex(self.only_report()['text'], r'^\[Stopped\] by '
+                         r'@alice at iteration %s' % int(ended[0][1]))
 
     def test_the_wrapped_trigger_is_the_trigger_to_chainer(self):
         trainer = self.trainer(self.report(), iterations=40)
