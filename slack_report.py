@@ -53,6 +53,7 @@ import collections
 import collections.abc
 import contextlib
 import datetime
+import difflib
 import http.client
 import importlib.util
 import ipaddress
@@ -79,20 +80,43 @@ import urllib.request
 import warnings
 import zlib
 
+
+def _without_chainer(error):
+    """What to do when Chainer cannot be imported (``error``), on this
+    Python: only SlackReport needs it, not the command line."""
+    if sys.version_info >= (3, 12):
+        return (
+            'slack_report needs Chainer, which runs on Python 3.6 to 3.11 '
+            'only (3.12 dropped the numpy.distutils it imports), and this is '
+            'Python %d.%d. Train in a Python 3.11 environment: python3.11 -m '
+            'venv, "module load python/3.11" on a cluster, or "conda create '
+            '-n chainer python=3.11"; then install Chainer there as the '
+            'README says. Original error: %s'
+            % (sys.version_info[:2] + (error,)))
+    if importlib.util.find_spec('chainer') is None:
+        return ('slack_report needs Chainer: pip install "chainer==7.8.1" '
+                '"numpy<2" (on Python 3.11, run "pip install wheel" first '
+                'and add --no-build-isolation). Original error: %s' % error)
+    return ('Chainer is installed but cannot be imported on Python %d.%d: '
+            'Chainer 7.8.1 runs on Python 3.6 to 3.11 (3.12 dropped the '
+            'numpy.distutils it imports); use a venv of Python 3.11 or '
+            'older. Original error: %s' % (sys.version_info[:2] + (error,)))
+
+
 try:
     import chainer
     from chainer.training import extensions as _extensions
+    _Extension = _extensions.PrintReport
 except ImportError as _error:  # pragma: no cover - depends on the machine
-    if importlib.util.find_spec('chainer') is None:
-        raise ImportError(
-            'slack_report needs Chainer: pip install "chainer==7.8.1" '
-            '"numpy<2" (on Python 3.11, run "pip install wheel" first and '
-            'add --no-build-isolation). Original error: %s' % _error)
-    raise ImportError(
-        'Chainer is installed but cannot be imported on Python %d.%d: '
-        'Chainer 7.8.1 runs on Python 3.6 to 3.11 (3.12 dropped the '
-        'numpy.distutils it imports); use a venv of Python 3.11 or older. '
-        'Original error: %s' % (sys.version_info[:2] + (_error,)))
+    chainer = _extensions = None
+    _NO_CHAINER = _without_chainer(_error)
+
+    class _Extension(object):
+        """SlackReport's base without Chainer: the command line works, and
+        making a SlackReport says how to get Chainer."""
+
+        def __new__(cls, *args, **kwargs):
+            raise ImportError(_NO_CHAINER)
 
 __version__ = '1.2.0'
 __all__ = ['SlackReport', 'SlackReportWarning', 'DEFAULT_TEMPLATE']
@@ -113,11 +137,32 @@ def _warn(message, stacklevel):
 
 
 def _warn_quietly(message):
-    """Warn where nothing may raise, even under ``python -W error``."""
+    """Warn where nothing may raise, even under ``python -W error``: at the
+    line of the user's code that called in, else (on the sender's thread)
+    with no line: never at this file's."""
+    filename, line, names = _user_code()
     try:
-        _warn(message, 2)
+        warnings.warn_explicit(message, SlackReportWarning, filename, line,
+                               registry=names.setdefault(
+                                   '__warningregistry__', {}))
     except Exception:
         pass
+
+
+def _user_code():
+    """Where the user's code called in: file, line and module globals of
+    the innermost frame outside this file, Chainer and the threading
+    module; on the sender's thread, where there is none, no line."""
+    skipped = (_user_code.__code__.co_filename,
+               threading.Thread.run.__code__.co_filename)
+    library = (os.path.dirname(chainer.__file__) + os.sep,) if chainer else ()
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename not in skipped and not filename.startswith(library):
+            return filename, frame.f_lineno, frame.f_globals
+        frame = frame.f_back
+    return 'slack_report', 0, globals()
 
 
 ###############################################################################
@@ -174,6 +219,13 @@ def _check_options(max_length, seconds, fields, comm, stale_after):
             isinstance(stale_after, (int, float)) and stale_after > 0):
         raise ValueError("stale_after %r must be 'auto', None or a number of "
                          'seconds > 0' % (stale_after,))
+
+
+def _check_flags(**flags):
+    """Raise a TypeError naming the first flag that is not a bool."""
+    for name, value in sorted(flags.items()):
+        if not isinstance(value, bool):
+            raise TypeError('%s %r must be True or False' % (name, value))
 
 
 def _sweep_options(group, size, rank_by, entries):
@@ -301,10 +353,18 @@ def _run_identity(comm, fields, with_git, group, argv):
 def _the_run(comm, fields, with_git, sweep):
     """What stays fixed of the run: the placeholders' values, its card, and
     how to hide its secrets in other text."""
-    secrets = _Secrets(sys.argv)
+    secrets = _Secrets(_command_line(sys.argv))
     identity = _run_identity(comm, fields, with_git, sweep[0], secrets.argv)
     return identity, _run_card(identity, fields, sweep,
                                secrets.argv), secrets.hide
+
+
+def _command_line(argv):
+    """``argv``, but in a Jupyter kernel the notebook (as Jupyter names it)
+    or 'Jupyter': the kernel's own arguments are no command anyone typed."""
+    if argv and 'ipykernel' in os.path.basename(argv[0]):
+        return [os.environ.get('JPY_SESSION_NAME') or 'Jupyter']
+    return argv
 
 
 def _warn_setup(token, reporting, comm, control):
@@ -532,7 +592,7 @@ _TRACE_FRAMES = 3  # frames of a failure's traceback in the thread reply
 _TRACE_LENGTH = 3000  # UTF-16 units of it, at most (its end is kept)
 
 
-class SlackReport(_extensions.PrintReport):
+class SlackReport(_Extension):
 
     """Keeps one Slack message up to date with the PrintReport table of
     ``entries``, status, progress and trends; at the end, a mention.
@@ -580,6 +640,8 @@ class SlackReport(_extensions.PrintReport):
         _check_options(max_length, dict(
             min_interval=min_interval, timeout=timeout,
             flush_timeout=flush_timeout), fields, comm, stale_after)
+        _check_flags(plot=plot, handle_signals=handle_signals,
+                     alert_nonfinite=alert_nonfinite)
         trends = _Trends(entries, maximize, alert_when, alert_nonfinite)
         sweep = _sweep_options(group, group_size, rank_by, trends.entries)
         token, self._channel, api_url = _settings(access_token, channel_id,
@@ -605,6 +667,7 @@ class SlackReport(_extensions.PrintReport):
         self._resumed = self._commands = None  # from a snapshot; in a run
         self._run = self._sender = self._failure = self._terminated = None
         self._comm, self._state = comm, _State('started', time=time.time())
+        self._unlogged = _Unlogged(entries)
         _warn_setup(token, self.available or self._silent, comm,
                     any(control[:2]))
 
@@ -705,6 +768,7 @@ class SlackReport(_extensions.PrintReport):
                 self._commands.answers if self._commands else ()))
         else:  # finalize without initialize: an earlier extension failed
             self._state = _State(kind, detail, trace, time=self._state.time)
+        self._unlogged.check(self._state)
         if self._sender is not None:
             self._sender.offer(self._state)
 
@@ -795,6 +859,46 @@ class _Run(object):
         return exc is not None and exc is not self._handled_before
 
 
+# Rows after which an entry the log lacks is likely misnamed: two epochs
+# in (an evaluator's entries come at the first's end), or at the end.
+_LOGGED_ROWS, _LOGGED_EPOCHS = 3, 2
+
+
+class _Unlogged(object):
+    """One warning for the entries the log still lacks after its first
+    rows, each with the nearest it holds: a typo shows at once, not as a
+    blank column for the whole run."""
+
+    def __init__(self, entries):
+        self._entries = entries
+        self._checked = False
+
+    def check(self, state):
+        log, rows = state.log, state.rows
+        if self._checked or rows < _LOGGED_ROWS:
+            return
+        if state.kind not in _ENDINGS and log[rows - 1].get(
+                'epoch', 0) < _LOGGED_EPOCHS:
+            return  # an evaluator's entries may come yet
+        self._checked = True
+        logged = set().union(*log[:rows])
+        missing = [_nearest(e, logged) for e in self._entries
+                   if e not in logged]
+        if missing:
+            _warn_quietly('entries not in the log after %d rows, shown blank'
+                          ': %s; check their names (LogReport logs what '
+                          'the model reports)' % (rows, '; '.join(missing)))
+
+
+def _nearest(entry, logged):
+    """``entry``, and the names in ``logged`` closest to it."""
+    near = difflib.get_close_matches(entry, sorted(
+        name for name in logged if isinstance(name, str)), 3)
+    if not near:
+        return '%r (nothing like it)' % entry
+    return '%r (nearest: %s)' % (entry, ', '.join(map(repr, near)))
+
+
 _ANSWERS = 8  # answers to commands a state carries, the newest
 _CUT_OFF = ('Not done: %s would reach this rank alone of the %d MPI '
             'processes (the others would hang). Register SlackReport on '
@@ -852,8 +956,8 @@ class _Commands(object):
             done = _CUT_OFF % (word, self._cut_off[1])
         elif word == 'stop':
             self.stopped = who, iteration
-            done = 'Stopping at iteration %d, as <@%s> asked.' % (iteration,
-                                                                 who)
+            done = 'Stopping at iteration %d, as @%s asked.' % (
+                iteration, _escape(who))  # named: they know, no ping
         else:
             done = _take_snapshots(self._trainer, who)
         self.answers = (self.answers + ((when, done),))[-_ANSWERS:]
@@ -877,9 +981,9 @@ def _take_snapshots(trainer, who):
     if not taken:
         return ('No snapshot extension on this trainer (extensions.snapshot '
                 'or snapshot_object): nothing written.')
-    return '%s written to %s at iteration %d, as <@%s> asked.' % (
+    return '%s written to %s at iteration %d, as @%s asked.' % (
         _escape('Snapshot ' + ', '.join(taken)), _escape(os.path.join(
-            trainer.out, '')), iteration, who)
+            trainer.out, '')), iteration, _escape(who))
 
 
 # Schedulers end jobs with these (a lost terminal: SIGHUP), then SIGKILL
@@ -1047,9 +1151,9 @@ def _progress(state, width=20):
 
 
 def _status_text(state, note=''):
-    """The status, escaped; who stopped the run, as a mention."""
-    return re.sub(r'^(\[Stopped[^]]*\] by )@([UW][A-Z0-9]+)\b', r'\1<@\2>',
-                  _escape(_status(state, note)))
+    """The status, escaped: who stopped the run is named, not notified (the
+    end notifies the finish_mentions people, as for any ending)."""
+    return _escape(_status(state, note))
 
 
 def _status(state, note=''):
@@ -2122,8 +2226,11 @@ class _Pacing(object):
     # 40 s, where this took 20 s, against a post a second).
     spread_step = 2.0
     # A run Slack never answered (only HTML pages, resets, 5xx, hung
-    # answers) gives its end this many ``timeout``: room for one more try
-    # on a fresh connection, not for a whole flush_timeout per run.
+    # answers) gives its end this many tries, and this many ``timeout`` of
+    # waiting on its requests: room for one more try on a fresh connection,
+    # not for a whole flush_timeout per run. A fast failure costs a try, a
+    # hung request its time; the backoff between tries costs neither.
+    unanswered_tries = 5
     unanswered_timeouts = 2
 
     def __init__(self, min_interval, timeout):
@@ -2132,6 +2239,8 @@ class _Pacing(object):
         self.failures = 0  # in a row
         self.contended = False  # a 429 came, and no spread since
         self.refused_at_end = 0
+        self.tries_at_end = 0  # the tries that failed since the close
+        self.rested_at_end = 0.0  # the backoff given since the close
 
     def succeeded(self):
         self.failures = 0
@@ -2145,8 +2254,14 @@ class _Pacing(object):
         if ending and not (answered or error.connected):
             return None  # no route to Slack: the end waits for none
         waits = self.failed(error, ending)
-        return None if ending and not self.fits(
-            waits[0][0], left, closed - left, answered) else waits
+        if not ending:
+            return waits
+        self.tries_at_end += 1
+        if not self.fits(waits[0][0], left,
+                         closed - left - self.rested_at_end, answered):
+            return None
+        self.rested_at_end += waits[0][0]  # the end's only wait
+        return waits
 
     def failed(self, error, ending):
         """The waits after ``error``: (seconds, whether the end cuts it
@@ -2164,14 +2279,17 @@ class _Pacing(object):
         return [(error.retry_after or backoff, False)] + (
             [] if ending else [(random.uniform(0, self.interval), True)])
 
-    def fits(self, wait, left, spent, answered):
+    def fits(self, wait, left, waited, answered):
         """Whether a try after ``wait`` fits the end: before the deadline
         (``left``); Slack unanswered so far, the try's own timeout too,
-        within ``unanswered_timeouts`` of the close (``spent`` ago)."""
+        within ``unanswered_tries`` and within ``unanswered_timeouts`` of
+        waiting on requests since the close (``waited``)."""
         if answered:
             return wait <= left
-        return wait + self.timeout <= min(
-            left, self.unanswered_timeouts * self.timeout - spent)
+        return self.tries_at_end < self.unanswered_tries and (
+            wait + self.timeout <= left) and (
+                waited + self.timeout <= self.unanswered_timeouts *
+                self.timeout)
 
     def spread(self, left, request):
         """After a 429 at the end: a random wait, leaving ``request``
@@ -2752,8 +2870,7 @@ class _Switch(object):
                 post_at=post_at, method='chat.scheduleMessage')
         except _SlackError as error:
             if error.kind != 'fatal':
-                self._warn(error.cause, 'Slack call failed (%s); retrying '
-                           'at a later report' % error.error)
+                _retrying(self._warn, error, 'at a later report')
             else:
                 self._warn('switch', 'cannot schedule the reply that tells '
                            'if this run goes silent (%s): %s'
@@ -2827,7 +2944,8 @@ class _Control(object):
     ``interval`` s ('auto': 30 s alone, slower in a sweep, whose runs share
     the reads): a reply of stop or snapshot, by a person the run names,
     posted since this process started. The newest is ``command`` (its ts,
-    the word, who); anyone else is told once that they may not. A 429
+    the word, who: by name, see ``_name``); anyone else is told once that
+    they may not. A 429
     delays the reads alone; other methods keep their pace."""
 
     def __init__(self, client, warn, control, size):
@@ -2861,19 +2979,32 @@ class _Control(object):
                                     "run's thread", 'controllers=None')
             self._next = now + max(self._interval, error.retry_after or 0)
             return self._next - now
-        people = self._people | {(user_ids or {}).get(n.lower())
-                                 for n in self.names} - {None}
+        named = {(user_ids or {}).get(n.lower()): n for n in self.names}
+        people = self._people | set(named) - {None}
         for reply in (r for r in replies if float(r['ts']) > float(
                 self._since)):
             self._since, word = reply['ts'], _command(
                 reply, self._client.identity().get('user_id'))
             if word and reply.get('user') in people:
-                self.command = reply['ts'], word, reply['user']
+                self.command = reply['ts'], word, self._name(
+                    reply['user'], named)
             elif word and not self._refused:
                 with contextlib.suppress(_SlackError):  # else said later
                     posted.reply(_REFUSED, False)
                     self._refused = True
         return self._interval
+
+    def _name(self, user, named):
+        """How to name ``user`` without notifying them: the name the run
+        was given, else their username (users.info), else their ID."""
+        if user in named:
+            return named[user]
+        try:
+            name = self._client.call('users.info', user=user)['user']['name']
+        except (_SlackError, LookupError, TypeError):
+            return user
+        return name if isinstance(name, str) and re.fullmatch(
+            r'[\w.\-]{1,80}', name) else user
 
     def answer(self, posted, answers):
         """Tell in the thread what each command did, once."""
@@ -3149,8 +3280,7 @@ class _Sender(object):
             self._switch.retire()
         else:
             if self._client.answered or not ending:  # else said at the end
-                self.warn(error.cause, 'Slack call failed (%s); retrying in '
-                          'the background' % error.error)
+                _retrying(self.warn, error, 'in the background')
             waits = self._pacing.retry(error, self._worker.left(),
                                        self._worker.timeout,
                                        self._client.answered)
@@ -3160,6 +3290,15 @@ class _Sender(object):
                 return True
         self._worker.again()
         return False
+
+
+def _retrying(warn, error, when):
+    """One warning a cause for a call that failed and is tried again
+    ``when``; none for Slack's pacing (a 429 delays, and delivers: only a
+    final it keeps out warns, at the end)."""
+    if error.kind != 'slow_down':
+        warn(error.cause, 'Slack call failed (%s); retrying %s'
+             % (error.error, when))
 
 
 def _placed(card, posted, switch, state=None, margin=None):
@@ -3188,8 +3327,9 @@ def _unfinished(timeout, unreached):
     why = unreached and ' (cut short: Slack was never reached in this run: ' \
         '%s; %s)' % (unreached.error, unreached.fix())
     return ('Slack did not take the final report within flush_timeout=%gs%s;'
-            ' the message may not show the final status' % (timeout,
-                                                            why or ''))
+            ' the message may not show the final status%s' % (
+                timeout, why or '', '' if unreached else ' (Slack was slow '
+                'or busy: a larger flush_timeout gives it more time)'))
 
 
 _NAMES_AGAIN = 30.0  # seconds after a failed look-up without Retry-After
@@ -3566,6 +3706,9 @@ def _demo_trainer(out):
 
 def _demo():
     """Train a tiny classifier for a few seconds, reporting as it goes."""
+    if chainer is None:
+        print(_NO_CHAINER)
+        return 1
     with warnings.catch_warnings():  # without credentials: said below
         warnings.simplefilter('ignore', SlackReportWarning)
         report = SlackReport(None, None, [
@@ -3592,7 +3735,26 @@ def _demo():
         print('\nThe picture it would post in the thread at the end: %s'
               % os.path.abspath('slack_report_demo.png'))
     print('\nDone: %s' % _preview(report.message.splitlines()[0]))
+    if report.available:
+        learned = report._learned()
+        print('The message: %s' % _link(report._client, learned.channel,
+                                          learned.ts))
     return 0
+
+
+def _link(client, channel, ts):
+    """Where the message ``ts`` is: its permalink, else its channel and ts.
+    """
+    if ts is None:
+        return 'none: Slack did not take it (see the warning above)'
+    try:
+        link = client.call('chat.getPermalink', channel=channel,
+                           message_ts=ts).get('permalink')
+    except _SlackError:
+        link = None
+    if isinstance(link, str) and re.fullmatch(r'https://[\x21-\x7e]+', link):
+        return link
+    return 'channel %s, ts %s' % (channel, ts)
 
 
 def _connect(token, channel, api_url):
@@ -3638,6 +3800,8 @@ def _check_step(client, what, method, note=None, **params):
     try:
         answer = client.call(method, **params)
     except _SlackError as error:
+        if not client.answered:  # the way there failed, not the token
+            what = 'Slack answers from here (the network, or a proxy)'
         print('note  %s: no (%s): %s' % (what, error.error, note) if note else
               _failure(what, error))
         return None
