@@ -5598,6 +5598,234 @@ class BenchTest(unittest.TestCase):
         run_benchmark()
 
 
+###############################################################################
+# The whole suite, its classes in worker processes side by side ###############
+###############################################################################
+
+# Most tests wait on sockets, timers and processes, not on a core: the
+# suite (python -m unittest test_slack_report) runs its classes in this
+# many forked workers, each class whole in one of them, the slowest first.
+# SLACK_REPORT_TEST_JOBS=1 runs them one by one in this process.
+_JOBS = int(os.environ.get('SLACK_REPORT_TEST_JOBS') or 3)
+_SLOWEST = ('SweepTest', 'MpiTest', 'SweepFuzzTest', 'SchedulerTest',
+            'FaultTest', 'SignalTest', 'ControlTest', 'FaultMatrixTest')
+
+
+class InWorker(Exception):
+    """A test's failure or error, as the worker that ran it told it."""
+
+
+class _Told(object):
+    """In the parent, a test a worker ran outside any test of this
+    process (a class's set-up, a subtest), by its description."""
+
+    failureException = AssertionError
+
+    def __init__(self, description):
+        self._description = description
+
+    def __str__(self):
+        return self._description
+
+    def id(self):
+        return self._description
+
+    def shortDescription(self):
+        return None
+
+
+class _Relay(unittest.TestResult):
+    """In a worker: each test's outcomes, sent to the parent as one line of
+    JSON when the test stops (what fails outside a test, at once)."""
+
+    def __init__(self, out, numbers):
+        super(_Relay, self).__init__()
+        self._out, self._numbers, self._record = out, numbers, None
+
+    def _send(self, record):
+        self._out.write(json.dumps(record) + '\n')
+        self._out.flush()
+
+    def startTest(self, test):
+        super(_Relay, self).startTest(test)
+        self._record = {'test': self._numbers[id(test)], 'events': []}
+
+    def stopTest(self, test):
+        super(_Relay, self).stopTest(test)
+        self._send(self._record)
+        self._record = None
+
+    def _event(self, test, kind, text='', subtest=None):
+        if self._record is None or self._numbers.get(id(test)) != (
+                self._record['test']):  # a class's set-up or tear-down
+            self._send({'test': None, 'description': str(test),
+                        'events': [[kind, text, None]]})
+        else:
+            self._record['events'].append([kind, text, subtest])
+
+    def addSuccess(self, test):
+        self._event(test, 'success')
+
+    def addError(self, test, err):
+        self._event(test, 'error', self._exc_info_to_string(err, test))
+
+    def addFailure(self, test, err):
+        self._event(test, 'failure', self._exc_info_to_string(err, test))
+
+    def addSkip(self, test, reason):
+        self._event(test, 'skip', reason)
+
+    def addExpectedFailure(self, test, err):
+        self._event(test, 'expected', self._exc_info_to_string(err, test))
+
+    def addUnexpectedSuccess(self, test):
+        self._event(test, 'unexpected')
+
+    def addSubTest(self, test, subtest, err):
+        if err is not None:
+            kind = 'failure' if issubclass(err[0], test.failureException) \
+                else 'error'
+            self._event(test, kind, self._exc_info_to_string(err, test),
+                        str(subtest))
+
+
+def _replay(result, tests, record):
+    """Tell ``result`` what a worker's record says."""
+    number = record['test']
+    test = _Told(record['description']) if number is None else tests[number]
+    if number is not None:
+        result.startTest(test)
+    for kind, text, subtest in record['events']:
+        err = (InWorker, InWorker(text), None)
+        target = test if subtest is None else _Told(subtest)
+        if kind == 'success':
+            result.addSuccess(test)
+        elif kind == 'skip':
+            result.addSkip(test, text)
+        elif kind == 'unexpected':
+            result.addUnexpectedSuccess(test)
+        else:
+            add = {'error': result.addError, 'failure': result.addFailure,
+                   'expected': result.addExpectedFailure}[kind]
+            add(target, err)
+    if number is not None:
+        result.stopTest(test)
+
+
+def _flat(suite):
+    for item in suite:
+        if isinstance(item, unittest.TestSuite):
+            yield from _flat(item)
+        else:
+            yield item
+
+
+class _SideBySide(unittest.TestSuite):
+    """The module's tests, their classes handed out one at a time to
+    ``_JOBS`` forked workers, whose outcomes ``result`` is told as they
+    come."""
+
+    def run(self, result, debug=False):
+        tests = list(_flat(self))
+        classes = []
+        for test in tests:
+            if not classes or type(test) is not type(classes[-1][0]):
+                classes.append([])
+            classes[-1].append(test)
+        names = [type(group[0]).__name__ for group in classes]
+        waiting = sorted(range(len(classes)), key=lambda index: (
+            _SLOWEST.index(names[index]) if names[index] in _SLOWEST
+            else len(_SLOWEST)))
+        numbers = {id(test): index for index, test in enumerate(tests)}
+        sys.stdout.flush()
+        sys.stderr.flush()
+        workers = [_Worker(classes, numbers)
+                   for _ in range(min(_JOBS, len(classes)))]
+        for worker in workers:
+            worker.give(waiting)
+        while any(worker.lines is not None for worker in workers):
+            busy = [w for w in workers if w.lines is not None]
+            ready, _, _ = select.select([w.out for w in busy], [], [])
+            for worker in busy:
+                for line in worker.read() if worker.out in ready else ():
+                    if line == 'done':
+                        worker.give(waiting)
+                    else:
+                        _replay(result, tests, json.loads(line))
+        for worker in workers:
+            worker.end(result)
+        return result
+
+
+class _Worker(object):
+    """A forked process that runs the classes it is given, one at a time,
+    and tells their outcomes on a pipe, a line each."""
+
+    def __init__(self, classes, numbers):
+        orders, out = os.pipe(), os.pipe()
+        self.pid = os.fork()
+        if not self.pid:
+            os.close(orders[1])
+            os.close(out[0])
+            self._serve(classes, numbers, os.fdopen(orders[0]),
+                        os.fdopen(out[1], 'w'))
+        os.close(orders[0])
+        os.close(out[1])
+        self._orders = os.fdopen(orders[1], 'w')
+        self.out = out[0]
+        self.lines = b''  # read, not yet a whole line; None: it ended
+
+    def give(self, waiting):
+        """The next class; when none is left, the end."""
+        self._orders.write('%d\n' % (waiting.pop(0) if waiting else -1))
+        self._orders.flush()
+
+    def read(self):
+        """The whole lines that came (none once it ends)."""
+        chunk = os.read(self.out, 1 << 16)
+        if not chunk:
+            self.lines = None
+            return []
+        *lines, self.lines = (self.lines + chunk).split(b'\n')
+        return [line.decode() for line in lines]
+
+    def end(self, result):
+        self._orders.close()
+        os.close(self.out)
+        _, status = os.waitpid(self.pid, 0)
+        if status:  # it died amid a class: what it ran no further is lost
+            result.addError(_Told('test worker %d' % self.pid), (
+                InWorker, InWorker('a test worker ended with wait status %d'
+                                   ': see its output above' % status), None))
+
+    @staticmethod
+    def _serve(classes, numbers, orders, out):
+        code = 1
+        try:
+            relay = _Relay(out, numbers)
+            for line in iter(orders.readline, ''):
+                if int(line) < 0:
+                    break
+                unittest.TestSuite(classes[int(line)]).run(relay)
+                out.write('done\n')
+                out.flush()
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            for directory in _TMP:  # this process's; the parent has its own
+                directory.cleanup()
+            os._exit(code)
+
+
+def load_tests(loader, tests, pattern):
+    """``python -m unittest test_slack_report``: the classes side by side.
+    """
+    if _JOBS < 2 or not hasattr(os, 'fork'):
+        return tests
+    return _SideBySide(tests)
+
+
 if __name__ == '__main__':
     if sys.argv[1:] == ['bench']:
         run_benchmark()
