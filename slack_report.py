@@ -626,10 +626,10 @@ class SlackReport(_extensions.PrintReport):
     def finalize(self):
         if self._silent or self._state.kind in _ENDINGS:
             return
-        _SIGNALS.remove(self)
-        self._end()
+        self._end()  # a signal meanwhile cuts the end to its grace
         if self._sender is not None:
             self._sender.join()
+        _SIGNALS.remove(self)
 
     def serialize(self, serializer):
         super(SlackReport, self).serialize(serializer)
@@ -890,8 +890,11 @@ class _SignalGuard(object):
             return previous(signum, frame)
         self._reports = []
         self._restore()
-        for report in reports:
-            report._end()
+        for report in reports:  # one amid its end goes on, within the grace
+            if report._state.kind in _ENDINGS:
+                report._sender.hurry(_SIGNAL_GRACE)
+            else:
+                report._end()
         for report in reports:  # registered with a sender: see _start
             report._sender.join()
         os.kill(os.getpid(), signum)  # now the default: ends as it would
@@ -1637,6 +1640,7 @@ _ENDED = ('completed', 'stopped', 'failed', 'interrupted', 'terminated',
 _STATUSES = ('started', 'training') + _ENDED
 _LEADERS = 3  # runs a sweep's picture draws in colour; the rest in grey
 _NAMED = 8  # task IDs named before an ellipsis
+_SHOWN = 60  # characters of an argument a summary shows; 4 times, of all
 
 
 def _linker(url, channel):
@@ -1660,7 +1664,8 @@ def _is_sweep_text(text, group):
 
 
 def _run_name(card, link, label=None):
-    label = _escape(label or '%s pid %d' % (card['host'], card['pid']))
+    label = _shorten(label or '%s pid %d' % (card['host'], card['pid']),
+                     4 * _SHOWN)
     target = link(card['report'])
     return '<%s|%s>' % (target, label) if target else label
 
@@ -1711,7 +1716,14 @@ def _differing(cards):
             card['fields'].items())] + ['git ' + card['git']] * bool(
                 card['git']))
     common = set.intersection(*map(set, each)) if each else set()
-    return [' '.join(i for i in items if i not in common) for items in each]
+    return [' '.join(_ends(i) for i in items if i not in common)
+            for items in each]
+
+
+def _ends(item):
+    """A differing argument as a summary shows it: its end, where a path
+    or a value differs."""
+    return item if len(item) <= _SHOWN else '\u2026' + item[1 - _SHOWN:]
 
 
 def _counts(cards):
@@ -1777,7 +1789,7 @@ def _summary(group, cards, missing, mentions, link, hint=False,
         line = '%d. %s  %s  %s  %s  %s%s' % (
             rank, _run_name(card, link, card['status']), _best_text(
                 card, rank_by), _format_elapsed(card['elapsed']),
-            _escape(card['host']), _escape(differs), _escape(
+            _escape(card['host']), _shorten(differs, 4 * _SHOWN), _escape(
                 '  alerted: ' + ', '.join(card['alerts'])) * bool(
                     card['alerts']))
         room -= _units(line) + 1
@@ -1856,9 +1868,15 @@ class _Message(object):
         rank_by = self._card['rank_by'] or next((
             e for e in numbers if e.startswith('validation/')), next(
                 iter(numbers), ''))
+        # The ranking entry first, with the only curve a sweep draws.
+        entries = collections.OrderedDict(
+            (name, dict(numbers[name], curve=[])) for name in numbers)
+        if rank_by in numbers:
+            entries[rank_by] = numbers[rank_by]
+            entries.move_to_end(rank_by, last=False)
         return dict(self._card, rank_by=rank_by, status=state.kind,
                     detail=state.detail, updated=int(state.time),
-                    elapsed=int(state.elapsed), entries=numbers,
+                    elapsed=int(state.elapsed), entries=entries,
                     counter=self._trends.counter)
 
     def refused(self):
@@ -1890,7 +1908,9 @@ class _Message(object):
             status = ('No report from this run since %s: it may have been '
                       'killed (out of memory, SIGKILL, a node failure) or be '
                       'hung. Its last status: %s%s' % (
-                          _date(silent_since), status, _marker(report_ts)))
+                          _date(silent_since), status, _marker(
+                              report_ts or '%(hostname)s pid %(pid)s'
+                              % self._identity)))
         elif state.trace:
             status += '\n%s\n%s\n%s' % (_FENCE, _shorten(
                 state.trace, _TRACE_LENGTH, keep_end=True), _FENCE)
@@ -2190,9 +2210,12 @@ class _Posted(object):
         self.unsure = None
 
     def reply(self, text, broadcast, method='chat.postMessage', **params):
-        """Post (or schedule) ``text`` in the thread, ``broadcast`` or not."""
-        params.update(channel=self.channel, thread_ts=self.ts, text=text)
-        if broadcast:
+        """Post (or schedule) ``text`` in the thread, ``broadcast`` or not;
+        before the first post, in the channel."""
+        params.update(channel=self.channel, text=text)
+        if self.ts is not None:
+            params['thread_ts'] = self.ts
+        if broadcast and self.ts is not None:
             params['reply_broadcast'] = 'true'
         return self._client.call(method, **params)
 
@@ -2218,8 +2241,11 @@ _SETTLE = 3.0  # seconds after its result an ending run reads the sweep
 _LOOK_AGAIN = (1.0, 3.0)  # seconds before the other tasks look again
 _CLOSING_LAG = 5.0  # seconds the closing follows a run's silence
 _NOTICE_AFTER = 600.0  # seconds a notice of tasks not reported waits
-# A card's shape: a type (str up to 200, finite numbers), a list (up to 64),
-# a tuple (exactly those), a dict (those keys, or '*': any, up to 32).
+# A card's shape: a type (str, finite numbers), a list, a tuple (exactly
+# those), a dict (those keys, or '*': any). One builder (_bounded) writes
+# it and the reader (_fits) checks it within the same bounds: characters
+# of a string, items of a list or dict, characters of a list's strings in
+# all (Slack takes a few kilobytes of metadata).
 _CARD = {'run': str, 'key': str, 'tasks': [int], 'alerts': [str],
          'group': str, 'size': int,
          'rank_by': str, 'host': str, 'pid': int, 'cmd': str, 'args': [str],
@@ -2228,31 +2254,74 @@ _CARD = {'run': str, 'key': str, 'tasks': [int], 'alerts': [str],
          'due': float, 'entries': {'*': {
              'latest': float, 'best': float, 'at': float, 'higher': bool,
              'curve': [(float, float)]}}}
+_CARD_TEXT, _CARD_ITEMS, _CARD_WORDS = 256, 32, 1000
 
 
 def _fits(value, shape):
-    """Whether ``value`` (parsed JSON) has ``shape``."""
+    """Whether ``value`` (parsed JSON) has ``shape``, within the bounds."""
     if isinstance(shape, list):
-        return isinstance(value, list) and len(value) <= 64 and all(
-            _fits(v, shape[0]) for v in value)
+        return isinstance(value, list) and len(value) <= _CARD_ITEMS and all(
+            _fits(v, shape[0]) for v in value) and (shape[0] is not str or sum(
+                map(len, value)) <= _CARD_WORDS)
     if isinstance(shape, tuple):
         return isinstance(value, list) and len(value) == len(shape) and all(
             _fits(v, s) for v, s in zip(value, shape))
     if isinstance(shape, dict):
-        return isinstance(value, dict) and len(value) <= 32 and all(
+        return isinstance(value, dict) and len(value) <= _CARD_ITEMS and all(
             _fits(k, str) and _fits(v, shape['*']) for k, v in value.items()
-        ) if '*' in shape else isinstance(value, dict) and len(
-            value) <= 32 and all(k in value and _fits(value[k], s)
-                                 for k, s in shape.items())
+        ) if '*' in shape else isinstance(value, dict) and all(
+            k in value and _fits(value[k], s) for k, s in shape.items())
     if shape is float:
         return type(value) in (int, float) and math.isfinite(value)
-    return type(value) is shape and (shape is not str or len(value) <= 200)
+    return type(value) is shape and (shape is not str or len(
+        value) <= _CARD_TEXT)
 
 
-def _of_group(card, group):
-    """Whether ``card``, read back, is a run's card of ``group``."""
-    return bool(card) and _fits(card, _CARD) and card['group'] == group and (
-        card['status'] in _STATUSES)
+def _bounded(value, shape):
+    """``value`` (a card, or a part of it) cut to fit ``shape``: long
+    strings end in an ellipsis, a list keeps its first items and says how
+    many more, a dict its first items."""
+    if isinstance(shape, list) and shape[0] is str:
+        kept, used = [], 0
+        for item in map(_bounded, value, [str] * len(value)):
+            used += len(item)
+            if len(kept) == _CARD_ITEMS - 1 or used > _CARD_WORDS - 20:
+                break
+            kept.append(item)
+        more = len(value) - len(kept)
+        return kept + ['\u2026 and %d more' % more] * bool(more)
+    if isinstance(shape, list):
+        return [_bounded(v, shape[0]) for v in value[:_CARD_ITEMS]]
+    if isinstance(shape, dict) and '*' in shape:
+        return {_clean(k): _bounded(v, shape['*']) for k, v in list(
+            value.items())[:_CARD_ITEMS] if len(k) <= _CARD_TEXT}
+    if isinstance(shape, dict):
+        return dict(value, **{k: _bounded(value[k], s)
+                              for k, s in shape.items() if k in value})
+    if shape is str:
+        text = _clean(value)
+        return text if len(text) <= _CARD_TEXT else text[
+            :_CARD_TEXT - 1] + '\u2026'
+    return value
+
+
+def _empty(shape):
+    """What a card holds where a value of ``shape`` cannot be read."""
+    if isinstance(shape, (list, tuple, dict)):
+        return type(shape)()
+    return shape()
+
+
+def _readable(card, group):
+    """``card`` (read back) as a run of ``group``: each value that does not
+    fit (another version's, or cut) read as empty; None if it is none of
+    the group's runs."""
+    if not (isinstance(card, dict) and card.get('group') == group and
+            card.get('status') in _STATUSES and (
+                _fits(card.get('key'), str) or _fits(card.get('run'), str))):
+        return None
+    return {key: card[key] if key in card and _fits(card[key], shape) else
+            _empty(shape) for key, shape in _CARD.items()}
 
 
 def _mine(client, message):
@@ -2288,12 +2357,24 @@ def _read(client, method, pages, **params):
                if isinstance(m, dict) and isinstance(m.get('ts'), str)]
 
 
+def _span(cards):
+    """The array's task IDs, where Slurm told them; else None."""
+    span = next((c['tasks'] for c in cards if len(c['tasks']) == 3), None)
+    return span and range(span[0], span[1] + 1, max(1, span[2]))
+
+
+def _of_array(cards):
+    """The cards but those of a task outside the array's range."""
+    tasks = _span(cards)
+    return [c for c in cards if not (tasks and c['key']) or
+            c['key'] in map(str, tasks)]
+
+
 def _missing(cards, size):
     """The tasks of a sweep of ``size`` that have not reported: their IDs
     where Slurm told a range that counts ``size``, else blanks."""
     reported = {card['key'] for card in cards}
-    span = next((c['tasks'] for c in cards if len(c['tasks']) == 3), None)
-    tasks = range(span[0], span[1] + 1, max(1, span[2])) if span else ()
+    tasks = _span(cards) or ()
     if len(tasks) == size:
         return [str(task) for task in tasks if str(task) not in reported]
     return [''] * max(0, size - len(cards))
@@ -2348,10 +2429,14 @@ class _Anchor(object):
         return found is not None
 
     def post(self, channel):
-        """Post an anchor; keep it, pinned, unless an older one came."""
+        """Post an anchor; keep it, pinned, unless an older one came (or,
+        for a channel given by name, whose ID the post tells, was there)."""
         posted = _Posted(self._client, channel, None)
         self._show(posted, _anchor_text(self._group, self._size), '')
-        oldest = self._oldest(posted.channel, 1) or posted.ts
+        found = [self._oldest(posted.channel, 1), posted.ts]
+        if self._pins and not _CHANNEL_ID.fullmatch(channel or ''):
+            found.append(self._pinned(posted.channel))
+        oldest = min((ts for ts in found if ts), key=float)
         if oldest != posted.ts:
             self._client.call('chat.delete', channel=posted.channel,
                               ts=posted.ts)
@@ -2383,8 +2468,9 @@ class _Anchor(object):
                 if message['ts'] == anchor.ts:
                     summary = str((_own(self._client, message, _ANCHOR) or
                                    {}).get('summary') or '')
-                card = _own(self._client, message, _ENTRY, _RESULT)
-                if _of_group(card, self._group):
+                card = _readable(_own(self._client, message, _ENTRY,
+                                      _RESULT), self._group)
+                if card:
                     result = message['metadata']['event_type'] == _RESULT
                     latest[card['key'] or card['run']] = message['ts'], dict(
                         card, result=result)
@@ -2392,7 +2478,7 @@ class _Anchor(object):
         for _, card in latest.values():
             if not card['result'] and 0 < card['due'] < now:
                 card['status'] = 'silent'
-        cards = [card for _, card in latest.values()]
+        cards = _of_array([card for _, card in latest.values()])
         return _View(cards, summary if re.fullmatch(r'\d+\.\d+', summary)
                      else '', max((ts for ts, c in latest.values() if c[
                          'result']), key=float, default=None), self._size or
@@ -2515,10 +2601,11 @@ class _Sweep(object):
         self.on = True  # off: this run reports alone
 
     def enter(self, card, channel):
-        """Before the run's first report: its entry (given the channel's ID,
-        which reading the channel needs)."""
-        if self.entry is None and _CHANNEL_ID.fullmatch(channel or ''):
-            self.follow(card, channel, ())
+        """Before the run's first report: its entry. A failure that passes
+        holds the report back: a run counts from its first message."""
+        if self.entry is None:
+            with self._or_alone(later=False):
+                self._enter(card, channel)
 
     def follow(self, card, channel, mentions):
         """While the run reports: join, post or refresh its entry; once its
@@ -2584,7 +2671,9 @@ class _Sweep(object):
         """Find the anchor, else post it: the array's first task at once,
         the others once they have looked again a moment later."""
         first = not card['tasks'] or card['key'] == str(card['tasks'][0])
-        if not (self.anchor.find(channel) or first or self._worker.closing):
+        named = not _CHANNEL_ID.fullmatch(channel or '')  # reads need the ID
+        if not (named or self.anchor.find(channel) or first or
+                self._worker.closing):
             self._worker.wait(random.uniform(*_LOOK_AGAIN), until_closed=True)
             self.anchor.find(channel)
         if self.anchor.posted is None:
@@ -2654,11 +2743,16 @@ class _Switch(object):
     a random point of the next (runs started together spread out).
     """
 
-    def __init__(self, client, warn, stale_after, scheduled, resumed):
+    def __init__(self, client, warn, stale_after, scheduled, resumed,
+                 early=False):
         self._client = client
         self._warn = warn
         self._stale_after = stale_after
         self.id, self.at, self._kind = scheduled, None, None
+        # In a sweep, the reply comes before the report's first post (in
+        # the channel, then moved into the thread): a run killed at once is
+        # told, as its entry tells the sweep.
+        self._early, self._in_thread = early, resumed
         self._retired = []  # scheduled replies to delete
         self._last_seen, self._longest_gap = None, 0.0  # for 'auto'
         # A resumed run's killed predecessor may have moved its reply after
@@ -2688,9 +2782,10 @@ class _Switch(object):
 
     def keep(self, posted, state, margin, message, user_ids):
         """Schedule the reply in ``posted``'s thread, unless it fits."""
-        if not margin or self._stale_after is None or posted.ts is None or (
-                self._kind == state.kind and self.at and
-                self.at >= state.time + margin):
+        if not margin or self._stale_after is None or (
+                posted.ts is None and not self._early) or (
+                    self._kind == state.kind and self.at and self._in_thread
+                    == bool(posted.ts) and self.at >= state.time + margin):
             return
         post_at = int(math.ceil(state.time + margin * (1 + random.random())))
         try:
@@ -2711,7 +2806,7 @@ class _Switch(object):
             return
         self.retire()
         self.id, self.at = answer['scheduled_message_id'], post_at
-        self._kind = state.kind
+        self._kind, self._in_thread = state.kind, bool(posted.ts)
         self.drop(posted.channel)
 
     def seek(self, posted):
@@ -2927,12 +3022,12 @@ class _Finale(object):
         """Bring Slack to the final ``state`` (raises what failed)."""
         self._spread()
         mentions = self._message.mentions(user_ids)
-        if self._sweeping() and self._posted.ts:  # the result first: the
-            self._finish(card)  # final update waits behind every run's
+        if self._sweeping():  # the result first, on every path: the final
+            self._finish(card)  # update waits behind every run's
         self._posted.show(text, metadata=self._message.metadata and (
             _RUN, _placed(card, self._posted, self._switch)), notifies=bool(
                 mentions) and not quiet and all(m in text for m in mentions))
-        if self._sweeping():  # (or now, after a first post)
+        if self._sweeping():  # now leading to the report, if first posted
             self._finish(card)
         self._spread()
         if not quiet:  # told at once, before the sweep is
@@ -2972,7 +3067,8 @@ class _Sender(object):
                                        plot)
         self._posted = _Posted(client, learned.channel, learned.ts)
         self._switch = _Switch(client, self.warn, stale_after,
-                               learned.switch, learned.ts is not None)
+                               learned.switch, learned.ts is not None,
+                               early=bool(group))
         self._pacing = _Pacing(min_interval, client.timeout)
         self._control = _Control(client, self.warn, control, group and size)
         self._alarms = _Alarms(client, handed, learned.ts is not None,
@@ -2982,6 +3078,10 @@ class _Sender(object):
         self._user_ids = self._unreached = None
         self._settled = False  # the end is out, or a warning said why not
         self.learned = learned
+
+    def hurry(self, seconds):
+        """End within ``seconds`` at most (a signal came amid the end)."""
+        self._worker.close(min(seconds, self._worker.left()))
 
     def join(self):
         if not (self._worker.join() and (self._settled or
@@ -3101,9 +3201,10 @@ class _Sender(object):
 
 
 def _placed(card, posted, switch, state=None, margin=None):
-    """``card`` with the report's ts and when the run counts as silent."""
-    return dict(card, report=posted.ts or '', due=switch.due_by(state,
-                                                                margin))
+    """``card`` with the report's ts and when the run counts as silent,
+    as it is sent: within the bounds its readers check."""
+    return _bounded(dict(card, report=posted.ts or '', due=switch.due_by(
+        state, margin)), _CARD)
 
 
 def _post_picture(client, posted, picture, warn):
