@@ -638,6 +638,8 @@ class SlackReport(_extensions.PrintReport):
             serializer('_slack_message', _saved(self._learned()))
         else:
             self._resumed = _restored(serializer, self._channel)
+            if self._sender is not None:  # autoload, after initialize
+                self._sender.resume(self._resumed)
 
     def _learned(self):
         if self._sender is not None:
@@ -2229,6 +2231,10 @@ class _Posted(object):
         """The message was deleted or frozen: the next ``show`` posts."""
         self.ts = self._shown = None
 
+    def take(self, channel, ts):
+        """Go on with the message at ``ts`` (a run's earlier life's)."""
+        self.channel, self.ts, self._shown = channel, ts, None
+
 
 # Reading the channel back, where anyone may write: only this bot's own
 # messages count, with a known event type and a payload of the right shape.
@@ -2648,7 +2654,15 @@ class _Sweep(object):
         self._worker.wait(max(0.0, self._settled - time.monotonic()))
         view = self._decided or self.anchor.read()
         if view.summary and not self._decided:  # in it if it came later
-            return float(view.summary) > float(self._result.ts)
+            if float(view.summary) > float(self._result.ts):
+                return True
+            # Else a later life, or a late task: the summary, brought up to
+            # date in place (an edit does not notify: the run tells).
+            self._summary = _Posted(self._client, self.anchor.posted.channel,
+                                    view.summary)
+            self._decided, self._pictured = view, True
+            self.sum_up(view, mentions, link)
+            return False
         if view.newest != self._result.ts:
             return True  # the run with a newer result decides
         if not view.complete:
@@ -2825,6 +2839,11 @@ class _Switch(object):
         if self.id:
             self._retired.append(self.id)
         self.id = self.at = None
+
+    def take(self, scheduled):
+        """Go on in an earlier life's thread: its replies go, once moved."""
+        self.retire()
+        self.id, self._in_thread, self._seek = scheduled, True, True
 
     def drop(self, channel, finishing=False):
         """Delete the retired replies; a busy Slack leaves them for later
@@ -3077,7 +3096,14 @@ class _Sender(object):
                                self._sweeping, self._spread, self.warn, plot)
         self._user_ids = self._unreached = None
         self._settled = False  # the end is out, or a warning said why not
+        self._resuming = None  # a snapshot loaded once the report started
         self.learned = learned
+
+    def resume(self, learned):
+        """A snapshot loaded after the report started (``autoload``): its
+        message, an earlier life's, is this run's."""
+        self._resuming = learned
+        self._worker.again()
 
     def hurry(self, seconds):
         """End within ``seconds`` at most (a signal came amid the end)."""
@@ -3107,8 +3133,26 @@ class _Sender(object):
                                 bool(sweep and sweep.size),
                                 self._control.command)
 
+    def _take_over(self):
+        """Go on with the message of the snapshot loaded meanwhile; the one
+        this life posted goes."""
+        learned = self._resuming
+        if learned.ts and learned.ts != self._posted.ts:
+            if self._posted.ts:
+                try:
+                    self._client.call('chat.delete', ts=self._posted.ts,
+                                      channel=self._posted.channel)
+                except _SlackError as error:  # else gone already
+                    if error.kind in _TRANSIENT:
+                        raise
+            self._posted.take(learned.channel, learned.ts)
+            self._switch.take(learned.switch)
+        self._resuming = None
+
     def _step(self, state):
         """Bring Slack to ``state``; True once a final one is all out."""
+        if self._resuming is not None:
+            self._take_over()
         final = state.kind in _ENDINGS
         if final and self._client.reads_left is None:  # the end's reads
             self._client.reads_left = _END_READS

@@ -3266,6 +3266,10 @@ SWEEP_TASK = (
     'failing = task == int(os.environ["FAIL_TASK"])\n'
     'trainer = t.sweep_trainer(report, t.SCALES[task % 12], fail_at='
     'more.get("fail_at", 5) if failing else None, extra=extra)\n'
+    'if more.get("out"):  # a run that snapshots, and autoloads\n'
+    '    trainer.out = more["out"]\n'
+    '    trainer.extend(t.extensions.snapshot(filename="snapshot", autoload='
+    'True), trigger=(10, "iteration"))\n'
     'flag = os.environ["STOP_FLAG"]\n'
     'if not failing:  # it fails at iteration 5, flag or not\n'
     '    trainer.stop_trigger = lambda trainer: os.path.exists(flag) or '
@@ -3282,7 +3286,8 @@ def start_tasks(zygote, slack, tasks, count=None, options=FAST_TASK,
     constants (shorter waits, if ``quick``); return them and the file that
     stops their training (the file with '.ID' added stops one). ``more``:
     extra ``args`` (TASK: the task's ID), ``entries``, a ``channel``,
-    where the failing task fails (``fail_at``)."""
+    where the failing task fails (``fail_at``), an ``out`` directory to
+    snapshot in (and autoload from), more ``env``."""
     flag = flag or os.path.join(_tmpdir(), 'stop')
     count = count or len(tasks)
     if quick:
@@ -3297,6 +3302,7 @@ def start_tasks(zygote, slack, tasks, count=None, options=FAST_TASK,
                    STOP_FLAG=flag, FAIL_TASK=str(fail), SLACK_API_URL=(
                        slack.url), OPTIONS=json.dumps(options),
                    PATCH=json.dumps(patch), MORE=json.dumps(more or {}))
+        env.update(more and more.get('env') or {})
         started.append(zygote.start(SWEEP_TASK, env))
         # When each exits, even a task that fails long before the others.
         waiter = threading.Thread(target=lambda p: setattr(
@@ -3797,6 +3803,57 @@ class SweepTest(unittest.TestCase):
         tasks, flag = start_tasks(cls.zygote, slack, range(2), 3)
         reported(slack, 2)
         return finish_tasks(tasks, flag)
+
+    @classmethod
+    def scenario_requeued(cls, slack):
+        """Tasks 0 and 2 end; task 1, snapshotting, is SIGTERMed last (the
+        summary tells it terminated), then requeued: it autoloads its
+        snapshot and completes."""
+        more = dict(out=_tmpdir())
+        tasks, flag = start_tasks(cls.zygote, slack, (0, 2), 3)
+        tasks[1:1] = start_tasks(cls.zygote, slack, (1,), 3, flag=flag,
+                                 more=more)[0]
+        reported(slack, 3)
+        ended = [finish_tasks(tasks[task:task + 1], flag, task)[0]
+                 for task in (0, 2)]
+        snapshot = os.path.join(more['out'], 'snapshot')
+        slack.wait_for(lambda: os.path.exists(snapshot), 30)
+        tasks[1].send_signal(signal.SIGTERM)
+        tasks[1].wait(30)
+        slack.wait_for(lambda: sweep_messages(
+            slack, 'slack_report_summary'), 30)
+        first = [m['text'] for m in sweep_messages(
+            slack, 'slack_report_summary')]
+        report, = [ts for ts, m in slack.reports().items() if m[
+            'metadata']['event_payload']['key'] == '1']
+        more['env'], restarted = dict(SLURM_RESTART_COUNT='1'), time.time()
+        again, _ = start_tasks(cls.zygote, slack, (1,), 3, flag=flag,
+                               more=more)
+        slack.wait_for(lambda: [  # it trains on, in its message
+            c for c in slack.calls_to('chat.update') if c['time'] >
+            restarted and c['params']['ts'] == report and c['params'][
+                'text'].startswith('[Training]')], 30)
+        return first, ended + finish_tasks(again, flag, 1)
+
+    def test_a_requeued_task_goes_on_in_its_message(self):
+        slack, (first, ended) = self.play('requeued')
+        self.assert_ended(ended)
+        self.assertEqual(len(first), 1)
+        self.assertTrue(first[0].startswith(
+            'Sweep 4242: 3 runs: 2 completed, 1 terminated\n'), first)
+        reports = slack.reports()
+        self.assertEqual(len(reports), 3, [m['text'][:40]
+                                           for m in reports.values()])
+        for message in reports.values():
+            self.assertTrue(message['text'].startswith('[Completed]'))
+        summary = self.summary(slack)
+        self.assertTrue(summary['text'].startswith(
+            'Sweep 4242: 3 runs: 3 completed\n'), summary['text'])
+        # The termination's reply, the summary and the run's news: it
+        # completed after all.
+        told = [m.get('params', m)['text'] for m in notifications(slack)]
+        self.assertEqual(len(told), 3, told)
+        self.assertEqual(closings(slack), ([], []))
 
     def test_a_task_that_never_starts_is_named(self):
         slack, ended = self.play('never_started')
