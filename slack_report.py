@@ -2631,6 +2631,16 @@ class _Sweep(object):
                 self._closing.postpone(self.anchor.posted.channel,
                                        card['due'] + _CLOSING_LAG)
 
+    def earlier(self, card, channel):
+        """For a task started again: its earlier life's report, if the
+        sweep's thread has it (else None)."""
+        with self._or_alone(later=False):
+            if self.entry is None:
+                self._join(channel, card)
+            return next((c['report'] for c in self.anchor.read().cards if c[
+                'key'] == card['key'] and c['run'] != card['run'] and c[
+                    'report']), None)
+
     def finish(self, card, channel):
         """At the end, first: the result (the entry stays as it was)."""
         with self._or_alone(later=False):
@@ -3097,6 +3107,10 @@ class _Sender(object):
         self._user_ids = self._unreached = None
         self._settled = False  # the end is out, or a warning said why not
         self._resuming = None  # a snapshot loaded once the report started
+        # Slurm started this array task again (requeued): its earlier life's
+        # message, if its sweep tells it, is this run's.
+        self._requeued = bool(group) and learned.ts is None and os.environ.get(
+            'SLURM_RESTART_COUNT', '0') not in ('', '0')
         self.learned = learned
 
     def resume(self, learned):
@@ -3149,6 +3163,14 @@ class _Sender(object):
             self._switch.take(learned.switch)
         self._resuming = None
 
+    def _go_on(self, sweep, card):
+        """A requeued task: on with its earlier life's message."""
+        ts = sweep.earlier(card, self._posted.channel)
+        if ts and self._posted.ts is None:
+            self._posted.take(sweep.anchor.posted.channel, ts)
+            self._switch.take(None)
+        self._requeued = False
+
     def _step(self, state):
         """Bring Slack to ``state``; True once a final one is all out."""
         if self._resuming is not None:
@@ -3165,6 +3187,8 @@ class _Sender(object):
         quiet = state.kind in _TOLD_BY_SWEEP and bool(sweep and sweep.size)
         text = self._message.render(state, self._user_ids, quiet)
         card = dict(self._message.card(state), alerts=self._alarms.keys)
+        if self._requeued and sweep:
+            self._go_on(sweep, card)
         self._posted.adopt(card['run'])  # if a first post went unanswered
         self._control.answer(self._posted, state.answers)
         self._alarms.send(self._posted, self._message.mentions(

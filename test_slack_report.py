@@ -4044,6 +4044,24 @@ class SweepAloneTest(SlackTestCase):
                 self.assertFalse([w for w in slack_warnings(record)
                                   if 'refused' in w])
 
+    def test_a_task_slurm_requeued_goes_on_in_its_message(self):
+        os.environ.update(SLURM_ARRAY_JOB_ID='77', SLURM_ARRAY_TASK_ID='1',
+                          SLURM_ARRAY_TASK_COUNT='2', SLURM_ARRAY_TASK_MIN=(
+                              '0'), SLURM_ARRAY_TASK_MAX='1')
+        for name in ('SLURM_ARRAY_JOB_ID', 'SLURM_ARRAY_TASK_ID',
+                     'SLURM_ARRAY_TASK_COUNT', 'SLURM_ARRAY_TASK_MIN',
+                     'SLURM_ARRAY_TASK_MAX', 'SLURM_RESTART_COUNT'):
+            self.addCleanup(os.environ.pop, name, None)
+        for restarts in ('0', '1'):  # its first life, then requeued
+            os.environ['SLURM_RESTART_COUNT'] = restarts
+            self.run_training(self.report(finish_mentions='@U0123ABCD'),
+                              iterations=5)
+        report = self.only_report()
+        self.assertEqual(len([text for text in report['history'] if
+                              text.startswith('[Completed]')]), 2)
+        self.assertEqual([p['text'][:8] for p, _ in  # no silence reply
+                          self.slack.scheduled.values()], ['Sweep 77'])
+
     def test_a_closing_replaced_while_it_is_moved_is_not_copied(self):
         mover, ender = (slack_report._Closing(slack_report._SlackClient(
             TOKEN, self.slack.url, 5.0), '4242') for _ in range(2))
