@@ -2246,6 +2246,7 @@ _END_READS = 3  # reads a run's end may make for its sweep, 429s included
 _SETTLE = 3.0  # seconds after its result an ending run reads the sweep
 _LOOK_AGAIN = (1.0, 3.0)  # seconds before the other tasks look again
 _CLOSING_LAG = 5.0  # seconds the closing follows a run's silence
+_CLOSING_WAIT = 60.0  # after every run ended: the last sums up meanwhile
 _NOTICE_AFTER = 600.0  # seconds a notice of tasks not reported waits
 # A card's shape: a type (str, finite numbers), a list, a tuple (exactly
 # those), a dict (those keys, or '*': any). One builder (_bounded) writes
@@ -2400,12 +2401,14 @@ class _View(object):
     def closing(self):
         """What Slack is to post if no run closes the sweep: (when, the
         cards then, whether it is a notice). The summary once the runs still
-        training count as silent; a notice, not before _NOTICE_AFTER, where
-        tasks are missing or a run's silence has no date."""
+        training count as silent (_CLOSING_WAIT from now if none is); a
+        notice, not before _NOTICE_AFTER, where tasks are missing or a run's
+        silence has no date."""
         notice = bool(self.missing) or not all(
             c['due'] for c in self.training)
         at = max([c['due'] + _CLOSING_LAG for c in self.training] + [
-            time.time() + _NOTICE_AFTER] * notice)
+            time.time() + _NOTICE_AFTER] * notice + [
+                time.time() + _CLOSING_WAIT] * (not self.training))
         return at, [dict(c, status='silent') if c['due'] and c in
                     self.training else c for c in self.cards], notice
 
@@ -2660,29 +2663,32 @@ class _Sweep(object):
         return False
 
     def _decide(self, mentions, link):
-        # Runs ending with this one post meanwhile: one read finds the newest.
+        # Runs ending with this one post meanwhile: one read finds the newest
+        # (read once: a retry goes on from it, within the end's reads).
         self._worker.wait(max(0.0, self._settled - time.monotonic()))
-        view = self._decided or self.anchor.read()
-        if view.summary and not self._decided:  # in it if it came later
-            if float(view.summary) > float(self._result.ts):
-                return True
-            # Else a later life, or a late task: the summary, brought up to
-            # date in place (an edit does not notify: the run tells).
-            self._summary = _Posted(self._client, self.anchor.posted.channel,
-                                    view.summary)
-            self._decided, self._pictured = view, True
+        view = self._decided = self._decided or self.anchor.read()
+        if view.summary and float(view.summary) > float(self._result.ts):
+            return True  # it tells of this run
+        if view.summary:  # a later life, or a late task: the summary is
+            self._update(view, mentions, link)  # brought up to date, and
+            return False  # the run tells its news (an edit does not notify)
+        newest = view.newest == self._result.ts
+        if newest and view.complete:
             self.sum_up(view, mentions, link)
-            return False
-        if view.newest != self._result.ts:
-            return True  # the run with a newer result decides
-        if not view.complete:
-            self._defer(view, mentions, link)
-            if self.anchor.read().newest != self._result.ts:
-                self._closing.cancel(self.anchor.posted.channel)
             return True
-        self._decided = view
-        self.sum_up(view, mentions, link)
+        # The closing, whoever ends: if no run sums the sweep up (the one
+        # with the newest result, or a later one), Slack does.
+        self._defer(view, mentions, link, newest)
+        if self.anchor.read().summary:  # came meanwhile, maybe before the
+            self._closing.cancel(self.anchor.posted.channel)  # closing
         return True
+
+    def _update(self, view, mentions, link):
+        """Bring the summary posted already up to date, in place."""
+        self._summary = self._summary or _Posted(
+            self._client, self.anchor.posted.channel, view.summary)
+        self._pictured = True  # its picture stays
+        self.sum_up(view, mentions, link)
 
     def _enter(self, card, channel):
         """Join the group; post or refresh the entry: whether it changed."""
@@ -2706,13 +2712,15 @@ class _Sweep(object):
         self.entry, self._result = (_Posted(self._client, channel, None,
                                             thread=ts) for _ in 'er')
 
-    def _defer(self, view, mentions, link):
-        """Schedule the closing ``view`` calls for; show it in the anchor."""
+    def _defer(self, view, mentions, link, shown=True):
+        """Schedule the closing ``view`` calls for; if ``shown``, show it in
+        the anchor."""
         at, cards, notice = view.closing()
         self._closing.schedule(self.anchor.posted.channel, _summary(
             self.group, cards, view.missing, mentions, link, notice), at)
-        self.anchor.show(_anchor_text(self.group, self.size, view, link,
-                                      (at, notice)))
+        if shown:
+            self.anchor.show(_anchor_text(self.group, self.size, view, link,
+                                          (at, notice)))
 
     def sum_up(self, view, mentions, link):
         """The summary (it notifies), the anchor leading to it and off the
