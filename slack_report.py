@@ -2212,12 +2212,9 @@ class _Posted(object):
         self.unsure = None
 
     def reply(self, text, broadcast, method='chat.postMessage', **params):
-        """Post (or schedule) ``text`` in the thread, ``broadcast`` or not;
-        before the first post, in the channel."""
-        params.update(channel=self.channel, text=text)
-        if self.ts is not None:
-            params['thread_ts'] = self.ts
-        if broadcast and self.ts is not None:
+        """Post (or schedule) ``text`` in the thread, ``broadcast`` or not."""
+        params.update(channel=self.channel, thread_ts=self.ts, text=text)
+        if broadcast:
             params['reply_broadcast'] = 'true'
         return self._client.call(method, **params)
 
@@ -2544,11 +2541,15 @@ class _Closing(object):
         self._id = None  # the one this run scheduled
 
     def schedule(self, channel, text, at):
-        """Replace the group's closings by ``text``, posted at ``at``."""
+        """Replace the group's closings by ``text``, posted at ``at``. Runs
+        ending together may each have scheduled one: the latest stays."""
         self.cancel(channel, everyone=True)
         self._id = self._client.call(
             'chat.scheduleMessage', channel=channel, post_at=int(at),
             text=text)['scheduled_message_id']
+        for message in sorted(self._pending(channel), key=lambda m: (
+                m['post_at'], m['id']))[:-1]:
+            self._delete(channel, message['id'])
 
     def postpone(self, channel, at):
         """A run still reporting: its silence is no nearer than ``at``. The
@@ -2618,15 +2619,17 @@ class _Sweep(object):
 
     def follow(self, card, channel, mentions):
         """While the run reports: join, post or refresh its entry; once its
-        report is out, show it in the anchor (and in the closing, if a run
-        has ended); later, push the closing back as the entry moves."""
+        report is out, show it in the anchor and in the closing (which Slack
+        posts if every run dies; shown once a run has ended); later, push
+        the closing back as the entry moves."""
         with self._or_alone(later=True):
             moved = self._enter(card, channel)
             if card['report'] and not self._announced:
                 view, link = self.anchor.read(), self.link()
-                if view.newest and not view.summary:
-                    self._defer(view, mentions, link)
-                elif not view.summary:
+                shown = bool(self.size and view.newest)  # with the closing
+                if self.size and not view.summary:
+                    self._defer(view, mentions, link, shown)
+                if not (view.summary or shown):
                     self.anchor.show(_anchor_text(self.group, self.size,
                                                   view, link))
                 self._announced = True
@@ -2775,16 +2778,12 @@ class _Switch(object):
     a random point of the next (runs started together spread out).
     """
 
-    def __init__(self, client, warn, stale_after, scheduled, resumed,
-                 early=False):
+    def __init__(self, client, warn, stale_after, scheduled, resumed):
         self._client = client
         self._warn = warn
         self._stale_after = stale_after
         self.id, self.at, self._kind = scheduled, None, None
-        # In a sweep, the reply comes before the report's first post (in
-        # the channel, then moved into the thread): a run killed at once is
-        # told, as its entry tells the sweep.
-        self._early, self._in_thread = early, resumed
+        self._thread = None  # where it is: the report's, or the sweep's
         self._retired = []  # scheduled replies to delete
         self._last_seen, self._longest_gap = None, 0.0  # for 'auto'
         # A resumed run's killed predecessor may have moved its reply after
@@ -2812,16 +2811,17 @@ class _Switch(object):
             return float(self.at or 0.0)
         return state.time + 2 * margin
 
-    def keep(self, posted, state, margin, message, user_ids):
-        """Schedule the reply in ``posted``'s thread, unless it fits."""
-        if not margin or self._stale_after is None or (
-                posted.ts is None and not self._early) or (
-                    self._kind == state.kind and self.at and self._in_thread
-                    == bool(posted.ts) and self.at >= state.time + margin):
+    def keep(self, posted, state, margin, message, user_ids, thread=None):
+        """Schedule the reply in ``posted``'s thread (or in ``thread``, the
+        sweep's, before the first post), unless it fits."""
+        thread = thread if posted.ts is None else posted
+        if not margin or self._stale_after is None or thread is None or (
+                self._kind == state.kind and self.at and self._thread ==
+                thread.ts and self.at >= state.time + margin):
             return
         post_at = int(math.ceil(state.time + margin * (1 + random.random())))
         try:
-            answer = posted.reply(*message.reply(
+            answer = thread.reply(*message.reply(
                 state, user_ids, post_at - margin, posted.ts),
                 post_at=post_at, method='chat.scheduleMessage')
         except _SlackError as error:
@@ -2838,7 +2838,7 @@ class _Switch(object):
             return
         self.retire()
         self.id, self.at = answer['scheduled_message_id'], post_at
-        self._kind, self._in_thread = state.kind, bool(posted.ts)
+        self._kind, self._thread = state.kind, thread.ts
         self.drop(posted.channel)
 
     def seek(self, posted):
@@ -2861,7 +2861,7 @@ class _Switch(object):
     def take(self, scheduled):
         """Go on in an earlier life's thread: its replies go, once moved."""
         self.retire()
-        self.id, self._in_thread, self._seek = scheduled, True, True
+        self.id, self._seek = scheduled, True
 
     def drop(self, channel, finishing=False):
         """Delete the retired replies; a busy Slack leaves them for later
@@ -3059,8 +3059,10 @@ class _Finale(object):
         """Bring Slack to the final ``state`` (raises what failed)."""
         self._spread()
         mentions = self._message.mentions(user_ids)
-        if self._sweeping():  # the result first, on every path: the final
-            self._finish(card)  # update waits behind every run's
+        # The result first, on every path (the final update waits behind
+        # every run's); but an end Slack never answered has two tries only.
+        if self._sweeping() and self._client.answered:
+            self._finish(card)
         self._posted.show(text, metadata=self._message.metadata and (
             _RUN, _placed(card, self._posted, self._switch)), notifies=bool(
                 mentions) and not quiet and all(m in text for m in mentions))
@@ -3104,8 +3106,7 @@ class _Sender(object):
                                        plot)
         self._posted = _Posted(client, learned.channel, learned.ts)
         self._switch = _Switch(client, self.warn, stale_after,
-                               learned.switch, learned.ts is not None,
-                               early=bool(group))
+                               learned.switch, learned.ts is not None)
         self._pacing = _Pacing(min_interval, client.timeout)
         self._control = _Control(client, self.warn, control, group and size)
         self._alarms = _Alarms(client, handed, learned.ts is not None,
@@ -3209,7 +3210,10 @@ class _Sender(object):
         if sweep:  # first: a run killed at once counts
             sweep.enter(_placed(*where), self._posted.channel)
         keep = (self._posted, state, margin, self._message, self._user_ids)
-        self._switch.keep(*keep)  # first: it names the newest status
+        # First: it names the newest status; before the first post, in the
+        # sweep's thread (beside the entry: a run killed at once is told).
+        self._switch.keep(*keep, thread=sweep.anchor.posted if sweep
+                          else None)
         self._posted.show(text, metadata=self._message.metadata and (
             _RUN, _placed(*where)))
         self._switch.keep(*keep)  # after a first post: in its thread
