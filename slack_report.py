@@ -1636,7 +1636,8 @@ class _Columns(object):
         return columns
 
 
-# A sweep, from its runs' cards (checked when read back, escaped here).
+# A sweep, from its runs' cards (checked when read back, escaped here);
+# its protocol is told where its messages are (before _RUN).
 _ENDED = ('completed', 'stopped', 'failed', 'interrupted', 'terminated',
           'silent')
 _STATUSES = ('started', 'training') + _ENDED
@@ -2233,6 +2234,43 @@ class _Posted(object):
         self.channel, self.ts, self._shown = channel, ts, None
 
 
+# A sweep's protocol. Its messages, all this bot's (no other's count):
+# - the anchor (metadata: group, size, and once over the summary's ts):
+#   posted by the first task that finds none, pinned while the sweep runs;
+#   a run that then sees an older one deletes its own.
+# - entries, in the anchor's thread (metadata: the run's card): a run's
+#   first message, before its report, kept fresh as its status and the
+#   date it counts as silent move (``due``).
+# - results, in the thread: a run's final card, the first thing its end
+#   posts (a later life of the task posts its own).
+# - silence replies, scheduled by each run: in the anchor's thread until
+#   its report is out, then in the report's thread, ``due`` at the latest;
+#   Slack posts one if the run stops reporting; its end deletes it.
+# - the closing, scheduled (text only): the summary, the runs still
+#   training counted as silent, or a notice while tasks have not reported.
+#   Set by each run's first report and by each ending run from the thread
+#   it read (of those ending together the latest stays), pushed back by
+#   runs still reporting, deleted once the summary is out.
+# - the summary (metadata: group): posted once, by the run whose result
+#   is the newest once every task has ended or gone silent; brought up to
+#   date in place if a task's later life ends after it.
+# Order for one run: entry, silence reply, report, entry (with the link),
+# [closing], reports..., result, final report, its mention if it did not
+# complete, then the closing or the summary. From any prefix a reader
+# concludes: no entry, the task has not reported (the notice names it);
+# an entry, it trains until ``due``, then it is silent (and so is its
+# message's thread); a result, it ended as that says; a summary's ts in
+# the anchor, the sweep is over. A run killed between two calls leaves a
+# prefix: its silence reply tells it, and the closing sums the sweep up.
+# Invariants, for a sweep of known size: one summary (the closing, or the
+# summary that replaces it); every run that posted an entry in it, as its
+# result says, else silent; the summary notifies once, a run that did not
+# complete once more on its own, a completed or stopped one only through
+# the summary. Where it cannot: a run killed between its result and its
+# final report reads [Training] with its silence reply while the summary
+# tells its result; a run whose end cannot read the thread (_END_READS)
+# tells its own end, as a run alone does.
+#
 # Reading the channel back, where anyone may write: only this bot's own
 # messages count, with a known event type and a payload of the right shape.
 _RUN, _ANCHOR, _ENTRY, _RESULT, _SUMMARY = (
