@@ -2592,13 +2592,15 @@ class _Closing(object):
     def postpone(self, channel, at):
         """A run still reporting: its silence is no nearer than ``at``. The
         copy goes first (a run killed meanwhile leaves a closing), and goes
-        too if the original was gone: replaced by an ending run's, or out."""
+        too if the original was gone (replaced by an ending run's, or out)
+        and another is pending (an ending run's may have kept the copy)."""
         for message in self._pending(channel):
             if message['post_at'] < at:
                 copy = self._client.call(
                     'chat.scheduleMessage', channel=channel, post_at=int(at),
                     text=message['text'])['scheduled_message_id']
-                if not self._delete(channel, message['id']):
+                if not self._delete(channel, message['id']) and any(
+                        m['id'] != copy for m in self._pending(channel)):
                     self._delete(channel, copy)
 
     def cancel(self, channel, everyone=False):
@@ -3093,13 +3095,14 @@ class _Finale(object):
         self._spread, self._warn = spread, warn
         self._pictured = not plot
 
-    def run(self, state, text, card, quiet, user_ids):
-        """Bring Slack to the final ``state`` (raises what failed)."""
+    def run(self, state, text, card, quiet, user_ids, reached):
+        """Bring Slack to the final ``state`` (raises what failed); unless
+        ``reached``, Slack failed to answer every call so far."""
         self._spread()
         mentions = self._message.mentions(user_ids)
         # The result first, on every path (the final update waits behind
         # every run's); but an end Slack never answered has two tries only.
-        if self._sweeping() and self._client.answered:
+        if self._sweeping() and reached:
             self._finish(card)
         self._posted.show(text, metadata=self._message.metadata and (
             _RUN, _placed(card, self._posted, self._switch)), notifies=bool(
@@ -3241,7 +3244,8 @@ class _Sender(object):
         self._alarms.send(self._posted, self._message.mentions(
             self._user_ids), final)
         if final:
-            self._finale.run(state, text, card, quiet, self._user_ids)
+            self._finale.run(state, text, card, quiet, self._user_ids,
+                             self._unreached is None)
             self._settled = True
             return True
         where = (card, self._posted, self._switch, state, margin)
