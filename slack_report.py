@@ -2652,9 +2652,10 @@ class _Sweep(object):
 
     def enter(self, card, channel):
         """Before the run's first report: its entry. A failure that passes
-        holds the report back: a run counts from its first message."""
+        holds the report back (a run counts from its first message), once
+        Slack has answered: a run it never did tries its report too."""
         if self.entry is None:
-            with self._or_alone(later=False):
+            with self._or_alone(later=not self._client.answered):
                 self._enter(card, channel)
 
     def follow(self, card, channel, mentions):
