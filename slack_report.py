@@ -2654,9 +2654,13 @@ class _Sweep(object):
         """Before the run's first report: its entry. A failure that passes
         holds the report back (a run counts from its first message), once
         Slack has answered: a run it never did tries its report too."""
-        if self.entry is None:
-            with self._or_alone(later=not self._client.answered):
-                self._enter(card, channel)
+        try:
+            with self._or_alone(later=False):
+                if self.entry is None:
+                    self._enter(card, channel)
+        except _SlackError as error:
+            if self._client.answered or error.kind != 'retry':
+                raise
 
     def follow(self, card, channel, mentions):
         """While the run reports: join, post or refresh its entry; once its
