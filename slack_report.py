@@ -2646,6 +2646,7 @@ class _Sweep(object):
         self.entry = self._result = self._summary = None  # once joined
         self._announced = False  # the anchor has shown this run
         self._decided = self._told = None  # once known, for retries
+        self._deferred = False  # the end's closing is set
         self._settled = 0.0  # time.monotonic() _SETTLE after the result
         self._pictured = not plot
         self.on = True  # off: this run reports alone
@@ -2725,8 +2726,11 @@ class _Sweep(object):
             self.sum_up(view, mentions, link)
             return True
         # The closing, whoever ends: if no run sums the sweep up (the one
-        # with the newest result, or a later one), Slack does.
-        self._defer(view, mentions, link, newest)
+        # with the newest result, or a later one), Slack does. Once, however
+        # often the end is retried.
+        if not self._deferred:
+            self._defer(view, mentions, link, newest)
+            self._deferred = True
         if self.anchor.read().summary:  # came meanwhile, maybe before the
             self._closing.cancel(self.anchor.posted.channel)  # closing
         return True
