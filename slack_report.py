@@ -2558,8 +2558,9 @@ class _Anchor(object):
                 self._unpinnable(error)
 
     def _unpinnable(self, error):
-        """Pins are optional: without them, warn once."""
-        if error.kind in _TRANSIENT:
+        """Pins are optional: without them, warn once (an end out of reads
+        has them still)."""
+        if error.kind in _TRANSIENT or error.error == 'read_budget':
             raise error
         self._pins = False
         self._warn('pins', 'sweep %s cannot pin its anchor (%s): %s. '
