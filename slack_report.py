@@ -2882,6 +2882,8 @@ class _Switch(object):
             if error.kind != 'fatal':
                 self._warn(error.cause, 'Slack call failed (%s); retrying '
                            'at a later report' % error.error)
+                if error.kind == 'retry' and posted.ts:  # unanswered, it
+                    self._seek = True  # may be scheduled all the same
             else:
                 self._warn('switch', 'cannot schedule the reply that tells '
                            'if this run goes silent (%s): %s'
@@ -2896,7 +2898,8 @@ class _Switch(object):
         self.drop(posted.channel)
 
     def seek(self, posted):
-        """Once, if resumed: retire the replies marked for its thread."""
+        """Once, if resumed (or a reply may have been scheduled unanswered):
+        retire the replies marked for its thread."""
         if not self._seek:
             return
         mark = _marker(posted.ts)
