@@ -2633,23 +2633,19 @@ class _Sweep(object):
     """This run's place in its group, a sweep of ``size`` runs if known.
 
     Its entry in the anchor's thread comes first, before its report, and is
-    kept fresh; its result comes at the end. The thread alone tells the
-    sweep. The run whose result is the newest reads after posting it, so it
-    sees every earlier one: it sums the sweep up once all tasks have ended,
-    else schedules the closing, which runs still reporting push back.
+    kept fresh; its result comes first at the end. The thread alone tells
+    the sweep; how it ends, the _Closer decides.
     """
 
     def __init__(self, client, worker, group, size, plot=True):
         self._client, self._worker = client, worker
         self.group, self.size = group, size
         self.anchor = _Anchor(client, group, size, worker.warn)
-        self._closing = _Closing(client, group)
-        self.entry = self._result = self._summary = None  # once joined
+        self.closer = _Closer(client, self.anchor, group, size, plot)
+        self.entry = self._result = None  # once joined
         self._announced = False  # the anchor has shown this run
-        self._decided = self._told = None  # once known, for retries
-        self._deferred = False  # the end's closing is set
+        self._told = None  # once known, for retries
         self._settled = 0.0  # time.monotonic() _SETTLE after the result
-        self._pictured = not plot
         self.on = True  # off: this run reports alone
 
     def enter(self, card, channel):
@@ -2675,14 +2671,13 @@ class _Sweep(object):
                 view, link = self.anchor.read(), self.link()
                 shown = bool(self.size and view.newest)  # with the closing
                 if self.size and not view.summary:
-                    self._defer(view, mentions, link, shown)
+                    self.closer.defer(view, mentions, link, shown)
                 if not (view.summary or shown):
                     self.anchor.show(_anchor_text(self.group, self.size,
                                                   view, link))
                 self._announced = True
             elif moved and self._announced and self.size:
-                self._closing.postpone(self.anchor.posted.channel,
-                                       card['due'] + _CLOSING_LAG)
+                self.closer.postpone(card['due'] + _CLOSING_LAG)
 
     def earlier(self, card, channel):
         """For a task started again: its earlier life's report, if the
@@ -2704,48 +2699,17 @@ class _Sweep(object):
                 self._settled = time.monotonic() + _SETTLE
 
     def decide(self, mentions):
-        """For the run with the newest result, the summary or the closing.
-        Whether a summary tells of this run."""
+        """Once the result is out: the summary or the closing. Whether a
+        summary tells of this run."""
         with self._or_alone(later=False):
             if self._told is None:  # decided once
-                self._told = self._decide(mentions, self.link())
+                # Runs ending with this one post meanwhile: one read finds
+                # the newest.
+                self._worker.wait(max(0.0, self._settled - time.monotonic()))
+                self._told = self.closer.decide(self._result.ts, mentions,
+                                                self.link())
             return self._told
         return False
-
-    def _decide(self, mentions, link):
-        # Runs ending with this one post meanwhile: one read finds the newest
-        # (read once: a retry goes on from it, within the end's reads).
-        self._worker.wait(max(0.0, self._settled - time.monotonic()))
-        view = self._decided = self._decided or self.anchor.read()
-        if view.summary and float(view.summary) > float(self._result.ts):
-            return True  # it tells of this run
-        if view.summary:  # a later life, or a late task: the summary is
-            self._update(view, mentions, link)  # brought up to date, and
-            return False  # the run tells its news (an edit does not notify)
-        newest = view.newest == self._result.ts
-        if newest and view.complete:
-            self.sum_up(view, mentions, link)
-            return True
-        # The closing, whoever ends: if no run sums the sweep up (the one
-        # with the newest result, or a later one), Slack does. Once, however
-        # often the end is retried.
-        if not self._deferred:
-            self._defer(view, mentions, link, newest)
-            self._deferred = True
-        try:
-            if self.anchor.read().summary:  # came meanwhile, maybe before
-                self._closing.cancel(self.anchor.posted.channel)  # it
-        except _SlackError as error:  # no read left: a summary posted
-            if error.error != 'read_budget':  # later takes the closing
-                raise
-        return True
-
-    def _update(self, view, mentions, link):
-        """Bring the summary posted already up to date, in place."""
-        self._summary = self._summary or _Posted(
-            self._client, self.anchor.posted.channel, view.summary)
-        self._pictured = True  # its picture stays
-        self.sum_up(view, mentions, link)
 
     def _enter(self, card, channel):
         """Join the group; post or refresh the entry: whether it changed."""
@@ -2769,35 +2733,6 @@ class _Sweep(object):
         self.entry, self._result = (_Posted(self._client, channel, None,
                                             thread=ts) for _ in 'er')
 
-    def _defer(self, view, mentions, link, shown=True):
-        """Schedule the closing ``view`` calls for; if ``shown``, show it in
-        the anchor."""
-        at, cards, notice = view.closing()
-        self._closing.schedule(self.anchor.posted.channel, _summary(
-            self.group, cards, view.missing, mentions, link, notice), at)
-        if shown:
-            self.anchor.show(_anchor_text(self.group, self.size, view, link,
-                                          (at, notice)))
-
-    def sum_up(self, view, mentions, link):
-        """The summary (it notifies), the anchor leading to it and off the
-        pins, the closing off the schedule; then the curves."""
-        self._summary = self._summary or _Posted(
-            self._client, self.anchor.posted.channel, None)
-        self._summary.show(_summary(self.group, view.cards, view.missing,
-                                    mentions, link),
-                           metadata=(_SUMMARY, {'group': self.group}))
-        self.anchor.show(_anchor_text(self.group, self.size, link=link,
-                                      summary=self._summary.ts),
-                         summary=self._summary.ts)
-        self.anchor.unpin()
-        self._closing.cancel(self._summary.channel, everyone=True)
-        picture = None if self._pictured else _sweep_picture(view.cards)
-        if picture:
-            self._client.upload(self._summary.channel, self._summary.ts,
-                                'sweep.png', 'Sweep curves', picture)
-        self._pictured = True
-
     def link(self):
         return _linker(self._client.identity().get('url'),
                        self.anchor.posted.channel)
@@ -2817,6 +2752,88 @@ class _Sweep(object):
             self.on = False
             _cannot_read(self._worker.warn, error, 'the sweep %s cannot go '
                          'on' % self.group, 'group=False')
+
+
+class _Closer(object):
+    """How a sweep ends: the closing that Slack posts if no run sums the
+    sweep up, and the summary, by the run whose result is the newest once
+    all tasks have ended (it reads after posting it, so it sees every
+    earlier one)."""
+
+    def __init__(self, client, anchor, group, size, plot):
+        self._client, self._anchor = client, anchor
+        self._group, self._size = group, size
+        self._closing = _Closing(client, group)
+        self._summary = self._decided = None  # the summary; the end's view
+        self._deferred = False  # the end's closing is set
+        self._pictured = not plot
+
+    def decide(self, result, mentions, link):
+        """For the run whose result is at ``result`` (a ts): the summary,
+        else the closing. Whether a summary tells of the run. The thread is
+        read once: a retry goes on from it, within the end's reads."""
+        view = self._decided = self._decided or self._anchor.read()
+        if view.summary and float(view.summary) > float(result):
+            return True  # it tells of this run
+        if view.summary:  # a later life, or a late task: the summary is
+            self._update(view, mentions, link)  # brought up to date, and
+            return False  # the run tells its news (an edit does not notify)
+        newest = view.newest == result
+        if newest and view.complete:
+            self.sum_up(view, mentions, link)
+            return True
+        # The closing, whoever ends: if no run sums the sweep up (the one
+        # with the newest result, or a later one), Slack does.
+        if not self._deferred:
+            self.defer(view, mentions, link, newest)
+            self._deferred = True
+        try:
+            if self._anchor.read().summary:  # came meanwhile, maybe before
+                self._closing.cancel(self._anchor.posted.channel)  # it
+        except _SlackError as error:  # no read left: a summary posted
+            if error.error != 'read_budget':  # later takes the closing
+                raise
+        return True
+
+    def _update(self, view, mentions, link):
+        """Bring the summary posted already up to date, in place."""
+        self._summary = self._summary or _Posted(
+            self._client, self._anchor.posted.channel, view.summary)
+        self._pictured = True  # its picture stays
+        self.sum_up(view, mentions, link)
+
+    def defer(self, view, mentions, link, shown=True):
+        """Schedule the closing ``view`` calls for; if ``shown``, show it in
+        the anchor."""
+        at, cards, notice = view.closing()
+        self._closing.schedule(self._anchor.posted.channel, _summary(
+            self._group, cards, view.missing, mentions, link, notice), at)
+        if shown:
+            self._anchor.show(_anchor_text(self._group, self._size, view,
+                                           link, (at, notice)))
+
+    def postpone(self, at):
+        """A run still reporting: the closing no earlier than ``at``."""
+        self._closing.postpone(self._anchor.posted.channel, at)
+
+    def sum_up(self, view, mentions, link):
+        """The summary (it notifies), the anchor leading to it and off the
+        pins, the closing off the schedule; then the curves."""
+        self._summary = self._summary or _Posted(
+            self._client, self._anchor.posted.channel, None)
+        self._summary.show(_summary(self._group, view.cards, view.missing,
+                                    mentions, link),
+                           metadata=(_SUMMARY, {'group': self._group}))
+        self._anchor.show(_anchor_text(self._group, self._size, link=link,
+                                       summary=self._summary.ts),
+                          summary=self._summary.ts)
+        self._anchor.unpin()
+        self._closing.cancel(self._summary.channel, everyone=True)
+        picture = None if self._pictured else _sweep_picture(view.cards)
+        if picture:
+            self._client.upload(self._summary.channel, self._summary.ts,
+                                'sweep.png', 'Sweep curves', picture)
+        self._pictured = True
 
 
 # stale_after='auto': how long without a report means the run died or hangs.
@@ -3173,17 +3190,13 @@ class _Sender(object):
                                self._sweeping, self._spread, self.warn, plot)
         self._user_ids = self._unreached = None
         self._settled = False  # the end is out, or a warning said why not
-        self._resuming = None  # a snapshot loaded once the report started
-        # Slurm started this array task again (requeued): its earlier life's
-        # message, if its sweep tells it, is this run's.
-        self._requeued = bool(group) and learned.ts is None and os.environ.get(
-            'SLURM_RESTART_COUNT', '0') not in ('', '0')
+        self._lives = _Lives(client, self._posted, self._switch,
+                             bool(group) and learned.ts is None)
         self.learned = learned
 
     def resume(self, learned):
-        """A snapshot loaded after the report started (``autoload``): its
-        message, an earlier life's, is this run's."""
-        self._resuming = learned
+        """A snapshot loaded after the report started (``autoload``)."""
+        self._lives.loaded = learned
         self._worker.again()
 
     def hurry(self, seconds):
@@ -3214,34 +3227,8 @@ class _Sender(object):
                                 bool(sweep and sweep.size),
                                 self._control.command)
 
-    def _take_over(self):
-        """Go on with the message of the snapshot loaded meanwhile; the one
-        this life posted goes."""
-        learned = self._resuming
-        if learned.ts and learned.ts != self._posted.ts:
-            if self._posted.ts:
-                try:
-                    self._client.call('chat.delete', ts=self._posted.ts,
-                                      channel=self._posted.channel)
-                except _SlackError as error:  # else gone already
-                    if error.kind in _TRANSIENT:
-                        raise
-            self._posted.take(learned.channel, learned.ts)
-            self._switch.take(learned.switch)
-        self._resuming = None
-
-    def _go_on(self, sweep, card):
-        """A requeued task: on with its earlier life's message."""
-        ts = sweep.earlier(card, self._posted.channel)
-        if ts and self._posted.ts is None:
-            self._posted.take(sweep.anchor.posted.channel, ts)
-            self._switch.take(None)
-        self._requeued = False
-
     def _step(self, state):
         """Bring Slack to ``state``; True once a final one is all out."""
-        if self._resuming is not None:
-            self._take_over()
         final = state.kind in _ENDINGS
         if final and self._client.reads_left is None:  # the end's reads
             self._client.reads_left = _END_READS
@@ -3254,8 +3241,7 @@ class _Sender(object):
         quiet = state.kind in _TOLD_BY_SWEEP and bool(sweep and sweep.size)
         text = self._message.render(state, self._user_ids, quiet)
         card = dict(self._message.card(state), alerts=self._alarms.keys)
-        if self._requeued and sweep:
-            self._go_on(sweep, card)
+        self._lives.go_on(sweep, card)  # a task's later life
         self._posted.adopt(card['run'])  # if a first post went unanswered
         self._control.answer(self._posted, state.answers)
         self._alarms.send(self._posted, self._message.mentions(
@@ -3265,26 +3251,30 @@ class _Sender(object):
                              self._unreached is None)
             self._settled = True
             return True
-        where = (card, self._posted, self._switch, state, margin)
-        if sweep:  # first: a run killed at once counts
-            sweep.enter(_placed(*where), self._posted.channel)
-        keep = (self._posted, state, margin, self._message, self._user_ids)
-        # First: it names the newest status; before the first post, in the
-        # sweep's thread (beside the entry: a run killed at once is told).
-        self._switch.keep(*keep, thread=sweep.anchor.posted if sweep
-                          else None)
-        self._posted.show(text, metadata=self._message.metadata and (
-            _RUN, _placed(*where)))
-        self._switch.keep(*keep)  # after a first post: in its thread
-        if sweep:  # where the report now is, when the moved reply is due
-            sweep.follow(_placed(*where), self._posted.channel,
-                         self._message.mentions(self._user_ids))
+        self._show(state, text, card, margin, sweep)
         self._pacing.succeeded()
         # Back by the time the switch must move if reports go on, so that it
         # posts only if none came for stale_after.
         self._rest(min(self._pacing.interval, max(
             0.0, self._switch.due(margin) - time.time())))
         return False
+
+    def _show(self, state, text, card, margin, sweep):
+        """The report with its entry first, if in a sweep (a run killed at
+        once counts), and its silence reply (before the first post, in the
+        sweep's thread: a run killed at once is told)."""
+        where = (card, self._posted, self._switch, state, margin)
+        if sweep:
+            sweep.enter(_placed(*where), self._posted.channel)
+        keep = (self._posted, state, margin, self._message, self._user_ids)
+        self._switch.keep(*keep, thread=sweep.anchor.posted if sweep
+                          else None)  # first: it names the newest status
+        self._posted.show(text, metadata=self._message.metadata and (
+            _RUN, _placed(*where)))
+        self._switch.keep(*keep)  # after a first post: in its thread
+        if sweep:  # where the report now is, when the moved reply is due
+            sweep.follow(_placed(*where), self._posted.channel,
+                         self._message.mentions(self._user_ids))
 
     def _rest(self, seconds, until_closed=True):
         """Wait ``seconds`` (not past the end; nor past ``close``, unless a
@@ -3337,6 +3327,44 @@ class _Sender(object):
                 return True
         self._worker.again()
         return False
+
+
+class _Lives(object):
+    """A task's later life goes on in its earlier life's message: the one a
+    snapshot ``loaded`` after the report started carries (``autoload``),
+    or, for an array task Slurm started again (requeued, in a sweep), the
+    one its sweep's thread tells."""
+
+    def __init__(self, client, posted, switch, sweeping):
+        self._client, self._posted, self._switch = client, posted, switch
+        self._requeued = sweeping and os.environ.get(
+            'SLURM_RESTART_COUNT', '0') not in ('', '0')
+        self.loaded = None  # a snapshot's _Learned, from the training thread
+
+    def go_on(self, sweep, card):
+        """Before the next step: on with the earlier message, if any."""
+        loaded = self.loaded
+        if loaded is not None and loaded.ts and loaded.ts != self._posted.ts:
+            self._take(loaded.channel, loaded.ts, loaded.switch)
+        self.loaded = None
+        if self._requeued and sweep:
+            ts = sweep.earlier(card, self._posted.channel)
+            if ts and self._posted.ts is None:
+                self._take(sweep.anchor.posted.channel, ts, None)
+            self._requeued = False
+
+    def _take(self, channel, ts, switch):
+        """The message at ``ts`` is this run's: the one this life posted
+        meanwhile goes."""
+        if self._posted.ts:
+            try:
+                self._client.call('chat.delete', ts=self._posted.ts,
+                                  channel=self._posted.channel)
+            except _SlackError as error:  # else gone already
+                if error.kind in _TRANSIENT:
+                    raise
+        self._posted.take(channel, ts)
+        self._switch.take(switch)
 
 
 def _placed(card, posted, switch, state=None, margin=None):
@@ -3767,7 +3795,7 @@ def _summarize(group, post, token, channel, api_url):
             out.write(picture)
         print('\nThe picture: %s' % os.path.abspath(name))
     if post:
-        sweep.sum_up(view, [], sweep.link())
+        sweep.closer.sum_up(view, [], sweep.link())
         print('Posted.')
     return 0
 
