@@ -2277,6 +2277,8 @@ _RUN, _ANCHOR, _ENTRY, _RESULT, _SUMMARY = (
     'slack_report_run', 'slack_report_sweep', 'slack_report_entry',
     'slack_report_result', 'slack_report_summary')
 _PAGE, _WINDOW = 200, 3  # messages a read asks for; pages read without pins
+_THREAD_PAGE = 999  # replies a read of a thread asks for: Slack's most, so
+# that a thread flooded by others still reads within the end's reads
 _END_READS = 3  # reads a run's end may make for its sweep, 429s included
 _SETTLE = 3.0  # seconds after its result an ending run reads the sweep
 _LOOK_AGAIN = (1.0, 3.0)  # seconds before the other tasks look again
@@ -2390,7 +2392,8 @@ def _read(client, method, pages, **params):
     messages pinned), as lists."""
     pins = method == 'pins.list'
     if not pins:
-        params.update(limit=_PAGE, include_all_metadata='true')
+        params.update(limit=_THREAD_PAGE if method == 'conversations.'
+                      'replies' else _PAGE, include_all_metadata='true')
     for _, answer in zip(range(pages), client.pages(method, **params)):
         found = [item.get('message') for item in answer.get('items') or ()
                  if isinstance(item, dict)] if pins else answer.get(

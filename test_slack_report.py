@@ -3855,6 +3855,25 @@ class SweepTest(unittest.TestCase):
         self.assertEqual(len(told), 3, told)
         self.assertEqual(closings(slack), ([], []))
 
+    @classmethod
+    def scenario_flooded(cls, slack):
+        """A member floods the anchor's thread with 1,100 replies while
+        two tasks train."""
+        tasks, flag = start_tasks(cls.zygote, slack, range(2))
+        reported(slack, 2)
+        anchor = sweep_messages(slack, 'slack_report_sweep')[0]['ts']
+        for i in range(1100):
+            slack.post_as({'user': 'U0PERSON01'}, 'me too %d' % i,
+                          thread_ts=anchor)
+        return finish_tasks(tasks, flag)
+
+    def test_a_flooded_thread_still_closes_the_sweep(self):
+        slack, ended = self.play('flooded')
+        self.assert_ended(ended)
+        self.assertTrue(self.summary(slack)['text'].startswith(
+            'Sweep 4242: 2 runs: 2 completed\n'))
+        self.assertEqual(closings(slack), ([], []))
+
     def test_a_task_that_never_starts_is_named(self):
         slack, ended = self.play('never_started')
         self.assert_ended(ended)
