@@ -2462,15 +2462,20 @@ class _Anchor(object):
         self._client, self._warn = client, warn
         self._group, self._size = group, size
         self._pins = True  # until Slack says the token may not
+        self._over = False  # the anchor found leads to a summary
         self.posted = None  # the anchor, once found
 
-    def find(self, channel):
-        """Look for the anchor; whether found."""
+    def find(self, channel, deep=True):
+        """Look for the anchor; whether found. Unless the end is near
+        (not ``deep``), an anchor someone unpinned is looked for among the
+        newest pages too, and pinned again."""
         found = self._oldest(channel, 1)
         if found is None and self._pins:
             found = self._pinned(channel)
-        if found is None and not self._pins:
+        if found is None and (deep or not self._pins):
             found = self._oldest(channel, _WINDOW)
+            if found is not None and self._pins and deep and not self._over:
+                self._pin('pins.add', _Posted(self._client, channel, found))
         if found is not None:
             self.posted = _Posted(self._client, channel, found)
         return found is not None
@@ -2532,13 +2537,19 @@ class _Anchor(object):
                      max([c['size'] for c in cards] or [0]))
 
     def _oldest(self, channel, pages):
-        """The group's oldest anchor on the newest page that has one."""
+        """The group's oldest anchor on the newest page that has one (and
+        whether its sweep is over)."""
         for page in _read(self._client, 'conversations.history', pages,
                           channel=channel):
-            found = [m['ts'] for m in page if (_own(
-                self._client, m, _ANCHOR) or {}).get('group') == self._group]
+            found = []
+            for message in page:
+                anchor = _own(self._client, message, _ANCHOR) or {}
+                if anchor.get('group') == self._group:
+                    found.append((float(message['ts']), message['ts'],
+                                  bool(anchor.get('summary'))))
             if found:
-                return min(found, key=float)
+                _, ts, self._over = min(found)
+                return ts
         return None
 
     def _pinned(self, channel):
@@ -2726,8 +2737,9 @@ class _Sweep(object):
         the others once they have looked again a moment later."""
         first = not card['tasks'] or card['key'] == str(card['tasks'][0])
         named = not _CHANNEL_ID.fullmatch(channel or '')  # reads need the ID
-        if not (named or self.anchor.find(channel) or first or
-                self._worker.closing):
+        ending = self._worker.closing
+        if not (named or self.anchor.find(channel, not ending) or first or
+                ending):
             self._worker.wait(random.uniform(*_LOOK_AGAIN), until_closed=True)
             self.anchor.find(channel)
         if self.anchor.posted is None:
@@ -3781,7 +3793,7 @@ def _summarize(group, post, token, channel, api_url):
                                                      _, note: print(note)),
                    group, None)
     try:
-        view = sweep.anchor.find(connected[1]) and sweep.anchor.read()
+        view = sweep.anchor.find(connected[1], False) and sweep.anchor.read()
     except _SlackError as error:
         print(_failure('reading the channel', error))
         return 1

@@ -3874,6 +3874,30 @@ class SweepTest(unittest.TestCase):
             'Sweep 4242: 2 runs: 2 completed\n'))
         self.assertEqual(closings(slack), ([], []))
 
+    @classmethod
+    def scenario_unpinned(cls, slack):
+        """A member unpins the anchor while tasks 0 and 1 train; 300
+        messages later, task 2 starts."""
+        tasks, flag = start_tasks(cls.zygote, slack, range(2), 3)
+        reported(slack, 2)
+        with slack.lock:
+            slack.pins.clear()
+        for i in range(300):
+            slack.post_as({'user': 'U0PERSON01'}, 'chatter %d' % i)
+        more, _ = start_tasks(cls.zygote, slack, [2], 3, flag=flag)
+        reported(slack, 3)
+        pinned = set(slack.pins)
+        return pinned, finish_tasks(tasks + more, flag)
+
+    def test_an_unpinned_anchor_still_gathers_the_sweep(self):
+        slack, (pinned, ended) = self.play('unpinned')
+        self.assert_ended(ended)
+        anchors = sweep_messages(slack, 'slack_report_sweep')
+        self.assertEqual(len(anchors), 1)
+        self.assertEqual(pinned, {anchors[0]['ts']})  # pinned again
+        self.assertTrue(self.summary(slack)['text'].startswith(
+            'Sweep 4242: 3 runs: 3 completed\n'))
+
     def test_a_task_that_never_starts_is_named(self):
         slack, ended = self.play('never_started')
         self.assert_ended(ended)
