@@ -2664,14 +2664,16 @@ class _Sweep(object):
 
     def enter(self, card, channel):
         """Before the run's first report: its entry. A failure that passes
-        holds the report back (a run counts from its first message), once
-        Slack has answered: a run it never did tries its report too."""
+        holds the report back (a run counts from its first message); but
+        if the run ends meanwhile and Slack never answered, its report is
+        tried: the end gives such a run two tries only."""
         try:
             with self._or_alone(later=False):
                 if self.entry is None:
                     self._enter(card, channel)
         except _SlackError as error:
-            if self._client.answered or error.kind != 'retry':
+            if self._client.answered or error.kind != 'retry' or not (
+                    self._worker.closing):
                 raise
 
     def follow(self, card, channel, mentions):
