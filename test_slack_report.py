@@ -4106,6 +4106,25 @@ class SweepAloneTest(SlackTestCase):
         self.assertEqual([p['text'][:8] for p, _ in  # no silence reply
                           self.slack.scheduled.values()], ['Sweep 77'])
 
+    def test_a_card_that_cannot_be_read_still_counts_as_a_run(self):
+        anchor = self.slack.post_as(FakeSlack.BOT, 'Sweep g (2 tasks): x', {
+            'event_type': 'slack_report_sweep', 'event_payload': {
+                'group': 'g', 'size': 2, 'summary': ''}})
+        card = dict(run='r1', key='', group='g', status='completed',
+                    host='h' * 300, args=['--x'] * 70, new_field=1,
+                    entries={'e%02d' % i: {} for i in range(40)})
+        for payload in (card, dict(card, run='r2', group='other')):
+            self.slack.post_as(FakeSlack.BOT, 'done', {
+                'event_type': 'slack_report_result',
+                'event_payload': payload}, thread_ts=anchor)
+        sweep = slack_report._Anchor(slack_report._SlackClient(
+            TOKEN, self.slack.url, 5.0), 'g', 2, lambda *_: None)
+        self.assertTrue(sweep.find(CHANNEL_ID))
+        view = sweep.read()  # another version's card, or one cut short:
+        self.assertEqual([(c['run'], c['status'], c['host'], c['args'])
+                          for c in view.cards], [('r1', 'completed', '', [])])
+        self.assertEqual(view.missing, [''])
+
     def test_a_closing_replaced_while_it_is_moved_is_not_copied(self):
         mover, ender = (slack_report._Closing(slack_report._SlackClient(
             TOKEN, self.slack.url, 5.0), '4242') for _ in range(2))
