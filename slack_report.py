@@ -1643,7 +1643,7 @@ _ENDED = ('completed', 'stopped', 'failed', 'interrupted', 'terminated',
 _STATUSES = ('started', 'training') + _ENDED
 _LEADERS = 3  # runs a sweep's picture draws in colour; the rest in grey
 _NAMED = 8  # task IDs named before an ellipsis
-_SHOWN = 60  # characters of an argument a summary shows; 4 times, of all
+_SHOWN = 60  # characters of an argument a summary shows (4 times: a run's)
 
 
 def _linker(url, channel):
@@ -2327,7 +2327,7 @@ def _bounded(value, shape):
     many more, a dict its first items."""
     if isinstance(shape, list) and shape[0] is str:
         kept, used = [], 0
-        for item in map(_bounded, value, [str] * len(value)):
+        for item in (_bounded(v, str) for v in value):
             used += len(item)
             if len(kept) == _CARD_ITEMS - 1 or used > _CARD_WORDS - 20:
                 break
@@ -2408,10 +2408,11 @@ def _span(cards):
     return span and range(span[0], span[1] + 1, max(1, span[2]))
 
 
-def _of_array(cards):
-    """The cards but those of a task outside the array's range."""
-    tasks = _span(cards)
-    return [c for c in cards if not (tasks and c['key']) or
+def _of_array(found):
+    """The (ts, card) pairs found but those of a task outside the array's
+    range."""
+    tasks = _span([card for _, card in found])
+    return [(ts, c) for ts, c in found if not (tasks and c['key']) or
             c['key'] in map(str, tasks)]
 
 
@@ -2526,14 +2527,14 @@ class _Anchor(object):
                     result = message['metadata']['event_type'] == _RESULT
                     latest[card['key'] or card['run']] = message['ts'], dict(
                         card, result=result)
-        now = time.time()
-        for _, card in latest.values():
+        now, found = time.time(), _of_array(list(latest.values()))
+        for _, card in found:
             if not card['result'] and 0 < card['due'] < now:
                 card['status'] = 'silent'
-        cards = _of_array([card for _, card in latest.values()])
+        cards = [card for _, card in found]
         return _View(cards, summary if re.fullmatch(r'\d+\.\d+', summary)
-                     else '', max((ts for ts, c in latest.values() if c[
-                         'result']), key=float, default=None), self._size or
+                     else '', max((ts for ts, c in found if c['result']),
+                                  key=float, default=None), self._size or
                      max([c['size'] for c in cards] or [0]))
 
     def _oldest(self, channel, pages):
