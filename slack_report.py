@@ -724,10 +724,10 @@ class SlackReport(_Extension):
     def finalize(self):
         if self._silent or self._state.kind in _ENDINGS:
             return
-        _SIGNALS.remove(self)
-        self._end()
+        self._end()  # a signal meanwhile cuts the end to its grace
         if self._sender is not None:
             self._sender.join()
+        _SIGNALS.remove(self)
 
     def serialize(self, serializer):
         super(SlackReport, self).serialize(serializer)
@@ -736,6 +736,8 @@ class SlackReport(_Extension):
             serializer('_slack_message', _saved(self._learned()))
         else:
             self._resumed = _restored(serializer, self._channel)
+            if self._sender is not None:  # autoload, after initialize
+                self._sender.resume(self._resumed)
 
     def _learned(self):
         if self._sender is not None:
@@ -1041,8 +1043,11 @@ class _SignalGuard(object):
             return previous(signum, frame)
         self._reports = []
         self._restore()
-        for report in reports:
-            report._end()
+        for report in reports:  # one amid its end goes on, within the grace
+            if report._state.kind in _ENDINGS:
+                report._sender.hurry(_SIGNAL_GRACE)
+            else:
+                report._end()
         for report in reports:  # registered with a sender: see _start
             report._sender.join()
         os.kill(os.getpid(), signum)  # now the default: ends as it would
@@ -1788,12 +1793,14 @@ class _Columns(object):
         return columns
 
 
-# A sweep, from its runs' cards (checked when read back, escaped here).
+# A sweep, from its runs' cards (checked when read back, escaped here);
+# its protocol is told where its messages are (before _RUN).
 _ENDED = ('completed', 'stopped', 'failed', 'interrupted', 'terminated',
           'silent')
 _STATUSES = ('started', 'training') + _ENDED
 _LEADERS = 3  # runs a sweep's picture draws in colour; the rest in grey
 _NAMED = 8  # task IDs named before an ellipsis
+_SHOWN = 60  # characters of an argument a summary shows (4 times: a run's)
 
 
 def _linker(url, channel):
@@ -1817,7 +1824,8 @@ def _is_sweep_text(text, group):
 
 
 def _run_name(card, link, label=None):
-    label = _escape(label or '%s pid %d' % (card['host'], card['pid']))
+    label = _shorten(label or '%s pid %d' % (card['host'], card['pid']),
+                     4 * _SHOWN)
     target = link(card['report'])
     return '<%s|%s>' % (target, label) if target else label
 
@@ -1868,7 +1876,14 @@ def _differing(cards):
             card['fields'].items())] + ['git ' + card['git']] * bool(
                 card['git']))
     common = set.intersection(*map(set, each)) if each else set()
-    return [' '.join(i for i in items if i not in common) for items in each]
+    return [' '.join(_ends(i) for i in items if i not in common)
+            for items in each]
+
+
+def _ends(item):
+    """A differing argument as a summary shows it: its end, where a path
+    or a value differs."""
+    return item if len(item) <= _SHOWN else '\u2026' + item[1 - _SHOWN:]
 
 
 def _counts(cards):
@@ -1934,7 +1949,7 @@ def _summary(group, cards, missing, mentions, link, hint=False,
         line = '%d. %s  %s  %s  %s  %s%s' % (
             rank, _run_name(card, link, card['status']), _best_text(
                 card, rank_by), _format_elapsed(card['elapsed']),
-            _escape(card['host']), _escape(differs), _escape(
+            _escape(card['host']), _shorten(differs, 4 * _SHOWN), _escape(
                 '  alerted: ' + ', '.join(card['alerts'])) * bool(
                     card['alerts']))
         room -= _units(line) + 1
@@ -2013,9 +2028,15 @@ class _Message(object):
         rank_by = self._card['rank_by'] or next((
             e for e in numbers if e.startswith('validation/')), next(
                 iter(numbers), ''))
+        # The ranking entry first, with the only curve a sweep draws.
+        entries = collections.OrderedDict(
+            (name, dict(numbers[name], curve=[])) for name in numbers)
+        if rank_by in numbers:
+            entries[rank_by] = numbers[rank_by]
+            entries.move_to_end(rank_by, last=False)
         return dict(self._card, rank_by=rank_by, status=state.kind,
                     detail=state.detail, updated=int(state.time),
-                    elapsed=int(state.elapsed), entries=numbers,
+                    elapsed=int(state.elapsed), entries=entries,
                     counter=self._trends.counter)
 
     def refused(self):
@@ -2047,7 +2068,9 @@ class _Message(object):
             status = ('No report from this run since %s: it may have been '
                       'killed (out of memory, SIGKILL, a node failure) or be '
                       'hung. Its last status: %s%s' % (
-                          _date(silent_since), status, _marker(report_ts)))
+                          _date(silent_since), status, _marker(
+                              report_ts or '%(hostname)s pid %(pid)s'
+                              % self._identity)))
         elif state.trace:
             status += '\n%s\n%s\n%s' % (_FENCE, _shorten(
                 _inert(state.trace), _TRACE_LENGTH, keep_end=True), _FENCE)
@@ -2377,20 +2400,67 @@ class _Posted(object):
         """The message was deleted or frozen: the next ``show`` posts."""
         self.ts = self._shown = None
 
+    def take(self, channel, ts):
+        """Go on with the message at ``ts`` (a run's earlier life's)."""
+        self.channel, self.ts, self._shown = channel, ts, None
 
+
+# A sweep's protocol. Its messages, all this bot's (no other's count):
+# - the anchor (metadata: group, size, and once over the summary's ts):
+#   posted by the first task that finds none, pinned while the sweep runs;
+#   a run that then sees an older one deletes its own.
+# - entries, in the anchor's thread (metadata: the run's card): a run's
+#   first message, before its report, kept fresh as its status and the
+#   date it counts as silent move (``due``).
+# - results, in the thread: a run's final card, the first thing its end
+#   posts (a later life of the task posts its own).
+# - silence replies, scheduled by each run: in the anchor's thread until
+#   its report is out, then in the report's thread, ``due`` at the latest;
+#   Slack posts one if the run stops reporting; its end deletes it.
+# - the closing, scheduled (text only): the summary, the runs still
+#   training counted as silent, or a notice while tasks have not reported.
+#   Set by each run's first report and by each ending run from the thread
+#   it read (of those ending together the latest stays), pushed back by
+#   runs still reporting, deleted once the summary is out.
+# - the summary (metadata: group): posted once, by the run whose result
+#   is the newest once every task has ended or gone silent; brought up to
+#   date in place if a task's later life ends after it.
+# Order for one run: entry, silence reply, report, entry (with the link),
+# [closing], reports..., result, final report, its mention if it did not
+# complete, then the closing or the summary. From any prefix a reader
+# concludes: no entry, the task has not reported (the notice names it);
+# an entry, it trains until ``due``, then it is silent (and so is its
+# message's thread); a result, it ended as that says; a summary's ts in
+# the anchor, the sweep is over. A run killed between two calls leaves a
+# prefix: its silence reply tells it, and the closing sums the sweep up.
+# Invariants, for a sweep of known size: one summary (the closing, or the
+# summary that replaces it); every run that posted an entry in it, as its
+# result says, else silent; the summary notifies once, a run that did not
+# complete once more on its own, a completed or stopped one only through
+# the summary. Where it cannot: a run killed between its result and its
+# final report reads [Training] with its silence reply while the summary
+# tells its result; a run whose end cannot read the thread (_END_READS)
+# tells its own end, as a run alone does.
+#
 # Reading the channel back, where anyone may write: only this bot's own
 # messages count, with a known event type and a payload of the right shape.
 _RUN, _ANCHOR, _ENTRY, _RESULT, _SUMMARY = (
     'slack_report_run', 'slack_report_sweep', 'slack_report_entry',
     'slack_report_result', 'slack_report_summary')
 _PAGE, _WINDOW = 200, 3  # messages a read asks for; pages read without pins
+_THREAD_PAGE = 999  # replies a read of a thread asks for: Slack's most, so
+# that a thread flooded by others still reads within the end's reads
 _END_READS = 3  # reads a run's end may make for its sweep, 429s included
 _SETTLE = 3.0  # seconds after its result an ending run reads the sweep
 _LOOK_AGAIN = (1.0, 3.0)  # seconds before the other tasks look again
 _CLOSING_LAG = 5.0  # seconds the closing follows a run's silence
+_CLOSING_WAIT = 60.0  # after every run ended: the last sums up meanwhile
 _NOTICE_AFTER = 600.0  # seconds a notice of tasks not reported waits
-# A card's shape: a type (str up to 200, finite numbers), a list (up to 64),
-# a tuple (exactly those), a dict (those keys, or '*': any, up to 32).
+# A card's shape: a type (str, finite numbers), a list, a tuple (exactly
+# those), a dict (those keys, or '*': any). One builder (_bounded) writes
+# it and the reader (_fits) checks it within the same bounds: characters
+# of a string, items of a list or dict, characters of a list's strings in
+# all (Slack takes a few kilobytes of metadata).
 _CARD = {'run': str, 'key': str, 'tasks': [int], 'alerts': [str],
          'group': str, 'size': int,
          'rank_by': str, 'host': str, 'pid': int, 'cmd': str, 'args': [str],
@@ -2399,31 +2469,74 @@ _CARD = {'run': str, 'key': str, 'tasks': [int], 'alerts': [str],
          'due': float, 'entries': {'*': {
              'latest': float, 'best': float, 'at': float, 'higher': bool,
              'curve': [(float, float)]}}}
+_CARD_TEXT, _CARD_ITEMS, _CARD_WORDS = 256, 32, 1000
 
 
 def _fits(value, shape):
-    """Whether ``value`` (parsed JSON) has ``shape``."""
+    """Whether ``value`` (parsed JSON) has ``shape``, within the bounds."""
     if isinstance(shape, list):
-        return isinstance(value, list) and len(value) <= 64 and all(
-            _fits(v, shape[0]) for v in value)
+        return isinstance(value, list) and len(value) <= _CARD_ITEMS and all(
+            _fits(v, shape[0]) for v in value) and (shape[0] is not str or sum(
+                map(len, value)) <= _CARD_WORDS)
     if isinstance(shape, tuple):
         return isinstance(value, list) and len(value) == len(shape) and all(
             _fits(v, s) for v, s in zip(value, shape))
     if isinstance(shape, dict):
-        return isinstance(value, dict) and len(value) <= 32 and all(
+        return isinstance(value, dict) and len(value) <= _CARD_ITEMS and all(
             _fits(k, str) and _fits(v, shape['*']) for k, v in value.items()
-        ) if '*' in shape else isinstance(value, dict) and len(
-            value) <= 32 and all(k in value and _fits(value[k], s)
-                                 for k, s in shape.items())
+        ) if '*' in shape else isinstance(value, dict) and all(
+            k in value and _fits(value[k], s) for k, s in shape.items())
     if shape is float:
         return type(value) in (int, float) and math.isfinite(value)
-    return type(value) is shape and (shape is not str or len(value) <= 200)
+    return type(value) is shape and (shape is not str or len(
+        value) <= _CARD_TEXT)
 
 
-def _of_group(card, group):
-    """Whether ``card``, read back, is a run's card of ``group``."""
-    return bool(card) and _fits(card, _CARD) and card['group'] == group and (
-        card['status'] in _STATUSES)
+def _bounded(value, shape):
+    """``value`` (a card, or a part of it) cut to fit ``shape``: long
+    strings end in an ellipsis, a list keeps its first items and says how
+    many more, a dict its first items."""
+    if isinstance(shape, list) and shape[0] is str:
+        kept, used = [], 0
+        for item in (_bounded(v, str) for v in value):
+            used += len(item)
+            if len(kept) == _CARD_ITEMS - 1 or used > _CARD_WORDS - 20:
+                break
+            kept.append(item)
+        more = len(value) - len(kept)
+        return kept + ['\u2026 and %d more' % more] * bool(more)
+    if isinstance(shape, list):
+        return [_bounded(v, shape[0]) for v in value[:_CARD_ITEMS]]
+    if isinstance(shape, dict) and '*' in shape:
+        return {_clean(k): _bounded(v, shape['*']) for k, v in list(
+            value.items())[:_CARD_ITEMS] if len(k) <= _CARD_TEXT}
+    if isinstance(shape, dict):
+        return dict(value, **{k: _bounded(value[k], s)
+                              for k, s in shape.items() if k in value})
+    if shape is str:
+        text = _clean(value)
+        return text if len(text) <= _CARD_TEXT else text[
+            :_CARD_TEXT - 1] + '\u2026'
+    return value
+
+
+def _empty(shape):
+    """What a card holds where a value of ``shape`` cannot be read."""
+    if isinstance(shape, (list, tuple, dict)):
+        return type(shape)()
+    return shape()
+
+
+def _readable(card, group):
+    """``card`` (read back) as a run of ``group``: each value that does not
+    fit (another version's, or cut) read as empty; None if it is none of
+    the group's runs."""
+    if not (isinstance(card, dict) and card.get('group') == group and
+            card.get('status') in _STATUSES and (
+                _fits(card.get('key'), str) or _fits(card.get('run'), str))):
+        return None
+    return {key: card[key] if key in card and _fits(card[key], shape) else
+            _empty(shape) for key, shape in _CARD.items()}
 
 
 def _mine(client, message):
@@ -2450,7 +2563,8 @@ def _read(client, method, pages, **params):
     messages pinned), as lists."""
     pins = method == 'pins.list'
     if not pins:
-        params.update(limit=_PAGE, include_all_metadata='true')
+        params.update(limit=_THREAD_PAGE if method == 'conversations.'
+                      'replies' else _PAGE, include_all_metadata='true')
     for _, answer in zip(range(pages), client.pages(method, **params)):
         found = [item.get('message') for item in answer.get('items') or ()
                  if isinstance(item, dict)] if pins else answer.get(
@@ -2459,12 +2573,25 @@ def _read(client, method, pages, **params):
                if isinstance(m, dict) and isinstance(m.get('ts'), str)]
 
 
+def _span(cards):
+    """The array's task IDs, where Slurm told them; else None."""
+    span = next((c['tasks'] for c in cards if len(c['tasks']) == 3), None)
+    return span and range(span[0], span[1] + 1, max(1, span[2]))
+
+
+def _of_array(found):
+    """The (ts, card) pairs found but those of a task outside the array's
+    range."""
+    tasks = _span([card for _, card in found])
+    return [(ts, c) for ts, c in found if not (tasks and c['key']) or
+            c['key'] in map(str, tasks)]
+
+
 def _missing(cards, size):
     """The tasks of a sweep of ``size`` that have not reported: their IDs
     where Slurm told a range that counts ``size``, else blanks."""
     reported = {card['key'] for card in cards}
-    span = next((c['tasks'] for c in cards if len(c['tasks']) == 3), None)
-    tasks = range(span[0], span[1] + 1, max(1, span[2])) if span else ()
+    tasks = _span(cards) or ()
     if len(tasks) == size:
         return [str(task) for task in tasks if str(task) not in reported]
     return [''] * max(0, size - len(cards))
@@ -2484,12 +2611,14 @@ class _View(object):
     def closing(self):
         """What Slack is to post if no run closes the sweep: (when, the
         cards then, whether it is a notice). The summary once the runs still
-        training count as silent; a notice, not before _NOTICE_AFTER, where
-        tasks are missing or a run's silence has no date."""
+        training count as silent (_CLOSING_WAIT from now if none is); a
+        notice, not before _NOTICE_AFTER, where tasks are missing or a run's
+        silence has no date."""
         notice = bool(self.missing) or not all(
             c['due'] for c in self.training)
         at = max([c['due'] + _CLOSING_LAG for c in self.training] + [
-            time.time() + _NOTICE_AFTER] * notice)
+            time.time() + _NOTICE_AFTER] * notice + [
+                time.time() + _CLOSING_WAIT] * (not self.training))
         return at, [dict(c, status='silent') if c['due'] and c in
                     self.training else c for c in self.cards], notice
 
@@ -2505,24 +2634,33 @@ class _Anchor(object):
         self._client, self._warn = client, warn
         self._group, self._size = group, size
         self._pins = True  # until Slack says the token may not
+        self._over = False  # the anchor found leads to a summary
         self.posted = None  # the anchor, once found
 
-    def find(self, channel):
-        """Look for the anchor; whether found."""
+    def find(self, channel, deep=True):
+        """Look for the anchor; whether found. Unless the end is near
+        (not ``deep``), an anchor someone unpinned is looked for among the
+        newest pages too, and pinned again."""
         found = self._oldest(channel, 1)
         if found is None and self._pins:
             found = self._pinned(channel)
-        if found is None and not self._pins:
+        if found is None and (deep or not self._pins):
             found = self._oldest(channel, _WINDOW)
+            if found is not None and self._pins and deep and not self._over:
+                self._pin('pins.add', _Posted(self._client, channel, found))
         if found is not None:
             self.posted = _Posted(self._client, channel, found)
         return found is not None
 
     def post(self, channel):
-        """Post an anchor; keep it, pinned, unless an older one came."""
+        """Post an anchor; keep it, pinned, unless an older one came (or,
+        for a channel given by name, whose ID the post tells, was there)."""
         posted = _Posted(self._client, channel, None)
         self._show(posted, _anchor_text(self._group, self._size), '')
-        oldest = self._oldest(posted.channel, 1) or posted.ts
+        found = [self._oldest(posted.channel, 1), posted.ts]
+        if self._pins and not _CHANNEL_ID.fullmatch(channel or ''):
+            found.append(self._pinned(posted.channel))
+        oldest = min((ts for ts in found if ts), key=float)
         if oldest != posted.ts:
             self._client.call('chat.delete', channel=posted.channel,
                               ts=posted.ts)
@@ -2554,29 +2692,36 @@ class _Anchor(object):
                 if message['ts'] == anchor.ts:
                     summary = str((_own(self._client, message, _ANCHOR) or
                                    {}).get('summary') or '')
-                card = _own(self._client, message, _ENTRY, _RESULT)
-                if _of_group(card, self._group):
+                card = _readable(_own(self._client, message, _ENTRY,
+                                      _RESULT), self._group)
+                if card:
                     result = message['metadata']['event_type'] == _RESULT
                     latest[card['key'] or card['run']] = message['ts'], dict(
                         card, result=result)
-        now = time.time()
-        for _, card in latest.values():
+        now, found = time.time(), _of_array(list(latest.values()))
+        for _, card in found:
             if not card['result'] and 0 < card['due'] < now:
                 card['status'] = 'silent'
-        cards = [card for _, card in latest.values()]
+        cards = [card for _, card in found]
         return _View(cards, summary if re.fullmatch(r'\d+\.\d+', summary)
-                     else '', max((ts for ts, c in latest.values() if c[
-                         'result']), key=float, default=None), self._size or
+                     else '', max((ts for ts, c in found if c['result']),
+                                  key=float, default=None), self._size or
                      max([c['size'] for c in cards] or [0]))
 
     def _oldest(self, channel, pages):
-        """The group's oldest anchor on the newest page that has one."""
+        """The group's oldest anchor on the newest page that has one (and
+        whether its sweep is over)."""
         for page in _read(self._client, 'conversations.history', pages,
                           channel=channel):
-            found = [m['ts'] for m in page if (_own(
-                self._client, m, _ANCHOR) or {}).get('group') == self._group]
+            found = []
+            for message in page:
+                anchor = _own(self._client, message, _ANCHOR) or {}
+                if anchor.get('group') == self._group:
+                    found.append((float(message['ts']), message['ts'],
+                                  bool(anchor.get('summary'))))
             if found:
-                return min(found, key=float)
+                _, ts, self._over = min(found)
+                return ts
         return None
 
     def _pinned(self, channel):
@@ -2599,8 +2744,9 @@ class _Anchor(object):
                 self._unpinnable(error)
 
     def _unpinnable(self, error):
-        """Pins are optional: without them, warn once."""
-        if error.kind in _TRANSIENT:
+        """Pins are optional: without them, warn once (an end out of reads
+        has them still)."""
+        if error.kind in _TRANSIENT or error.error == 'read_budget':
             raise error
         self._pins = False
         self._warn('pins', 'sweep %s cannot pin its anchor (%s): %s. '
@@ -2620,22 +2766,28 @@ class _Closing(object):
         self._id = None  # the one this run scheduled
 
     def schedule(self, channel, text, at):
-        """Replace the group's closings by ``text``, posted at ``at``."""
+        """Replace the group's closings by ``text``, posted at ``at``. Runs
+        ending together may each have scheduled one: the latest stays."""
         self.cancel(channel, everyone=True)
         self._id = self._client.call(
             'chat.scheduleMessage', channel=channel, post_at=int(at),
             text=text)['scheduled_message_id']
+        for message in sorted(self._pending(channel), key=lambda m: (
+                m['post_at'], m['id']))[:-1]:
+            self._delete(channel, message['id'])
 
     def postpone(self, channel, at):
         """A run still reporting: its silence is no nearer than ``at``. The
         copy goes first (a run killed meanwhile leaves a closing), and goes
-        too if the original was gone: replaced by an ending run's, or out."""
+        too if the original was gone (replaced by an ending run's, or out)
+        and another is pending (an ending run's may have kept the copy)."""
         for message in self._pending(channel):
             if message['post_at'] < at:
                 copy = self._client.call(
                     'chat.scheduleMessage', channel=channel, post_at=int(at),
                     text=message['text'])['scheduled_message_id']
-                if not self._delete(channel, message['id']):
+                if not self._delete(channel, message['id']) and any(
+                        m['id'] != copy for m in self._pending(channel)):
                     self._delete(channel, copy)
 
     def cancel(self, channel, everyone=False):
@@ -2667,47 +2819,63 @@ class _Sweep(object):
     """This run's place in its group, a sweep of ``size`` runs if known.
 
     Its entry in the anchor's thread comes first, before its report, and is
-    kept fresh; its result comes at the end. The thread alone tells the
-    sweep. The run whose result is the newest reads after posting it, so it
-    sees every earlier one: it sums the sweep up once all tasks have ended,
-    else schedules the closing, which runs still reporting push back.
+    kept fresh; its result comes first at the end. The thread alone tells
+    the sweep; how it ends, the _Closer decides.
     """
 
     def __init__(self, client, worker, group, size, plot=True):
         self._client, self._worker = client, worker
         self.group, self.size = group, size
         self.anchor = _Anchor(client, group, size, worker.warn)
-        self._closing = _Closing(client, group)
-        self.entry = self._result = self._summary = None  # once joined
+        self.closer = _Closer(client, self.anchor, group, size, plot)
+        self.entry = self._result = None  # once joined
         self._announced = False  # the anchor has shown this run
-        self._decided = self._told = None  # once known, for retries
+        self._told = None  # once known, for retries
         self._settled = 0.0  # time.monotonic() _SETTLE after the result
-        self._pictured = not plot
         self.on = True  # off: this run reports alone
 
     def enter(self, card, channel):
-        """Before the run's first report: its entry (given the channel's ID,
-        which reading the channel needs)."""
-        if self.entry is None and _CHANNEL_ID.fullmatch(channel or ''):
-            self.follow(card, channel, ())
+        """Before the run's first report: its entry. A failure that passes
+        holds the report back (a run counts from its first message); but
+        if the run ends meanwhile and Slack never answered, its report is
+        tried: the end gives such a run two tries only."""
+        try:
+            with self._or_alone(later=False):
+                if self.entry is None:
+                    self._enter(card, channel)
+        except _SlackError as error:
+            if self._client.answered or error.kind != 'retry' or not (
+                    self._worker.closing):
+                raise
 
     def follow(self, card, channel, mentions):
         """While the run reports: join, post or refresh its entry; once its
-        report is out, show it in the anchor (and in the closing, if a run
-        has ended); later, push the closing back as the entry moves."""
+        report is out, show it in the anchor and in the closing (which Slack
+        posts if every run dies; shown once a run has ended); later, push
+        the closing back as the entry moves."""
         with self._or_alone(later=True):
             moved = self._enter(card, channel)
             if card['report'] and not self._announced:
                 view, link = self.anchor.read(), self.link()
-                if view.newest and not view.summary:
-                    self._defer(view, mentions, link)
-                elif not view.summary:
+                shown = bool(self.size and view.newest)  # with the closing
+                if self.size and not view.summary:
+                    self.closer.defer(view, mentions, link, shown)
+                if not (view.summary or shown):
                     self.anchor.show(_anchor_text(self.group, self.size,
                                                   view, link))
                 self._announced = True
             elif moved and self._announced and self.size:
-                self._closing.postpone(self.anchor.posted.channel,
-                                       card['due'] + _CLOSING_LAG)
+                self.closer.postpone(card['due'] + _CLOSING_LAG)
+
+    def earlier(self, card, channel):
+        """For a task started again: its earlier life's report, if the
+        sweep's thread has it (else None)."""
+        with self._or_alone(later=False):
+            if self.entry is None:
+                self._join(channel, card)
+            return next((c['report'] for c in self.anchor.read().cards if c[
+                'key'] == card['key'] and c['run'] != card['run'] and c[
+                    'report']), None)
 
     def finish(self, card, channel):
         """At the end, first: the result (the entry stays as it was)."""
@@ -2719,30 +2887,17 @@ class _Sweep(object):
                 self._settled = time.monotonic() + _SETTLE
 
     def decide(self, mentions):
-        """For the run with the newest result, the summary or the closing.
-        Whether a summary tells of this run."""
+        """Once the result is out: the summary or the closing. Whether a
+        summary tells of this run."""
         with self._or_alone(later=False):
             if self._told is None:  # decided once
-                self._told = self._decide(mentions, self.link())
+                # Runs ending with this one post meanwhile: one read finds
+                # the newest.
+                self._worker.wait(max(0.0, self._settled - time.monotonic()))
+                self._told = self.closer.decide(self._result.ts, mentions,
+                                                self.link())
             return self._told
         return False
-
-    def _decide(self, mentions, link):
-        # Runs ending with this one post meanwhile: one read finds the newest.
-        self._worker.wait(max(0.0, self._settled - time.monotonic()))
-        view = self._decided or self.anchor.read()
-        if view.summary and not self._decided:  # in it if it came later
-            return float(view.summary) > float(self._result.ts)
-        if view.newest != self._result.ts:
-            return True  # the run with a newer result decides
-        if not view.complete:
-            self._defer(view, mentions, link)
-            if self.anchor.read().newest != self._result.ts:
-                self._closing.cancel(self.anchor.posted.channel)
-            return True
-        self._decided = view
-        self.sum_up(view, mentions, link)
-        return True
 
     def _enter(self, card, channel):
         """Join the group; post or refresh the entry: whether it changed."""
@@ -2755,7 +2910,10 @@ class _Sweep(object):
         """Find the anchor, else post it: the array's first task at once,
         the others once they have looked again a moment later."""
         first = not card['tasks'] or card['key'] == str(card['tasks'][0])
-        if not (self.anchor.find(channel) or first or self._worker.closing):
+        named = not _CHANNEL_ID.fullmatch(channel or '')  # reads need the ID
+        ending = self._worker.closing
+        if not (named or self.anchor.find(channel, not ending) or first or
+                ending):
             self._worker.wait(random.uniform(*_LOOK_AGAIN), until_closed=True)
             self.anchor.find(channel)
         if self.anchor.posted is None:
@@ -2763,33 +2921,6 @@ class _Sweep(object):
         channel, ts = self.anchor.posted.channel, self.anchor.posted.ts
         self.entry, self._result = (_Posted(self._client, channel, None,
                                             thread=ts) for _ in 'er')
-
-    def _defer(self, view, mentions, link):
-        """Schedule the closing ``view`` calls for; show it in the anchor."""
-        at, cards, notice = view.closing()
-        self._closing.schedule(self.anchor.posted.channel, _summary(
-            self.group, cards, view.missing, mentions, link, notice), at)
-        self.anchor.show(_anchor_text(self.group, self.size, view, link,
-                                      (at, notice)))
-
-    def sum_up(self, view, mentions, link):
-        """The summary (it notifies), the anchor leading to it and off the
-        pins, the closing off the schedule; then the curves."""
-        self._summary = self._summary or _Posted(
-            self._client, self.anchor.posted.channel, None)
-        self._summary.show(_summary(self.group, view.cards, view.missing,
-                                    mentions, link),
-                           metadata=(_SUMMARY, {'group': self.group}))
-        self.anchor.show(_anchor_text(self.group, self.size, link=link,
-                                      summary=self._summary.ts),
-                         summary=self._summary.ts)
-        self.anchor.unpin()
-        self._closing.cancel(self._summary.channel, everyone=True)
-        picture = None if self._pictured else _sweep_picture(view.cards)
-        if picture:
-            self._client.upload(self._summary.channel, self._summary.ts,
-                                'sweep.png', 'Sweep curves', picture)
-        self._pictured = True
 
     def link(self):
         return _linker(self._client.identity().get('url'),
@@ -2812,6 +2943,88 @@ class _Sweep(object):
                          'on' % self.group, 'group=False')
 
 
+class _Closer(object):
+    """How a sweep ends: the closing that Slack posts if no run sums the
+    sweep up, and the summary, by the run whose result is the newest once
+    all tasks have ended (it reads after posting it, so it sees every
+    earlier one)."""
+
+    def __init__(self, client, anchor, group, size, plot):
+        self._client, self._anchor = client, anchor
+        self._group, self._size = group, size
+        self._closing = _Closing(client, group)
+        self._summary = self._decided = None  # the summary; the end's view
+        self._deferred = False  # the end's closing is set
+        self._pictured = not plot
+
+    def decide(self, result, mentions, link):
+        """For the run whose result is at ``result`` (a ts): the summary,
+        else the closing. Whether a summary tells of the run. The thread is
+        read once: a retry goes on from it, within the end's reads."""
+        view = self._decided = self._decided or self._anchor.read()
+        if view.summary and float(view.summary) > float(result):
+            return True  # it tells of this run
+        if view.summary:  # a later life, or a late task: the summary is
+            self._update(view, mentions, link)  # brought up to date, and
+            return False  # the run tells its news (an edit does not notify)
+        newest = view.newest == result
+        if newest and view.complete:
+            self.sum_up(view, mentions, link)
+            return True
+        # The closing, whoever ends: if no run sums the sweep up (the one
+        # with the newest result, or a later one), Slack does.
+        if not self._deferred:
+            self.defer(view, mentions, link, newest)
+            self._deferred = True
+        try:
+            if self._anchor.read().summary:  # came meanwhile, maybe before
+                self._closing.cancel(self._anchor.posted.channel)  # it
+        except _SlackError as error:  # no read left: a summary posted
+            if error.error != 'read_budget':  # later takes the closing
+                raise
+        return True
+
+    def _update(self, view, mentions, link):
+        """Bring the summary posted already up to date, in place."""
+        self._summary = self._summary or _Posted(
+            self._client, self._anchor.posted.channel, view.summary)
+        self._pictured = True  # its picture stays
+        self.sum_up(view, mentions, link)
+
+    def defer(self, view, mentions, link, shown=True):
+        """Schedule the closing ``view`` calls for; if ``shown``, show it in
+        the anchor."""
+        at, cards, notice = view.closing()
+        self._closing.schedule(self._anchor.posted.channel, _summary(
+            self._group, cards, view.missing, mentions, link, notice), at)
+        if shown:
+            self._anchor.show(_anchor_text(self._group, self._size, view,
+                                           link, (at, notice)))
+
+    def postpone(self, at):
+        """A run still reporting: the closing no earlier than ``at``."""
+        self._closing.postpone(self._anchor.posted.channel, at)
+
+    def sum_up(self, view, mentions, link):
+        """The summary (it notifies), the anchor leading to it and off the
+        pins, the closing off the schedule; then the curves."""
+        self._summary = self._summary or _Posted(
+            self._client, self._anchor.posted.channel, None)
+        self._summary.show(_summary(self._group, view.cards, view.missing,
+                                    mentions, link),
+                           metadata=(_SUMMARY, {'group': self._group}))
+        self._anchor.show(_anchor_text(self._group, self._size, link=link,
+                                       summary=self._summary.ts),
+                          summary=self._summary.ts)
+        self._anchor.unpin()
+        self._closing.cancel(self._summary.channel, everyone=True)
+        picture = None if self._pictured else _sweep_picture(view.cards)
+        if picture:
+            self._client.upload(self._summary.channel, self._summary.ts,
+                                'sweep.png', 'Sweep curves', picture)
+        self._pictured = True
+
+
 # stale_after='auto': how long without a report means the run died or hangs.
 _STALE_FLOOR = 600.0  # seconds, at least
 _STALE_GAPS = 3  # times the longest gap seen between reports
@@ -2830,6 +3043,7 @@ class _Switch(object):
         self._warn = warn
         self._stale_after = stale_after
         self.id, self.at, self._kind = scheduled, None, None
+        self._thread = None  # where it is: the report's, or the sweep's
         self._retired = []  # scheduled replies to delete
         self._last_seen, self._longest_gap = None, 0.0  # for 'auto'
         # A resumed run's killed predecessor may have moved its reply after
@@ -2857,20 +3071,24 @@ class _Switch(object):
             return float(self.at or 0.0)
         return state.time + 2 * margin
 
-    def keep(self, posted, state, margin, message, user_ids):
-        """Schedule the reply in ``posted``'s thread, unless it fits."""
-        if not margin or self._stale_after is None or posted.ts is None or (
-                self._kind == state.kind and self.at and
-                self.at >= state.time + margin):
+    def keep(self, posted, state, margin, message, user_ids, thread=None):
+        """Schedule the reply in ``posted``'s thread (or in ``thread``, the
+        sweep's, before the first post), unless it fits."""
+        thread = thread if posted.ts is None else posted
+        if not margin or self._stale_after is None or thread is None or (
+                self._kind == state.kind and self.at and self._thread ==
+                thread.ts and self.at >= state.time + margin):
             return
         post_at = int(math.ceil(state.time + margin * (1 + random.random())))
         try:
-            answer = posted.reply(*message.reply(
+            answer = thread.reply(*message.reply(
                 state, user_ids, post_at - margin, posted.ts),
                 post_at=post_at, method='chat.scheduleMessage')
         except _SlackError as error:
             if error.kind != 'fatal':
                 _retrying(self._warn, error, 'at a later report')
+                if error.kind == 'retry' and posted.ts:  # unanswered, it
+                    self._seek = True  # may be scheduled all the same
             else:
                 self._warn('switch', 'cannot schedule the reply that tells '
                            'if this run goes silent (%s): %s'
@@ -2881,11 +3099,12 @@ class _Switch(object):
             return
         self.retire()
         self.id, self.at = answer['scheduled_message_id'], post_at
-        self._kind = state.kind
+        self._kind, self._thread = state.kind, thread.ts
         self.drop(posted.channel)
 
     def seek(self, posted):
-        """Once, if resumed: retire the replies marked for its thread."""
+        """Once, if resumed (or a reply may have been scheduled unanswered):
+        retire the replies marked for its thread."""
         if not self._seek:
             return
         mark = _marker(posted.ts)
@@ -2900,6 +3119,11 @@ class _Switch(object):
         if self.id:
             self._retired.append(self.id)
         self.id = self.at = None
+
+    def take(self, scheduled):
+        """Go on in an earlier life's thread: its replies go, once moved."""
+        self.retire()
+        self.id, self._seek = scheduled, True
 
     def drop(self, channel, finishing=False):
         """Delete the retired replies; a busy Slack leaves them for later
@@ -3113,16 +3337,19 @@ class _Finale(object):
         self._spread, self._warn = spread, warn
         self._pictured = not plot
 
-    def run(self, state, text, card, quiet, user_ids):
-        """Bring Slack to the final ``state`` (raises what failed)."""
+    def run(self, state, text, card, quiet, user_ids, reached):
+        """Bring Slack to the final ``state`` (raises what failed); unless
+        ``reached``, Slack failed to answer every call so far."""
         self._spread()
         mentions = self._message.mentions(user_ids)
-        if self._sweeping() and self._posted.ts:  # the result first: the
-            self._finish(card)  # final update waits behind every run's
+        # The result first, on every path (the final update waits behind
+        # every run's); but an end Slack never answered has two tries only.
+        if self._sweeping() and reached:
+            self._finish(card)
         self._posted.show(text, metadata=self._message.metadata and (
             _RUN, _placed(card, self._posted, self._switch)), notifies=bool(
                 mentions) and not quiet and all(m in text for m in mentions))
-        if self._sweeping():  # (or now, after a first post)
+        if self._sweeping():  # now leading to the report, if first posted
             self._finish(card)
         self._spread()
         if not quiet:  # told at once, before the sweep is
@@ -3173,7 +3400,18 @@ class _Sender(object):
                                self._sweeping, self._spread, self.warn, plot)
         self._user_ids = self._unreached = None
         self._settled = False  # the end is out, or a warning said why not
+        self._lives = _Lives(client, self._posted, self._switch,
+                             bool(group) and learned.ts is None)
         self.learned = learned
+
+    def resume(self, learned):
+        """A snapshot loaded after the report started (``autoload``)."""
+        self._lives.loaded = learned
+        self._worker.again()
+
+    def hurry(self, seconds):
+        """End within ``seconds`` at most (a signal came amid the end)."""
+        self._worker.close(min(seconds, self._worker.left()))
 
     def join(self):
         if not (self._worker.join() and (self._settled or
@@ -3212,20 +3450,36 @@ class _Sender(object):
         quiet = state.kind in _TOLD_BY_SWEEP and bool(sweep and sweep.size)
         text = self._message.render(state, self._user_ids, quiet)
         card = dict(self._message.card(state), alerts=self._alarms.keys)
+        self._lives.go_on(sweep, card)  # a task's later life
         self._posted.adopt(card['run'])  # if a first post went unanswered
         self._control.answer(self._posted, state.answers)
         if self._user_ids is not None:  # alerts notify the people named
             self._alarms.send(self._posted, self._message.mentions(
                 self._user_ids), final)
         if final:
-            self._finale.run(state, text, card, quiet, self._user_ids)
+            self._finale.run(state, text, card, quiet, self._user_ids,
+                             self._unreached is None)
             self._settled = True
             return True
+        self._show(state, text, card, margin, sweep)
+        self._pacing.succeeded()
+        # Back by the time the switch must move if reports go on, so that it
+        # posts only if none came for stale_after.
+        self._rest(min(self._pacing.interval, max(
+            0.0, self._switch.due(margin) - time.time())))
+        return False
+
+    def _show(self, state, text, card, margin, sweep):
+        """The report with its entry first, if in a sweep (a run killed at
+        once counts), and its silence reply (before the first post, in the
+        sweep's thread: a run killed at once is told)."""
         where = (card, self._posted, self._switch, state, margin)
-        if sweep:  # first: a run killed at once counts
+        if sweep:
             sweep.enter(_placed(*where), self._posted.channel)
         keep = (self._posted, state, margin, self._message)
-        self._switch.keep(*keep, self._user_ids)  # first: the newest status
+        before = sweep.anchor.posted if sweep else None
+        self._switch.keep(*keep, self._user_ids,
+                          thread=before)  # first: it names the newest status
         self._posted.show(text, metadata=self._message.metadata and (
             _RUN, _placed(*where)))
         self._user_ids = self._people.resolve()  # never before a post
@@ -3233,12 +3487,6 @@ class _Sender(object):
         if sweep:  # where the report now is, when the moved reply is due
             sweep.follow(_placed(*where), self._posted.channel,
                          self._message.mentions(self._user_ids))
-        self._pacing.succeeded()
-        # Back by the time the switch must move if reports go on, so that it
-        # posts only if none came for stale_after.
-        self._rest(min(self._pacing.interval, max(
-            0.0, self._switch.due(margin) - time.time())))
-        return False
 
     def _rest(self, seconds, until_closed=True):
         """Wait ``seconds`` (not past the end; nor past ``close``, unless a
@@ -3301,10 +3549,49 @@ def _retrying(warn, error, when):
              % (error.error, when))
 
 
+class _Lives(object):
+    """A task's later life goes on in its earlier life's message: the one a
+    snapshot ``loaded`` after the report started carries (``autoload``),
+    or, for an array task Slurm started again (requeued, in a sweep), the
+    one its sweep's thread tells."""
+
+    def __init__(self, client, posted, switch, sweeping):
+        self._client, self._posted, self._switch = client, posted, switch
+        self._requeued = sweeping and os.environ.get(
+            'SLURM_RESTART_COUNT', '0') not in ('', '0')
+        self.loaded = None  # a snapshot's _Learned, from the training thread
+
+    def go_on(self, sweep, card):
+        """Before the next step: on with the earlier message, if any."""
+        loaded = self.loaded
+        if loaded is not None and loaded.ts and loaded.ts != self._posted.ts:
+            self._take(loaded.channel, loaded.ts, loaded.switch)
+        self.loaded = None
+        if self._requeued and sweep:
+            ts = sweep.earlier(card, self._posted.channel)
+            if ts and self._posted.ts is None:
+                self._take(sweep.anchor.posted.channel, ts, None)
+            self._requeued = False
+
+    def _take(self, channel, ts, switch):
+        """The message at ``ts`` is this run's: the one this life posted
+        meanwhile goes."""
+        if self._posted.ts:
+            try:
+                self._client.call('chat.delete', ts=self._posted.ts,
+                                  channel=self._posted.channel)
+            except _SlackError as error:  # else gone already
+                if error.kind in _TRANSIENT:
+                    raise
+        self._posted.take(channel, ts)
+        self._switch.take(switch)
+
+
 def _placed(card, posted, switch, state=None, margin=None):
-    """``card`` with the report's ts and when the run counts as silent."""
-    return dict(card, report=posted.ts or '', due=switch.due_by(state,
-                                                                margin))
+    """``card`` with the report's ts and when the run counts as silent,
+    as it is sent: within the bounds its readers check."""
+    return _bounded(dict(card, report=posted.ts or '', due=switch.due_by(
+        state, margin)), _CARD)
 
 
 def _post_picture(client, posted, picture, warn):
@@ -3859,7 +4146,7 @@ def _summarize(group, post, token, channel, api_url):
                                                      _, note: print(note)),
                    group, None)
     try:
-        view = sweep.anchor.find(connected[1]) and sweep.anchor.read()
+        view = sweep.anchor.find(connected[1], False) and sweep.anchor.read()
     except _SlackError as error:
         print(_failure('reading the channel', error))
         return 1
@@ -3876,7 +4163,7 @@ def _summarize(group, post, token, channel, api_url):
             out.write(picture)
         print('\nThe picture: %s' % os.path.abspath(name))
     if post:
-        sweep.sum_up(view, [], sweep.link())
+        sweep.closer.sum_up(view, [], sweep.link())
         print('Posted.')
     return 0
 

@@ -204,6 +204,8 @@ class FakeSlack(object):
         if 'channels:history' not in self.scopes:
             return {'ok': False, 'error': 'missing_scope',
                     'needed': 'channels:history', 'provided': 'chat:write'}
+        if params.get('channel') != CHANNEL_ID:  # an ID, not a name
+            return {'ok': False, 'error': 'channel_not_found'}
         if method == 'conversations.history':
             chosen = sorted((m for m in self.messages.values()
                              if not m.get('thread_ts') and
@@ -3896,22 +3898,24 @@ class _SweepUpdater(training.updaters.StandardUpdater):
     """Losses set by ``scale``, within 1 % of it from the first iteration,
     so that runs rank by scale however many iterations each did."""
 
-    scale = 1.0
+    scale, extra = 1.0, 0
 
     def update_core(self):
         i = self.iteration + 1
-        chainer.report({'main/loss': self.scale * (1.0 + 0.01 / i),
-                        'validation/main/loss': self.scale * (1.1 + 0.01 / i)})
+        chainer.report(dict({'main/loss': self.scale * (1.0 + 0.01 / i),
+                             'validation/main/loss': self.scale * (
+                                 1.1 + 0.01 / i)}, **{
+            'x%02d' % n: float(n) for n in range(self.extra)}))
 
 
 SWEEP_ENTRIES = ['iteration', 'main/loss', 'validation/main/loss']
 SCALES = [1 + (task * 5) % 12 for task in range(12)]  # 1 to 12, shuffled
 
 
-def sweep_trainer(report, scale, fail_at=None):
+def sweep_trainer(report, scale, fail_at=None, extra=0):
     trainer = make_long_trainer(10 ** 9, [report])
     trainer.updater.__class__ = _SweepUpdater
-    trainer.updater.scale = scale
+    trainer.updater.scale, trainer.updater.extra = scale, extra
 
     def step(trainer):
         if trainer.updater.iteration == fail_at:
@@ -3927,13 +3931,21 @@ SWEEP_TASK = (
     'for name, value in json.loads(os.environ["PATCH"]).items():\n'
     '    setattr(t.slack_report, name, value)  # shorter waits\n'
     'task = int(os.environ["SLURM_ARRAY_TASK_ID"])\n'
-    'sys.argv = ["train.py", "--lr", "0.%02d" % task, "--seed", "1"]\n'
-    'report = t.SlackReport(t.TOKEN, t.CHANNEL_ID, t.SWEEP_ENTRIES, '
+    'more = json.loads(os.environ.get("MORE", "{}"))  # larger runs\n'
+    'sys.argv = ["train.py", "--lr", "0.%02d" % task, "--seed", "1"] + [\n'
+    '    a.replace("TASK", str(task)) for a in more.get("args", [])]\n'
+    'extra = more.get("entries", 0)\n'
+    'report = t.SlackReport(t.TOKEN, more.get("channel", t.CHANNEL_ID), '
+    't.SWEEP_ENTRIES + ["x%02d" % n for n in range(extra)], '
     'api_url=os.environ["SLACK_API_URL"], finish_mentions="@U0123ABCD", '
     '**json.loads(os.environ["OPTIONS"]))\n'
     'failing = task == int(os.environ["FAIL_TASK"])\n'
-    'trainer = t.sweep_trainer(report, t.SCALES[task % 12], fail_at=5 if '
-    'failing else None)\n'
+    'trainer = t.sweep_trainer(report, t.SCALES[task % 12], fail_at='
+    'more.get("fail_at", 5) if failing else None, extra=extra)\n'
+    'if more.get("out"):  # a run that snapshots, and autoloads\n'
+    '    trainer.out = more["out"]\n'
+    '    trainer.extend(t.extensions.snapshot(filename="snapshot", autoload='
+    'True), trigger=(10, "iteration"))\n'
     'flag = os.environ["STOP_FLAG"]\n'
     'if not failing:  # it fails at iteration 5, flag or not\n'
     '    trainer.stop_trigger = lambda trainer: os.path.exists(flag) or '
@@ -3944,11 +3956,14 @@ FAST_TASK = dict(min_interval=0.1, timeout=5, flush_timeout=20, plot=False)
 
 
 def start_tasks(zygote, slack, tasks, count=None, options=FAST_TASK,
-                fail=-1, flag=None, quick=True, **patch):
+                fail=-1, flag=None, quick=True, more=None, **patch):
     """Start ``tasks`` (IDs) of a Slurm array of ``count`` tasks (0 to
     count - 1), as Slurm starts them, ``patch`` setting the module's
     constants (shorter waits, if ``quick``); return them and the file that
-    stops their training (the file with '.ID' added stops one)."""
+    stops their training (the file with '.ID' added stops one). ``more``:
+    extra ``args`` (TASK: the task's ID), ``entries``, a ``channel``,
+    where the failing task fails (``fail_at``), an ``out`` directory to
+    snapshot in (and autoload from), more ``env``."""
     flag = flag or os.path.join(_tmpdir(), 'stop')
     count = count or len(tasks)
     if quick:
@@ -3962,7 +3977,8 @@ def start_tasks(zygote, slack, tasks, count=None, options=FAST_TASK,
                        count - 1), SLURM_ARRAY_TASK_STEP='1',
                    STOP_FLAG=flag, FAIL_TASK=str(fail), SLACK_API_URL=(
                        slack.url), OPTIONS=json.dumps(options),
-                   PATCH=json.dumps(patch))
+                   PATCH=json.dumps(patch), MORE=json.dumps(more or {}))
+        env.update(more and more.get('env') or {})
         started.append(zygote.start(SWEEP_TASK, env))
         # When each exits, even a task that fails long before the others.
         waiter = threading.Thread(target=lambda p: setattr(
@@ -4224,6 +4240,37 @@ class SweepTest(unittest.TestCase):
         reported(slack, 6)
         return between, ended + finish_tasks(tasks, flag)
 
+    @classmethod
+    def scenario_large(cls, slack):
+        """Four tasks whose cards would outgrow what a card holds: a
+        240-character path that differs by task, 80 overrides, a field of
+        300 characters, 40 entries."""
+        path = '/gpfs/scratch/%s/TASK/manifest.jsonl' % ('d' * 207)
+        more = dict(args=['--data', path] + [
+            'model.k%02d=v%02d' % (i, i) for i in range(80)], entries=37)
+        tasks, flag = start_tasks(cls.zygote, slack, range(4), options=dict(
+            FAST_TASK, fields={'note': 'n' * 300}), more=more)
+        reported(slack, 4)
+        return finish_tasks(tasks, flag)
+
+    def test_a_run_with_a_large_command_line_is_in_its_sweep(self):
+        slack, ended = self.play('large')
+        self.assert_ended(ended)
+        summary = self.summary(slack)['text']
+        self.assertTrue(summary.startswith('Sweep 4242: 4 runs: 4 completed'
+                                           '\n'), summary)
+        self.assertEqual(len(notifications(slack)), 1)  # the summary
+        for line, task in zip(summary.split('\n')[1:5], (0, 3, 1, 2)):
+            self.assertRegex(line, r'  --lr 0\.0%d \u2026d+/%d/manifest\.'
+                             r'jsonl$' % (task, task))  # as it differs
+        results = sweep_messages(slack, 'slack_report_result')
+        for message in results + sweep_messages(slack, 'slack_report_entry'):
+            card = message['metadata']['event_payload']
+            self.assertTrue(slack_report._fits(card, slack_report._CARD))
+            self.assertIn(len(card['entries']), (0, 32))
+            self.assertRegex(card['args'][-1], r'^\u2026 and \d+ more$')
+            self.assertEqual(len(card['fields']['note']), 256)
+
     def test_a_throttled_array_is_one_sweep(self):
         slack, (between, ended) = self.play('waves')
         self.assert_ended(ended)
@@ -4267,6 +4314,73 @@ class SweepTest(unittest.TestCase):
         due = min(m['metadata']['event_payload']['due'] for m in due)
         slack.wait_for(lambda: time.time() > due, 10)  # it counts as silent
         return killed, finish_tasks(others, flag)
+
+    @classmethod
+    def scenario_fates(cls, slack):
+        """Six tasks meet ordinary fates: task 0 fails at its first
+        iteration, its posts refused until then (its first is its end);
+        task 1 is SIGKILLed once its report first shows; task 3 names its
+        channel by name; task 5, ending last, is SIGTERMed once its message
+        reads [Completed], amid its end."""
+        def card(params):
+            return json.loads(params.get('metadata') or '{}').get(
+                'event_payload', {})
+
+        def busy(method, params):
+            if card(params).get('key') == '0' and card(params).get(
+                    'status') != 'failed':
+                return slack_error('service_unavailable')
+        fates = []
+
+        def strike(method, params):
+            run = card(params) if 'thread_ts' not in params else {}
+            if run.get('key') == '1' and 1 not in fates:
+                fates.append(1)
+                os.kill(run['pid'], signal.SIGKILL)
+            if run.get('key') == '5' and params['text'].startswith(
+                    '[Completed]') and 5 not in fates:
+                fates.append(5)
+                os.kill(run['pid'], signal.SIGTERM)
+        slack.fault, slack.hold = busy, strike
+        long = dict(FAST_TASK, stale_after=600)
+        tasks, flag = start_tasks(cls.zygote, slack, (0, 2, 4, 5), 6, long,
+                                  fail=0, more=dict(fail_at=1))
+        for task, options, more in ((1, dict(FAST_TASK, stale_after=1), {}),
+                                    (3, long, dict(channel='general'))):
+            tasks[task:task] = start_tasks(cls.zygote, slack, (task,), 6,
+                                           options, flag=flag, more=more)[0]
+        reported(slack, 6)
+        tasks[1].wait(30)
+        due = [m['metadata']['event_payload']['due'] for m in sweep_messages(
+            slack, 'slack_report_entry') if m['metadata']['event_payload'][
+                'key'] == '1']
+        slack.wait_for(lambda: time.time() > due[0] + 1, 10)  # it is silent
+        ended = [finish_tasks(tasks[task:task + 1], flag, task)[0]
+                 for task in (2, 3, 4)]
+        ended += finish_tasks(tasks[5:], flag, 5)
+        slack.post_due()
+        return fates, [t.wait(30) for t in tasks], ended
+
+    def test_each_run_is_listed_as_it_ended_whatever_its_fate(self):
+        slack, (fates, statuses, ended) = self.play('fates')
+        self.assertEqual(fates, [1, 5])
+        self.assertEqual(statuses, [1, -signal.SIGKILL, 0, 0, 0,
+                                    -signal.SIGTERM])
+        for _, _, err, _ in ended[:3]:
+            self.assertNotIn('SlackReportWarning', err)
+        summary = self.summary(slack)
+        self.assertTrue(summary['text'].startswith(
+            'Sweep 4242: 6 runs: 4 completed, 1 failed, 1 silent\n'),
+            summary['text'])
+        self.assertEqual(closings(slack), ([], []))
+        # The failure's reply, Slack's reply for the killed run, the summary.
+        told = [m.get('params', m)['text'] for m in notifications(slack)]
+        self.assertEqual(len(told), 3, told)
+        for key in '03':  # each task's first post: in the anchor's thread
+            first = next(c for c in slack.calls_to('chat.postMessage') if
+                         '"ok": true' in c['answer'][1] and '"key":"%s"' %
+                         key in c['params'].get('metadata', ''))
+            self.assertIn('thread_ts', first['params'])
 
     def test_a_run_killed_right_after_its_first_post_counts(self):
         slack, (killed, ended) = self.play('killed_at_once')
@@ -4366,6 +4480,100 @@ class SweepTest(unittest.TestCase):
         reported(slack, 2)
         return finish_tasks(tasks, flag)
 
+    @classmethod
+    def scenario_requeued(cls, slack):
+        """Tasks 0 and 2 end; task 1, snapshotting, is SIGTERMed last (the
+        summary tells it terminated), then requeued: it autoloads its
+        snapshot and completes."""
+        more = dict(out=_tmpdir())
+        tasks, flag = start_tasks(cls.zygote, slack, (0, 2), 3)
+        tasks[1:1] = start_tasks(cls.zygote, slack, (1,), 3, flag=flag,
+                                 more=more)[0]
+        reported(slack, 3)
+        ended = [finish_tasks(tasks[task:task + 1], flag, task)[0]
+                 for task in (0, 2)]
+        snapshot = os.path.join(more['out'], 'snapshot')
+        slack.wait_for(lambda: os.path.exists(snapshot), 30)
+        tasks[1].send_signal(signal.SIGTERM)
+        tasks[1].wait(30)
+        slack.wait_for(lambda: sweep_messages(
+            slack, 'slack_report_summary'), 30)
+        first = [m['text'] for m in sweep_messages(
+            slack, 'slack_report_summary')]
+        report, = [ts for ts, m in slack.reports().items() if m[
+            'metadata']['event_payload']['key'] == '1']
+        more['env'], restarted = dict(SLURM_RESTART_COUNT='1'), time.time()
+        again, _ = start_tasks(cls.zygote, slack, (1,), 3, flag=flag,
+                               more=more)
+        slack.wait_for(lambda: [  # it trains on, in its message
+            c for c in slack.calls_to('chat.update') if c['time'] >
+            restarted and c['params']['ts'] == report and c['params'][
+                'text'].startswith('[Training]')], 30)
+        return first, ended + finish_tasks(again, flag, 1)
+
+    def test_a_requeued_task_goes_on_in_its_message(self):
+        slack, (first, ended) = self.play('requeued')
+        self.assert_ended(ended)
+        self.assertEqual(len(first), 1)
+        self.assertTrue(first[0].startswith(
+            'Sweep 4242: 3 runs: 2 completed, 1 terminated\n'), first)
+        reports = slack.reports()
+        self.assertEqual(len(reports), 3, [m['text'][:40]
+                                           for m in reports.values()])
+        for message in reports.values():
+            self.assertTrue(message['text'].startswith('[Completed]'))
+        summary = self.summary(slack)
+        self.assertTrue(summary['text'].startswith(
+            'Sweep 4242: 3 runs: 3 completed\n'), summary['text'])
+        # The termination's reply, the summary and the run's news: it
+        # completed after all.
+        told = [m.get('params', m)['text'] for m in notifications(slack)]
+        self.assertEqual(len(told), 3, told)
+        self.assertEqual(closings(slack), ([], []))
+
+    @classmethod
+    def scenario_flooded(cls, slack):
+        """A member floods the anchor's thread with 1,100 replies while
+        two tasks train."""
+        tasks, flag = start_tasks(cls.zygote, slack, range(2))
+        reported(slack, 2)
+        anchor = sweep_messages(slack, 'slack_report_sweep')[0]['ts']
+        for i in range(1100):
+            slack.post_as({'user': 'U0PERSON01'}, 'me too %d' % i,
+                          thread_ts=anchor)
+        return finish_tasks(tasks, flag)
+
+    def test_a_flooded_thread_still_closes_the_sweep(self):
+        slack, ended = self.play('flooded')
+        self.assert_ended(ended)
+        self.assertTrue(self.summary(slack)['text'].startswith(
+            'Sweep 4242: 2 runs: 2 completed\n'))
+        self.assertEqual(closings(slack), ([], []))
+
+    @classmethod
+    def scenario_unpinned(cls, slack):
+        """A member unpins the anchor while tasks 0 and 1 train; 300
+        messages later, task 2 starts."""
+        tasks, flag = start_tasks(cls.zygote, slack, range(2), 3)
+        reported(slack, 2)
+        with slack.lock:
+            slack.pins.clear()
+        for i in range(300):
+            slack.post_as({'user': 'U0PERSON01'}, 'chatter %d' % i)
+        more, _ = start_tasks(cls.zygote, slack, [2], 3, flag=flag)
+        reported(slack, 3)
+        pinned = set(slack.pins)
+        return pinned, finish_tasks(tasks + more, flag)
+
+    def test_an_unpinned_anchor_still_gathers_the_sweep(self):
+        slack, (pinned, ended) = self.play('unpinned')
+        self.assert_ended(ended)
+        anchors = sweep_messages(slack, 'slack_report_sweep')
+        self.assertEqual(len(anchors), 1)
+        self.assertEqual(pinned, {anchors[0]['ts']})  # pinned again
+        self.assertTrue(self.summary(slack)['text'].startswith(
+            'Sweep 4242: 3 runs: 3 completed\n'))
+
     def test_a_task_that_never_starts_is_named(self):
         slack, ended = self.play('never_started')
         self.assert_ended(ended)
@@ -4433,7 +4641,8 @@ class SweepTest(unittest.TestCase):
             FAST_TASK, stale_after=5), _CLOSING_LAG=1.0)
         reported(slack, 2)
         ended = finish_tasks(tasks[:1], flag, 0)
-        first = closings(slack)
+        slack.wait_for(lambda: len(closings(slack)[1]) == 1, 10)  # a move
+        first = closings(slack)  # of task 1's may have caught it at a copy
         at = max([at for _, at in first[1]] + [0])
         slack.wait_for(lambda: [  # task 1 reports on: it moved the closing
             a > at for _, a in closings(slack)[1]] == [True], 30)
@@ -4552,6 +4761,43 @@ class SweepAloneTest(SlackTestCase):
                 self.assertTrue(self.slack.calls_to('conversations.history'))
                 self.assertFalse([w for w in slack_warnings(record)
                                   if 'refused' in w])
+
+    def test_a_task_slurm_requeued_goes_on_in_its_message(self):
+        os.environ.update(SLURM_ARRAY_JOB_ID='77', SLURM_ARRAY_TASK_ID='1',
+                          SLURM_ARRAY_TASK_COUNT='2', SLURM_ARRAY_TASK_MIN=(
+                              '0'), SLURM_ARRAY_TASK_MAX='1')
+        for name in ('SLURM_ARRAY_JOB_ID', 'SLURM_ARRAY_TASK_ID',
+                     'SLURM_ARRAY_TASK_COUNT', 'SLURM_ARRAY_TASK_MIN',
+                     'SLURM_ARRAY_TASK_MAX', 'SLURM_RESTART_COUNT'):
+            self.addCleanup(os.environ.pop, name, None)
+        for restarts in ('0', '1'):  # its first life, then requeued
+            os.environ['SLURM_RESTART_COUNT'] = restarts
+            self.run_training(self.report(finish_mentions='@U0123ABCD'),
+                              iterations=5)
+        report = self.only_report()
+        self.assertEqual(len([text for text in report['history'] if
+                              text.startswith('[Completed]')]), 2)
+        self.assertEqual([p['text'][:8] for p, _ in  # no silence reply
+                          self.slack.scheduled.values()], ['Sweep 77'])
+
+    def test_a_card_that_cannot_be_read_still_counts_as_a_run(self):
+        anchor = self.slack.post_as(FakeSlack.BOT, 'Sweep g (2 tasks): x', {
+            'event_type': 'slack_report_sweep', 'event_payload': {
+                'group': 'g', 'size': 2, 'summary': ''}})
+        card = dict(run='r1', key='', group='g', status='completed',
+                    host='h' * 300, args=['--x'] * 70, new_field=1,
+                    entries={'e%02d' % i: {} for i in range(40)})
+        for payload in (card, dict(card, run='r2', group='other')):
+            self.slack.post_as(FakeSlack.BOT, 'done', {
+                'event_type': 'slack_report_result',
+                'event_payload': payload}, thread_ts=anchor)
+        sweep = slack_report._Anchor(slack_report._SlackClient(
+            TOKEN, self.slack.url, 5.0), 'g', 2, lambda *_: None)
+        self.assertTrue(sweep.find(CHANNEL_ID))
+        view = sweep.read()  # another version's card, or one cut short:
+        self.assertEqual([(c['run'], c['status'], c['host'], c['args'])
+                          for c in view.cards], [('r1', 'completed', '', [])])
+        self.assertEqual(view.missing, [''])
 
     def test_a_closing_replaced_while_it_is_moved_is_not_copied(self):
         mover, ender = (slack_report._Closing(slack_report._SlackClient(
