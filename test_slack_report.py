@@ -4077,24 +4077,37 @@ class _FuzzPlay(object):
 
     def play(self):
         """Start, run and end the sweep; each task's (stdout, stderr)."""
-        flag = None
+        flag, watchers = None, []
         for spec in sorted(self.draw['tasks'], key=lambda t: t['after']):
-            with self._news:  # the start's event, else at last anyway
-                self._news.wait_for(lambda: self._cards >= spec['after'], 30)
+            with self._news:  # the start's event, or none will come
+                self._news.wait_for(lambda: self._cards >= spec['after'] or
+                                    self._over(), 30)
             (task,), flag = start_tasks(
                 self._zygote, self.slack, [int(spec['key'])], len(
                     self._specs), FUZZ_OPTIONS, flag=flag,
                 script=FUZZ_TASK % json.dumps(spec))
             with self._news:
                 self.tasks[spec['key']] = task
+            watchers.append(threading.Thread(target=self._watch,
+                                             args=(task,)))
+            watchers[-1].start()
         outputs = {key: task.communicate(timeout=120)
                    for key, task in self.tasks.items()}
-        for task in self.tasks.values():
-            task.waiter.join()
+        for watcher in watchers:
+            watcher.join()
         with self._news:
             self._news.wait_for(lambda: not self._busy, 30)
         self.slack.post_due()
         return outputs
+
+    def _over(self):
+        """Whether every task started has exited (with the lock held)."""
+        return all(hasattr(task, 'exited') for task in self.tasks.values())
+
+    def _watch(self, task):
+        task.waiter.join()  # it has exited
+        with self._news:
+            self._news.notify_all()
 
     def _fault(self, method, params):
         card = _sent_card(params)
@@ -4190,16 +4203,22 @@ def _real_ending(task):
         'ended'] else 'terminated'}.get(task['code'])
 
 
-def _notified(item, by_ts):
+def _notified(item, by_ts, by_pid):
     """Who a notification (a call, or a message Slack posted as scheduled)
     tells of: the key of the run whose message or thread it is in, else
-    'summary' for a sweep's text, else 'elsewhere'."""
+    'summary' for a sweep's text, else the run whose pid it names (a run
+    that had no message yet), else 'elsewhere'."""
     params = item.get('params', item)
     ts = params.get('thread_ts') or item.get('ts') or json.loads(
         item['answer'][1]).get('ts')
     if ts in by_ts:
         return by_ts[ts]
-    return 'summary' if params['text'].startswith('Sweep ') else 'elsewhere'
+    if params['text'].startswith('Sweep '):
+        return 'summary'
+    named = re.search(r'\bpid (\d+)\b', params['text'])
+    if named is None:
+        return 'elsewhere'
+    return by_pid.get(int(named.group(1)), 'elsewhere')
 
 
 def fuzz_seen(fuzz, outputs):
@@ -4208,21 +4227,26 @@ def fuzz_seen(fuzz, outputs):
     the notifications per run key ('summary', 'elsewhere'); the run
     messages Slack replied to as silent; the anchor."""
     slack, tasks, by_ts = fuzz.slack, {}, {}
-    for key, (out, _) in outputs.items():
+    for key, (out, err) in outputs.items():
         ended = re.findall(r'ended ([\d.]+)', out.decode())
         tasks[key] = dict(fuzz.draw['tasks'][int(key)], runs=[],
                           code=fuzz.tasks[key].returncode,
                           exited=fuzz.tasks[key].exited,
                           ended=float(ended[-1]) if ended else None,
-                          signal=fuzz.signals.get(key))
+                          signal=fuzz.signals.get(key),
+                          unreached=b'never reached' in err)
     for ts, message in sorted(slack.reports().items()):
+        if 'scheduled' in message:
+            continue  # a silence reply before any message: not a run's
         key = (_sent_card(message) or {}).get('key')
         if key not in tasks:  # no task's: a problem of its own
             key = None
-            tasks.setdefault(None, dict(runs=[], code=None, ended=None))
+            tasks.setdefault(None, dict(runs=[], code=None, ended=None,
+                                        unreached=False))
         tasks[key]['runs'].append((ts, message))
         by_ts[ts] = key
-    told = collections.Counter(_notified(item, by_ts)
+    by_pid = {task.pid: key for key, task in fuzz.tasks.items()}
+    told = collections.Counter(_notified(item, by_ts, by_pid)
                                for item in notifications(slack))
     with slack.lock:
         summaries = [m for ts, m in sorted(slack.messages.items())
@@ -4288,6 +4312,9 @@ def holds_notified_once(seen):
             if told[key] != wanted:
                 problems.append('task %s (%s) notified %d times on its own'
                                 % (key, shown, told[key]))
+        if not task['runs'] and told[key] > 1:  # its silence reply, or none
+            problems.append('task %s (no message) notified %d times on its '
+                            'own' % (key, told[key]))
     return problems
 
 
@@ -4303,12 +4330,13 @@ def holds_none_left_training(seen):
 
 def holds_one_message_each(seen):
     """One run message a task; one at least for a task whose process
-    reached its end (neither killed nor signalled in its end)."""
+    reached its end (neither killed nor signalled in its end), unless it
+    gave up as Slack never answered it."""
     return ['task %s (exit %s) has %d run messages' % (
         key, task['code'], len(task['runs']))
         for key, task in sorted(seen['tasks'].items(), key=str)
         if key is None or len(task['runs']) > 1 or not task['runs'] and
-        _real_ending(task)]
+        _real_ending(task) and not task['unreached']]
 
 
 def holds_exits_in_time(seen):
