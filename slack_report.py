@@ -166,6 +166,81 @@ def _user_code():
 
 
 ###############################################################################
+# Schedulers: what a job tells of itself ######################################
+###############################################################################
+
+# How each scheduler tells a process which job it is (each name checked
+# against the scheduler's documentation): the variable of the job's ID; of
+# the array's ID (None: the job's, its '[N]' made '[]'); of the task's index
+# (the first set), and the index outside an array (None: unset there); how
+# its tools write an array task; the array's first, last and step, and its
+# task count, where it tells them; the variable set when this life is a
+# restart; and the signals by which it ends or warns a job beside SIGTERM
+# and SIGHUP ('': an ending; else the notice it gives).
+_Scheduler = collections.namedtuple('_Scheduler', 'name job array task '
+                                    'outside task_name range count restart '
+                                    'signals')
+_SCHEDULERS = (
+    _Scheduler('Slurm', 'SLURM_JOB_ID', 'SLURM_ARRAY_JOB_ID',
+               ('SLURM_ARRAY_TASK_ID',), None, '{array}_{task}',
+               ('SLURM_ARRAY_TASK_MIN', 'SLURM_ARRAY_TASK_MAX',
+                'SLURM_ARRAY_TASK_STEP'), 'SLURM_ARRAY_TASK_COUNT',
+               'SLURM_RESTART_COUNT', {}),
+    _Scheduler('Grid Engine', 'JOB_ID', 'JOB_ID', ('SGE_TASK_ID',),
+               'undefined', '{job}.{task}', (
+                   'SGE_TASK_FIRST', 'SGE_TASK_LAST', 'SGE_TASK_STEPSIZE'),
+               None, 'RESTARTED', {
+                   'SIGUSR2': 'kill notice from Grid Engine',
+                   'SIGUSR1': 'suspend or time-limit notice from Grid '
+                              'Engine'}),
+    # PBS Professional and OpenPBS (PBS_ARRAY_INDEX), Torque (PBS_ARRAYID):
+    # an array task's PBS_JOBID is 123[4].server already.
+    _Scheduler('PBS', 'PBS_JOBID', 'PBS_ARRAY_ID', (
+        'PBS_ARRAY_INDEX', 'PBS_ARRAYID'), None, '{job}', (), None, None,
+               {}),
+    _Scheduler('LSF', 'LSB_JOBID', 'LSB_JOBID', ('LSB_JOBINDEX',), '0',
+               '{job}[{task}]', (), None, 'LSB_RESTART', {'SIGINT': ''}),
+    _Scheduler('PJM', 'PJM_JOBID', 'PJM_JOBID', ('PJM_BULKNUM',), None,
+               '{job}[{task}]', (), None, None, {}),  # Fujitsu's bulk jobs
+)
+# What a run learned of its job: the scheduler's row; the job as its tools
+# show it; for an array task, the array's ID (a sweep's group), the task's
+# index, [first, last, step] (or []) and the task count (None: unknown); and
+# whether this life is a restart.
+_Job = collections.namedtuple('_Job', 'scheduler name group task tasks size '
+                              'restarted')
+
+
+def _job(env=None):
+    """This process's job, as the first scheduler that tells of it; None
+    outside all. A lone job's group is ''."""
+    env = os.environ if env is None else env
+    for row in _SCHEDULERS:
+        task = next((env[name] for name in row.task if name in env), None)
+        # Grid Engine always sets its task, so its generic JOB_ID needs it.
+        if env.get(row.job) and (task is not None or row.outside is None):
+            return _job_of(row, env, task)
+    return None
+
+
+def _job_of(row, env, task):
+    job = env[row.job]
+    restarted = env.get(row.restart or '', '') not in ('', '0', 'N')
+    if task in (None, row.outside):
+        return _Job(row, job, '', '', [], None, restarted)
+    group = env.get(row.array or '') or re.sub(r'\[\d+\]', '[]', job)
+    try:
+        tasks = [int(env[name] or 1) for name in row.range]
+    except (KeyError, ValueError):
+        tasks = []
+    size = env.get(row.count or '')  # checked with group_size
+    if not size and tasks and tasks[2] > 0:
+        size = len(range(tasks[0], tasks[1] + 1, tasks[2]))
+    name = row.task_name.format(job=job, array=group, task=task)
+    return _Job(row, name, group, task, tasks, size, restarted)
+
+
+###############################################################################
 # Options and run identity (at construction) ##################################
 ###############################################################################
 
@@ -230,18 +305,20 @@ def _check_flags(**flags):
 
 def _sweep_options(group, size, rank_by, entries):
     """The run's group and size, from the arguments or the environment (a
-    Slurm job array groups itself; False: none), and rank_by, checked."""
-    env = os.environ.get
+    scheduler's job array groups itself; False: none), and rank_by, checked.
+    """
+    env, job = os.environ.get, _job()
+    array = job.group if job else ''
     if group is None:
-        group = env('SLACK_REPORT_GROUP') or env('SLURM_ARRAY_JOB_ID')
+        group = env('SLACK_REPORT_GROUP') or array or None
     if type(group) is int:
         group = str(group)
-    if size is None:  # Slurm's count only for Slurm's array
-        size = env('SLACK_REPORT_GROUP_SIZE') or (env(
-            'SLURM_ARRAY_TASK_COUNT') if _slurm_array(group) else None)
-    if group not in (None, False) and not (isinstance(group, str) and re.
-                                           fullmatch(r'[^\x00-\x1f]{1,80}',
-                                                     group)):
+    if size is None:  # the scheduler's count only for its own array
+        size = env('SLACK_REPORT_GROUP_SIZE') or (
+            job.size if group and group == array else None)
+    if group not in (None, False) and not (
+            isinstance(group, str) and re.fullmatch(r'[^\x00-\x1f]{1,80}',
+                                                    group)):
         raise ValueError('group %r must be a name of 1 to 80 printable '
                          'characters, None or False' % (group,))
     if size in (None, ''):
@@ -251,29 +328,13 @@ def _sweep_options(group, size, rank_by, entries):
         size = int(size)
     else:
         raise ValueError('group_size %r must be a whole number >= 1 or None '
-                         '(from $SLACK_REPORT_GROUP_SIZE or '
-                         '$SLURM_ARRAY_TASK_COUNT if not given)' % (size,))
+                         '(from $SLACK_REPORT_GROUP_SIZE, else a job array\'s'
+                         ' count such as $SLURM_ARRAY_TASK_COUNT, if not '
+                         'given)' % (size,))
     if rank_by is not None and rank_by not in entries:
         raise ValueError('rank_by %r must be one of the entries %s'
                          % (rank_by, ', '.join(map(repr, entries))))
     return group or None, group and size, rank_by
-
-
-def _slurm_array(group):
-    """Whether ``group`` is the Slurm job array this process is a task of."""
-    return bool(group) and group == os.environ.get('SLURM_ARRAY_JOB_ID')
-
-
-def _slurm_tasks(group):
-    """The array's task IDs as [first, last, step] when ``group`` is the
-    array and Slurm tells them; else []."""
-    env = os.environ.get
-    try:
-        return [int(env('SLURM_ARRAY_TASK_MIN')), int(env(
-            'SLURM_ARRAY_TASK_MAX')), int(env('SLURM_ARRAY_TASK_STEP') or 1)
-                ] if _slurm_array(group) else []
-    except (TypeError, ValueError):
-        return []
 
 
 def _settings(token, channel, api_url):
@@ -390,9 +451,10 @@ def _run_card(identity, fields, sweep, argv):
     """What stays fixed of the run's card, as a program reads it. The array
     task keys it in its group: a requeued task replaces its earlier self."""
     group, size, rank_by = sweep
-    return {'v': 1, 'run': os.urandom(6).hex(),
-            'key': os.environ.get('SLURM_ARRAY_TASK_ID', ''),
-            'tasks': _slurm_tasks(group), 'alerts': [], 'group': group or '',
+    job = _job() or _Job(None, '', '', '', [], None, False)
+    return {'v': 1, 'run': os.urandom(6).hex(), 'key': job.task,
+            'tasks': job.tasks if group and group == job.group else [],
+            'alerts': [], 'group': group or '',
             'size': size or 0, 'rank_by': rank_by or '',
             'host': identity['hostname'], 'pid': os.getpid(), 'cmd': argv[0],
             'args': argv[1:], 'git': identity['git'],
@@ -666,6 +728,7 @@ class SlackReport(_Extension):
             group=sweep[0], size=sweep[1], control=control, handed=handed)
         self._resumed = self._commands = None  # from a snapshot; in a run
         self._run = self._sender = self._failure = self._terminated = None
+        self._notice = ''  # a scheduler's warning, shown while training
         self._comm, self._state = comm, _State('started', time=time.time())
         self._unlogged = _Unlogged(entries)
         _warn_setup(token, self.available or self._silent, comm,
@@ -764,7 +827,18 @@ class SlackReport(_Extension):
             self._sender.close(min(_SIGNAL_GRACE, self._flush) if terminated
                                else self._flush)
 
+    def _signalled(self, description, ending):
+        """From _SignalGuard: a signal that ends the job (however the run
+        then ends, it was cut short), or a scheduler's notice to show."""
+        if ending:
+            self._terminated = description
+        else:
+            self._notice = description
+            self._report('training')
+
     def _report(self, kind, detail='', trace=''):
+        if kind == 'training':
+            detail = self._notice
         if self._run is not None:
             self._state = self._run.snapshot(kind, detail, trace, (
                 self._commands.answers if self._commands else ()))
@@ -989,28 +1063,40 @@ def _take_snapshots(trainer, who):
 
 
 # Schedulers end jobs with these (a lost terminal: SIGHUP), then SIGKILL
-# after 30 s by default: a termination's report gets this many seconds.
-_ENDING_SIGNALS = [getattr(signal, n) for n in ('SIGTERM', 'SIGHUP')
-                   if hasattr(signal, n)]
+# after 30 s by default: a termination's report gets this many seconds. A
+# scheduler may end or warn by others too (its table's signals).
+_ENDING_SIGNALS = ('SIGTERM', 'SIGHUP')
 _SIGNAL_GRACE = 10.0
 
 
+def _signals_of(job):
+    """{signal number: the notice it gives, '' for an ending} that ``job``'s
+    scheduler sends, those this platform has."""
+    named = dict.fromkeys(_ENDING_SIGNALS, '')
+    named.update(job.scheduler.signals if job else {})
+    return {getattr(signal, name): notice for name, notice in named.items()
+            if hasattr(signal, name)}
+
+
 class _SignalGuard(object):
-    """The one handler of the signals that end jobs, however many reports
-    train: each reports ``[Terminated]`` within one grace, then the signal
-    acts once as without them (the program's handler, or death by it).
+    """The one handler of the signals that end or warn jobs, however many
+    reports train: each reports ``[Terminated]`` within one grace, then the
+    signal acts once as without them (the program's handler, or death by
+    it). A notice the program handles itself only shows in the status.
     Installed from the main thread while reports train; restored after.
     """
 
     def __init__(self):
         self._reports = []
         self._previous = {}
+        self._notices = {}
 
     def add(self, report):
         if threading.current_thread() is not threading.main_thread():
             return
         if not self._reports:
-            for signum in _ENDING_SIGNALS:
+            self._notices = _signals_of(_job())
+            for signum in self._notices:
                 previous = signal.getsignal(signum)
                 if previous not in (signal.SIG_IGN, None):  # None: not ours
                     self._previous[signum] = previous
@@ -1030,13 +1116,18 @@ class _SignalGuard(object):
         self._previous = {}
 
     def _handle(self, signum, frame):
-        description = signal.Signals(signum).name
-        if os.environ.get('SLURM_JOB_ID'):
-            description += ', Slurm job %s' % os.environ['SLURM_JOB_ID']
+        notice, job = self._notices.get(signum, ''), _job()
+        description = signal.Signals(signum).name + (
+            ' (%s)' % notice if notice else '')
+        if job:
+            description += ', %s job %s' % (job.scheduler.name, job.name)
         previous = self._previous.get(signum, signal.SIG_DFL)
         reports = list(self._reports)
-        for report in reports:  # however the run ends now, it was cut short
-            report._terminated = description
+        # A notice the program handles is only told; else the signal ends
+        # the run, and however it ends now, it was cut short.
+        ending = not (notice and callable(previous))
+        for report in reports:
+            report._signalled(description, ending)
         if callable(previous):
             # The program's own handler decides how the run ends; each
             # report's finalize tells the termination.
@@ -3042,7 +3133,7 @@ class _Switch(object):
         self._client = client
         self._warn = warn
         self._stale_after = stale_after
-        self.id, self.at, self._kind = scheduled, None, None
+        self.id, self.at, self._status = scheduled, None, None
         self._thread = None  # where it is: the report's, or the sweep's
         self._retired = []  # scheduled replies to delete
         self._last_seen, self._longest_gap = None, 0.0  # for 'auto'
@@ -3076,7 +3167,7 @@ class _Switch(object):
         sweep's, before the first post), unless it fits."""
         thread = thread if posted.ts is None else posted
         if not margin or self._stale_after is None or thread is None or (
-                self._kind == state.kind and self.at and self._thread ==
+                self._status == state[:2] and self.at and self._thread ==
                 thread.ts and self.at >= state.time + margin):
             return
         post_at = int(math.ceil(state.time + margin * (1 + random.random())))
@@ -3099,7 +3190,8 @@ class _Switch(object):
             return
         self.retire()
         self.id, self.at = answer['scheduled_message_id'], post_at
-        self._kind, self._thread = state.kind, thread.ts
+        # Kind and detail: a notice moves it too.
+        self._status, self._thread = state[:2], thread.ts
         self.drop(posted.channel)
 
     def seek(self, posted):
@@ -3552,13 +3644,13 @@ def _retrying(warn, error, when):
 class _Lives(object):
     """A task's later life goes on in its earlier life's message: the one a
     snapshot ``loaded`` after the report started carries (``autoload``),
-    or, for an array task Slurm started again (requeued, in a sweep), the
-    one its sweep's thread tells."""
+    or, for an array task its scheduler started again (requeued, in a
+    sweep), the one its sweep's thread tells."""
 
     def __init__(self, client, posted, switch, sweeping):
         self._client, self._posted, self._switch = client, posted, switch
-        self._requeued = sweeping and os.environ.get(
-            'SLURM_RESTART_COUNT', '0') not in ('', '0')
+        job = _job()  # its scheduler may have started it again (requeued)
+        self._requeued = bool(sweeping) and job is not None and job.restarted
         self.loaded = None  # a snapshot's _Learned, from the training thread
 
     def go_on(self, sweep, card):

@@ -2168,7 +2168,9 @@ class TruthTest(SlackTestCase):
             card = self.report(group='ablation')._message._card
         self.assertEqual((card['group'], card['size']), ('ablation', 3))
         with unittest.mock.patch.dict(os.environ, SLURM_ARRAY_TASK_COUNT='9',
-                                      SLURM_ARRAY_JOB_ID='77'):
+                                      SLURM_ARRAY_JOB_ID='77',
+                                      SLURM_ARRAY_TASK_ID='2',
+                                      SLURM_JOB_ID='78'):
             self.assertEqual(self.report(group='ablation')._message._card[
                 'size'], 0)  # Slurm's count is for Slurm's own group
 
@@ -3894,6 +3896,136 @@ class SignalTest(SlackTestCase):
         self.assertIs(signal.getsignal(signal.SIGTERM), own)
 
 
+class SchedulerTest(SlackTestCase):
+    """Grid Engine, PBS (Professional, OpenPBS, Torque), LSF and Fujitsu's
+    PJM beside Slurm: what each tells a job, and how each ends or warns it,
+    sent to real trainings in processes forked side by side."""
+
+    JOBS = (  # environment, then scheduler, job, group, task, tasks, size,
+        # restarted
+        (dict(SLURM_JOB_ID='4247', SLURM_ARRAY_JOB_ID='4242',
+              SLURM_ARRAY_TASK_ID='4', SLURM_ARRAY_TASK_MIN='0',
+              SLURM_ARRAY_TASK_MAX='7', SLURM_ARRAY_TASK_STEP='1',
+              SLURM_ARRAY_TASK_COUNT='8'),
+         ('Slurm', '4242_4', '4242', '4', [0, 7, 1], '8', False)),
+        (dict(SLURM_JOB_ID='77', SLURM_RESTART_COUNT='1'),
+         ('Slurm', '77', '', '', [], None, True)),
+        (dict(JOB_ID='456', SGE_TASK_ID='7', SGE_TASK_FIRST='1',
+              SGE_TASK_LAST='9', SGE_TASK_STEPSIZE='2'),
+         ('Grid Engine', '456.7', '456', '7', [1, 9, 2], 5, False)),
+        (dict(JOB_ID='456', SGE_TASK_ID='undefined', RESTARTED='1'),
+         ('Grid Engine', '456', '', '', [], None, True)),
+        (dict(JOB_ID='456'), None),  # Grid Engine sets SGE_TASK_ID always
+        (dict(PBS_JOBID='123[4].pbs01', PBS_ARRAY_ID='123[].pbs01',
+              PBS_ARRAY_INDEX='4'),
+         ('PBS', '123[4].pbs01', '123[].pbs01', '4', [], None, False)),
+        (dict(PBS_JOBID='321[2].torque', PBS_ARRAYID='2'),
+         ('PBS', '321[2].torque', '321[].torque', '2', [], None, False)),
+        (dict(PBS_JOBID='99.pbs01'), ('PBS', '99.pbs01', '', '', [], None,
+                                      False)),
+        (dict(LSB_JOBID='789', LSB_JOBINDEX='3', LSB_RESTART='Y'),
+         ('LSF', '789[3]', '789', '3', [], None, True)),
+        (dict(LSB_JOBID='789', LSB_JOBINDEX='0'),
+         ('LSF', '789', '', '', [], None, False)),
+        (dict(PJM_JOBID='1011', PJM_BULKNUM='3'),
+         ('PJM', '1011[3]', '1011', '3', [], None, False)),
+        (dict(PJM_JOBID='1012'), ('PJM', '1012', '', '', [], None, False)),
+        ({}, None))
+
+    def test_each_scheduler_tells_its_job(self):
+        for env, expected in self.JOBS:
+            with self.subTest(env=env):
+                job = slack_report._job(env)
+                found = None if job is None else (
+                    job.scheduler.name,) + tuple(job[1:])
+                self.assertEqual(found, expected)
+
+    def start(self, zygote, env, before='', options='handle_signals=True'):
+        """A training in a process of its own, with its own stand-in;
+        (process, stand-in, directory) once it runs."""
+        slack = FakeSlack()
+        self.addCleanup(slack.close)
+        where = _tmpdir()
+        process = zygote.start(
+            'import test_slack_report as t\n' + SignalTest.SCRIPT % (
+                before, slack.url, 5.0, options, 0),
+            dict(os.environ, **env), where)
+        self.addCleanup(process.kill)
+        return process, slack, where
+
+    def ready(self, slack):
+        self.assertTrue(slack.wait_for(lambda: slack.calls_to(
+            'test.ready') and slack.calls_to('chat.update'), 30))
+
+    def status(self, slack):
+        return list(slack.reports().values())[0]['text'].split('  ')[0]
+
+    def test_each_termination_names_its_job(self):
+        zygote = Zygote()
+        self.addCleanup(zygote.close)
+        named = [(env, '%s job %s' % (expected[0], expected[1]))
+                 for env, expected in self.JOBS if expected and not (
+                     expected[2])]  # lone jobs: an array would sweep
+        named.append((dict(SLURM_JOB_ID='4247', SLURM_ARRAY_JOB_ID='4242',
+                           SLURM_ARRAY_TASK_ID='4'), 'Slurm job 4242_4'))
+        runs = [self.start(zygote, dict(env, SLACK_REPORT_GROUP_SIZE='1'))
+                for env, _ in named]
+        for process, slack, _ in runs:
+            self.ready(slack)
+            process.send_signal(signal.SIGTERM)
+        for (process, slack, _), (_, name) in zip(runs, named):
+            with self.subTest(job=name):
+                process.communicate(timeout=30)
+                self.assertEqual(process.returncode, -signal.SIGTERM)
+                self.assertRegex(self.status(slack), r'^\[Terminated\] '
+                                 r'SIGTERM, %s, at iteration \d+$'
+                                 % re.escape(name))
+
+    def test_lsf_ends_a_job_by_sigint_first(self):
+        zygote = Zygote()
+        self.addCleanup(zygote.close)
+        lsf = self.start(zygote, dict(LSB_JOBID='789', LSB_JOBINDEX='0'))
+        terminal = self.start(zygote, {})  # a Ctrl-C, no scheduler
+        for process, slack, _ in (lsf, terminal):
+            self.ready(slack)
+            process.send_signal(signal.SIGINT)
+        for process, slack, _ in (lsf, terminal):
+            try:  # LSF's SIGTERM follows 10 s later, if it is still there
+                process.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGTERM)
+                process.communicate(timeout=30)
+            self.assertNotEqual(process.returncode, 0)
+        self.assertRegex(self.status(lsf[1]), r'^\[Terminated\] SIGINT, LSF '
+                         r'job 789, at iteration \d+$')
+        self.assertEqual(self.status(terminal[1]),
+                         '[Interrupted] KeyboardInterrupt')
+
+    def test_a_grid_engine_notice_shows_and_the_program_handles_it(self):
+        zygote = Zygote()
+        self.addCleanup(zygote.close)
+        process, slack, where = self.start(
+            zygote, dict(JOB_ID='456', SGE_TASK_ID='undefined'),
+            before='import signal; signal.signal(signal.SIGUSR2, lambda *_: '
+            'open("noticed", "w").close())',
+            options='handle_signals=True, stale_after=1')
+        self.ready(slack)
+        process.send_signal(signal.SIGUSR2)
+        notice = ('[Training] SIGUSR2 (kill notice from Grid Engine), Grid '
+                  'Engine job 456')
+        self.assertTrue(slack.wait_for(lambda: any(
+            c['params']['text'].startswith(notice + '  ')
+            for c in slack.calls_to('chat.update')), 30))
+        self.assertTrue(os.path.exists(os.path.join(where, 'noticed')))
+        with self.assertRaises(subprocess.TimeoutExpired):
+            process.wait(0)  # its handler let it train on
+        process.kill()  # as Grid Engine does once its notice is out
+        process.communicate(timeout=30)
+        self.assertTrue(slack.wait_for(slack.posted_scheduled, 10))
+        silent, = slack.posted_scheduled()  # the run that went silent
+        self.assertIn('Its last status: ' + notice, silent['text'])
+
+
 class _SweepUpdater(training.updaters.StandardUpdater):
     """Losses set by ``scale``, within 1 % of it from the first iteration,
     so that runs rank by scale however many iterations each did."""
@@ -3930,7 +4062,7 @@ SWEEP_TASK = (
     'import test_slack_report as t\n'
     'for name, value in json.loads(os.environ["PATCH"]).items():\n'
     '    setattr(t.slack_report, name, value)  # shorter waits\n'
-    'task = int(os.environ["SLURM_ARRAY_TASK_ID"])\n'
+    'task = int(os.environ["TASK"])\n'
     'more = json.loads(os.environ.get("MORE", "{}"))  # larger runs\n'
     'sys.argv = ["train.py", "--lr", "0.%02d" % task, "--seed", "1"] + [\n'
     '    a.replace("TASK", str(task)) for a in more.get("args", [])]\n'
@@ -3955,30 +4087,55 @@ SWEEP_TASK = (
 FAST_TASK = dict(min_interval=0.1, timeout=5, flush_timeout=20, plot=False)
 
 
+def slurm_array(task, count):
+    """What Slurm tells task ``task`` of an array of ``count`` (0 to count -
+    1); the other schedulers' arrays follow."""
+    return dict(SLURM_ARRAY_JOB_ID='4242', SLURM_ARRAY_TASK_ID=str(task),
+                SLURM_JOB_ID=str(4243 + task), SLURM_ARRAY_TASK_COUNT=str(
+                    count), SLURM_ARRAY_TASK_MIN='0', SLURM_ARRAY_TASK_MAX=str(
+                        count - 1), SLURM_ARRAY_TASK_STEP='1')
+
+
+ARRAYS = {  # qsub -t 1-N, qsub -J 0-N, qsub -t 0-N, bsub -J "x[1-N]", pjsub
+    'Grid Engine': lambda task, count: dict(
+        JOB_ID='456', SGE_TASK_ID=str(task + 1), SGE_TASK_FIRST='1',
+        SGE_TASK_LAST=str(count), SGE_TASK_STEPSIZE='1'),
+    'PBS': lambda task, count: dict(
+        PBS_JOBID='123[%d].pbs01' % task, PBS_ARRAY_ID='123[].pbs01',
+        PBS_ARRAY_INDEX=str(task), SLACK_REPORT_GROUP_SIZE=str(count)),
+    'Torque': lambda task, count: dict(
+        PBS_JOBID='321[%d].torque' % task, PBS_ARRAYID=str(task),
+        SLACK_REPORT_GROUP_SIZE=str(count)),
+    'LSF': lambda task, count: dict(
+        LSB_JOBID='789', LSB_JOBINDEX=str(task + 1),
+        SLACK_REPORT_GROUP_SIZE=str(count)),
+    'PJM': lambda task, count: dict(
+        PJM_JOBID='1011', PJM_BULKNUM=str(task),
+        SLACK_REPORT_GROUP_SIZE=str(count)),
+}
+
+
 def start_tasks(zygote, slack, tasks, count=None, options=FAST_TASK,
                 fail=-1, flag=None, quick=True, more=None, script=SWEEP_TASK,
-                **patch):
-    """Start ``tasks`` (IDs) of a Slurm array of ``count`` tasks (0 to
-    count - 1), as Slurm starts them, running ``script``, ``patch`` setting
-    the module's constants (shorter waits, if ``quick``); return them and
-    the file that stops their training (the file with '.ID' added stops
-    one). ``more``: extra ``args`` (TASK: the task's ID), ``entries``, a
-    ``channel``, where the failing task fails (``fail_at``), an ``out``
-    directory to snapshot in (and autoload from), more ``env``."""
+                array=slurm_array, **patch):
+    """Start ``tasks`` (0 to count - 1) of an ``array`` of ``count`` tasks
+    (Slurm's, unless another scheduler's), as it starts them, running
+    ``script``, ``patch`` setting the module's constants (shorter waits, if
+    ``quick``); return them and the file that stops their training (the
+    file with '.ID' added stops one). ``more``: extra ``args`` (TASK: the
+    task's ID), ``entries``, a ``channel``, where the failing task fails
+    (``fail_at``), an ``out`` directory to snapshot in (and autoload
+    from), more ``env``."""
     flag = flag or os.path.join(_tmpdir(), 'stop')
     count = count or len(tasks)
     if quick:
         patch = dict(dict(_SETTLE=0.5, _LOOK_AGAIN=[0.2, 0.6]), **patch)
     started = []
     for task in tasks:
-        env = dict(os.environ, SLURM_ARRAY_JOB_ID='4242',
-                   SLURM_ARRAY_TASK_ID=str(task), SLURM_JOB_ID=str(
-                       4243 + task), SLURM_ARRAY_TASK_COUNT=str(count),
-                   SLURM_ARRAY_TASK_MIN='0', SLURM_ARRAY_TASK_MAX=str(
-                       count - 1), SLURM_ARRAY_TASK_STEP='1',
-                   STOP_FLAG=flag, FAIL_TASK=str(fail), SLACK_API_URL=(
-                       slack.url), OPTIONS=json.dumps(options),
-                   PATCH=json.dumps(patch), MORE=json.dumps(more or {}))
+        env = dict(os.environ, TASK=str(task), **array(task, count))
+        env.update(STOP_FLAG=flag, FAIL_TASK=str(fail), SLACK_API_URL=(
+            slack.url), OPTIONS=json.dumps(options), PATCH=json.dumps(patch),
+            MORE=json.dumps(more or {}))
         env.update(more and more.get('env') or {})
         started.append(zygote.start(script, env))
         # When each exits, even a task that fails long before the others.
@@ -4173,6 +4330,46 @@ class SweepTest(unittest.TestCase):
                                         'event_payload': {'group': '4242'}}))
         stopped = time.time()
         return forged, stopped, finish_tasks(tasks, flag)
+
+    @classmethod
+    def array_of(cls, name, slack):
+        """Four tasks of another scheduler's array, which all complete."""
+        tasks, flag = start_tasks(cls.zygote, slack, range(4),
+                                  array=ARRAYS[name])
+        if not reported(slack, 4):
+            raise AssertionError('not every task reported')
+        return finish_tasks(tasks, flag)
+
+    @classmethod
+    def scenario_grid_engine(cls, slack):
+        return cls.array_of('Grid Engine', slack)
+
+    @classmethod
+    def scenario_pbs(cls, slack):
+        return cls.array_of('PBS', slack)
+
+    @classmethod
+    def scenario_torque(cls, slack):
+        return cls.array_of('Torque', slack)
+
+    @classmethod
+    def scenario_lsf(cls, slack):
+        return cls.array_of('LSF', slack)
+
+    @classmethod
+    def scenario_pjm(cls, slack):
+        return cls.array_of('PJM', slack)
+
+    def test_every_scheduler_s_array_is_summarized_once(self):
+        for name in ARRAYS:
+            with self.subTest(scheduler=name):
+                slack, ended = self.play(name.split()[0].lower() + (
+                    '_engine' if name == 'Grid Engine' else ''))
+                self.assert_ended(ended)
+                group = slack_report._job(ARRAYS[name](0, 4)).group
+                self.assertEqual(self.summary(slack)['text'].split('\n')[0],
+                                 'Sweep %s: 4 runs: 4 completed' % group)
+                self.assertEqual(len(notifications(slack)), 1)
 
     def test_a_job_array_in_a_busy_channel_is_summarized_once(self):
         slack, (forged, stopped, ended) = self.play('busy')
@@ -4699,8 +4896,11 @@ class SweepAloneTest(SlackTestCase):
                     self.report(**options)
                 for word in words:
                     self.assertIn(word, str(caught.exception))
-        os.environ.update(SLURM_ARRAY_JOB_ID='77', SLURM_ARRAY_TASK_COUNT='x')
+        os.environ.update(SLURM_ARRAY_JOB_ID='77', SLURM_ARRAY_TASK_COUNT='x',
+                          SLURM_JOB_ID='78', SLURM_ARRAY_TASK_ID='0')
         self.addCleanup(os.environ.pop, 'SLURM_ARRAY_JOB_ID')
+        self.addCleanup(os.environ.pop, 'SLURM_JOB_ID')
+        self.addCleanup(os.environ.pop, 'SLURM_ARRAY_TASK_ID')
         self.addCleanup(os.environ.pop, 'SLURM_ARRAY_TASK_COUNT')
         with self.assertRaises(ValueError) as caught:
             self.report()  # a bad value from the environment, named
@@ -4764,12 +4964,11 @@ class SweepAloneTest(SlackTestCase):
                                   if 'refused' in w])
 
     def test_a_task_slurm_requeued_goes_on_in_its_message(self):
-        os.environ.update(SLURM_ARRAY_JOB_ID='77', SLURM_ARRAY_TASK_ID='1',
-                          SLURM_ARRAY_TASK_COUNT='2', SLURM_ARRAY_TASK_MIN=(
-                              '0'), SLURM_ARRAY_TASK_MAX='1')
-        for name in ('SLURM_ARRAY_JOB_ID', 'SLURM_ARRAY_TASK_ID',
-                     'SLURM_ARRAY_TASK_COUNT', 'SLURM_ARRAY_TASK_MIN',
-                     'SLURM_ARRAY_TASK_MAX', 'SLURM_RESTART_COUNT'):
+        array = dict(SLURM_JOB_ID='79', SLURM_ARRAY_JOB_ID='77',
+                     SLURM_ARRAY_TASK_ID='1', SLURM_ARRAY_TASK_COUNT='2',
+                     SLURM_ARRAY_TASK_MIN='0', SLURM_ARRAY_TASK_MAX='1')
+        os.environ.update(array)
+        for name in list(array) + ['SLURM_RESTART_COUNT']:
             self.addCleanup(os.environ.pop, name, None)
         for restarts in ('0', '1'):  # its first life, then requeued
             os.environ['SLURM_RESTART_COUNT'] = restarts
