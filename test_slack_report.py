@@ -2300,8 +2300,11 @@ class _MpiJob(object):
         self.scratch = _tmpdir()
         specs = ['%d@%s' % (n, slack.url)
                  for n, slack in zip(iterations, self.slacks)]
+        # SIGKILL 10 s after a SIGTERM, not 1: a loaded machine may need
+        # more than a second to tell Slack (the README says so too).
         env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT='1',
-                   OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1')
+                   OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1',
+                   OMPI_MCA_odls_base_sigkill_timeout='10')
         here = os.path.dirname(os.path.abspath(__file__))
         self.process = subprocess.Popen(
             ['mpiexec', '-n', '2', '--oversubscribe', sys.executable, '-c',
@@ -2553,7 +2556,7 @@ class ControlTest(SlackTestCase):
         """At iteration 5, wait until ``until()`` holds (the command is
         read: it acts at one of the next iterations)."""
         trainer.extend(lambda t: t.updater.iteration == 5 and
-                       self.slack.wait_for(until, 10),
+                       self.slack.wait_for(until, 30),
                        trigger=(1, 'iteration'))
 
     def has_read(self, word):
@@ -4543,7 +4546,7 @@ class SweepTest(unittest.TestCase):
         long = dict(FAST_TASK, stale_after=600)
         tasks, flag = start_tasks(cls.zygote, slack, (0, 2, 4, 5), 6, long,
                                   fail=0, more=dict(fail_at=1))
-        for task, options, more in ((1, dict(FAST_TASK, stale_after=1), {}),
+        for task, options, more in ((1, dict(FAST_TASK, stale_after=3), {}),
                                     (3, long, dict(channel='general'))):
             tasks[task:task] = start_tasks(cls.zygote, slack, (task,), 6,
                                            options, flag=flag, more=more)[0]
@@ -4596,8 +4599,10 @@ class SweepTest(unittest.TestCase):
         silent, end once Slack has said that it is."""
         others, flag = start_tasks(cls.zygote, slack, (0, 2), count=3,
                                    options=dict(FAST_TASK, stale_after=600))
+        # Long enough that a run starved on a busy machine is not silent
+        # before it is killed.
         (task,), _ = start_tasks(cls.zygote, slack, (1,), count=3, flag=flag,
-                                 options=dict(FAST_TASK, stale_after=2))
+                                 options=dict(FAST_TASK, stale_after=4))
         reporting(slack, 3)
         kill_at_update(slack, '1').wait(10)  # no code of its own runs
         task.wait(10)
