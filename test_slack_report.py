@@ -1713,9 +1713,12 @@ class FaultTest(SlackTestCase):
             else None
         report = self.report(timeout=1.0, flush_timeout=8.0, stale_after=None)
         trainer = make_trainer(report=report)
-        trainer.extend(lambda _: time.sleep(0.1), trigger=(1, 'iteration'))
+        # Training ends (in milliseconds) once the first call hangs, well
+        # within its timeout however busy the machine.
+        trainer.extend(lambda _: self.slack.wait_for(lambda: held, 10),
+                       trigger=(1, 'iteration'))
         with captured() as record:
-            trainer.run()  # 0.8 s
+            trainer.run()
         self.assertEqual(held, ['chat.postMessage'])
         self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
         self.assertEqual(slack_warnings(record), [])
@@ -2647,14 +2650,15 @@ class ControlTest(SlackTestCase):
 
         def act():
             self.slack.wait_for(self.slack.reports, 10)
-            flood.append(time.time())
             for _ in range(1000):
                 self.reply({'user': BOB}, 'stop')
-            self.reply({'user': ALICE}, 'stop')
+            flood.append(float(self.reply({'user': ALICE}, 'stop')))
         self.assertEqual(self.during(trainer, act), [])
         self.assertLess(trainer.updater.iteration, 300)
         stopping, = [c for c in self.slack.calls_to('chat.postMessage')
                      if c['params']['text'].startswith('Stopping at')]
+        # From Alice's reply, under the flood, to the stop: one read (and
+        # one begun before her reply, at most), whatever the flood's pace.
         reads = [c for c in self.slack.calls_to('conversations.replies')
                  if flood[0] < c['time'] < stopping['time'] and
                  'cursor' not in c['params']]
@@ -4343,31 +4347,10 @@ class SweepTest(unittest.TestCase):
             raise AssertionError('not every task reported')
         return finish_tasks(tasks, flag)
 
-    @classmethod
-    def scenario_grid_engine(cls, slack):
-        return cls.array_of('Grid Engine', slack)
-
-    @classmethod
-    def scenario_pbs(cls, slack):
-        return cls.array_of('PBS', slack)
-
-    @classmethod
-    def scenario_torque(cls, slack):
-        return cls.array_of('Torque', slack)
-
-    @classmethod
-    def scenario_lsf(cls, slack):
-        return cls.array_of('LSF', slack)
-
-    @classmethod
-    def scenario_pjm(cls, slack):
-        return cls.array_of('PJM', slack)
-
     def test_every_scheduler_s_array_is_summarized_once(self):
         for name in ARRAYS:
             with self.subTest(scheduler=name):
-                slack, ended = self.play(name.split()[0].lower() + (
-                    '_engine' if name == 'Grid Engine' else ''))
+                slack, ended = self.play(_scenario_of(name))
                 self.assert_ended(ended)
                 group = slack_report._job(ARRAYS[name](0, 4)).group
                 self.assertEqual(self.summary(slack)['text'].split('\n')[0],
@@ -4884,6 +4867,18 @@ class SweepTest(unittest.TestCase):
             'Sweep 4242: 2 runs: 1 completed, 1 stopped\n'), summary['text'])
         told = [m.get('params', m)['text'] for m in notifications(slack)]
         self.assertEqual(len(told), 1, told)  # the summary; not the answer
+
+
+
+def _scenario_of(scheduler):
+    return scheduler.lower().replace(' ', '_')
+
+
+# Each scheduler's four-task array is a scenario of its own, played side by
+# side with the others against a stand-in of its own.
+for _name in ARRAYS:
+    setattr(SweepTest, 'scenario_' + _scenario_of(_name), classmethod(
+        lambda cls, slack, name=_name: cls.array_of(name, slack)))
 
 
 class SweepAloneTest(SlackTestCase):
