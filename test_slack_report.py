@@ -2644,7 +2644,8 @@ class ControlTest(SlackTestCase):
         self.assertTrue(self.only_report()['text'].startswith('[Stopped]'))
 
     def test_a_flood_of_replies_delays_a_stop_by_one_read_at_most(self):
-        trainer = self.trainer(self.report(), iterations=300)
+        # 3,000 steps: the sender parses the flood while training runs on.
+        trainer = self.trainer(self.report(), iterations=3000)
         self.pause(trainer, self.has_read(ALICE))
         flood = []
 
@@ -2654,7 +2655,7 @@ class ControlTest(SlackTestCase):
                 self.reply({'user': BOB}, 'stop')
             flood.append(float(self.reply({'user': ALICE}, 'stop')))
         self.assertEqual(self.during(trainer, act), [])
-        self.assertLess(trainer.updater.iteration, 300)
+        self.assertLess(trainer.updater.iteration, 3000)
         stopping, = [c for c in self.slack.calls_to('chat.postMessage')
                      if c['params']['text'].startswith('Stopping at')]
         # From Alice's reply, under the flood, to the stop: one read (and
