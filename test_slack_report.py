@@ -1618,6 +1618,18 @@ class MentionTest(SlackTestCase):
 # Slack answering badly #######################################################
 ###############################################################################
 
+# A run of about a second, against the stand-in at the URL filled in.
+SHORT_RUN = ('import time\n'
+             'import test_slack_report as t\n'
+             'report = t.SlackReport(t.TOKEN, t.CHANNEL_ID, t.ENTRIES, '
+             '**dict(t.FAST, api_url=%r, timeout=2.0, flush_timeout=20.0, '
+             'stale_after=None))\n'
+             'trainer = t.make_trainer(report=report)\n'
+             'trainer.extend(lambda _: time.sleep(0.125), trigger=(1, '
+             '"iteration"))\n'
+             'trainer.run()\n')
+
+
 class FaultTest(SlackTestCase):
 
     def test_retry_after_is_respected(self):
@@ -1731,25 +1743,19 @@ class FaultTest(SlackTestCase):
         cases = [(name, fault, count) for name, fault in (
             ('reset', RESET), ('HTTP 500', (500, {}, 'Internal Error')),
             ('proxy page', page)) for count in (3, 4)]
-        slacks, threads = [], []
+        # In processes: Chainer 6's reporter is one for all threads.
+        zygote, slacks, runs = Zygote(), [], []
+        self.addCleanup(zygote.close)
         for name, fault, count in cases:
             slacks.append(FakeSlack())
             self.addCleanup(slacks[-1].close)
             faults = [fault] * count
             slacks[-1].fault = lambda m, p, faults=faults: (
                 faults.pop(0) if faults else None)
-            report = SlackReport(TOKEN, CHANNEL_ID, ENTRIES, **dict(
-                FAST, api_url=slacks[-1].url, timeout=2.0,
-                flush_timeout=20.0, stale_after=None))
-            trainer = make_trainer(report=report)
-            trainer.extend(lambda _: time.sleep(0.125),
-                           trigger=(1, 'iteration'))
-            threads.append(threading.Thread(target=trainer.run))
-        with captured():
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            runs.append(zygote.start(SHORT_RUN % slacks[-1].url))
+            self.addCleanup(runs[-1].kill)
+        for run in runs:
+            run.wait(60)
         for (name, fault, count), slack in zip(cases, slacks):
             with self.subTest(fault=name, count=count):
                 self.slack = slack
