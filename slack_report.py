@@ -3280,8 +3280,10 @@ class _Control(object):
         if self.on and self.names and user_ids is None:
             return self._interval  # not before the names are known
         now = time.monotonic()
-        if not self.on or posted.ts is None or now < self._next:
-            return self.on and max(0.0, self._next - now) or None
+        if not self.on or posted.ts is None:
+            return None  # nothing to read before the report is out
+        if now < self._next:
+            return self._next - now
         self._next = now + self._interval
         try:
             replies = [reply for page in _read(
