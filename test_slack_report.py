@@ -6585,10 +6585,12 @@ class BenchTest(unittest.TestCase):
 # Most tests wait on sockets, timers and processes, not on a core: the
 # suite (python -m unittest test_slack_report) runs its classes in this
 # many forked workers, each class whole in one of them, the slowest first.
+# The classes that start many processes at once run one after another in
+# one worker, so that their bursts never meet on two cores.
 # SLACK_REPORT_TEST_JOBS=1 runs them one by one in this process.
 _JOBS = int(os.environ.get('SLACK_REPORT_TEST_JOBS') or 3)
-_SLOWEST = ('SweepTest', 'MpiTest', 'SweepFuzzTest', 'SchedulerTest',
-            'FaultTest', 'SignalTest', 'ControlTest', 'FaultMatrixTest')
+_TOGETHER = ('SweepTest', 'SweepFuzzTest', 'SchedulerTest', 'MpiTest')
+_SLOWEST = ('FaultTest', 'SignalTest', 'ControlTest', 'FaultMatrixTest')
 
 
 class InWorker(Exception):
@@ -6707,15 +6709,19 @@ class _SideBySide(unittest.TestSuite):
 
     def run(self, result, debug=False):
         tests = list(_flat(self))
-        classes = []
+        together = sorted((t for t in tests if type(t).__name__ in _TOGETHER),
+                          key=lambda t: _TOGETHER.index(type(t).__name__))
+        classes = [together] if together else []
         for test in tests:
-            if not classes or type(test) is not type(classes[-1][0]):
+            if test in together:
+                continue
+            last = classes[-1] if classes else None
+            if last is None or last is together or type(test) is not type(
+                    last[0]):
                 classes.append([])
             classes[-1].append(test)
-        names = [type(group[0]).__name__ for group in classes]
-        waiting = sorted(range(len(classes)), key=lambda index: (
-            _SLOWEST.index(names[index]) if names[index] in _SLOWEST
-            else len(_SLOWEST)))
+        waiting = sorted(range(len(classes)),
+                         key=lambda index: _order(classes[index], together))
         numbers = {id(test): index for index, test in enumerate(tests)}
         sys.stdout.flush()
         sys.stderr.flush()
@@ -6735,6 +6741,15 @@ class _SideBySide(unittest.TestSuite):
         for worker in workers:
             worker.end(result)
         return result
+
+
+def _order(group, together):
+    """Where a group of tests goes in the queue: the bursts first, then
+    the slowest classes."""
+    if group is together:
+        return -1
+    name = type(group[0]).__name__
+    return _SLOWEST.index(name) if name in _SLOWEST else len(_SLOWEST)
 
 
 class _Worker(object):
