@@ -2595,7 +2595,9 @@ def _bounded(value, shape):
                 break
             kept.append(item)
         more = len(value) - len(kept)
-        return kept + ['\u2026 and %d more' % more] * bool(more)
+        if more:
+            kept.append('\u2026 and %d more' % more)
+        return kept
     if isinstance(shape, list):
         return [_bounded(v, shape[0]) for v in value[:_CARD_ITEMS]]
     if isinstance(shape, dict) and '*' in shape:
@@ -2707,10 +2709,13 @@ class _View(object):
         silence has no date."""
         notice = bool(self.missing) or not all(
             c['due'] for c in self.training)
-        at = max([c['due'] + _CLOSING_LAG for c in self.training] + [
-            time.time() + _NOTICE_AFTER] * notice + [
-                time.time() + _CLOSING_WAIT] * (not self.training))
-        return at, [dict(c, status='silent') if c['due'] and c in
+        now, times = time.time(), [c['due'] + _CLOSING_LAG
+                                   for c in self.training]
+        if notice:
+            times.append(now + _NOTICE_AFTER)
+        if not self.training:
+            times.append(now + _CLOSING_WAIT)
+        return max(times), [dict(c, status='silent') if c['due'] and c in
                     self.training else c for c in self.cards], notice
 
 
