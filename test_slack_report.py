@@ -3507,8 +3507,8 @@ class SwitchTest(SlackTestCase):
                 trainer.extend(lambda _: time.sleep(0.05),
                                trigger=(1, 'iteration'))
                 trainer.extend(lambda t: gone.append(self.slack.wait_for(
-                    lambda: len(tries) > accepted and not self.slack.scheduled
-                )) if t.updater.iteration == 10 else None,
+                    lambda: len(tries) > accepted and not self.slack.scheduled,
+                    30)) if t.updater.iteration == 10 else None,
                     trigger=(1, 'iteration'))
                 self.slack.fault = refuse
                 with captured() as record:
