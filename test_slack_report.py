@@ -1725,7 +1725,7 @@ class FaultTest(SlackTestCase):
         held = []
         self.slack.hold = lambda m, p: held.append(m) or 4 if not held \
             else None
-        report = self.report(timeout=1.0, flush_timeout=8.0, stale_after=None)
+        report = self.report(timeout=2.5, flush_timeout=8.0, stale_after=None)
         trainer = make_trainer(report=report)
         # Training ends (in milliseconds) once the first call hangs, well
         # within its timeout however busy the machine.
