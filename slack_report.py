@@ -1914,6 +1914,21 @@ def _is_sweep_text(text, group):
             _escape(group)), text) is not None
 
 
+def _known(text, group):
+    """How much of the sweep a summary's or closing's ``text`` knows: its
+    runs, then how many of them had ended. A thread only grows, so a run
+    that read it later knows as much or more."""
+    found = re.match(r'Sweep %s(?: \(partial\))?: (\d+) runs?: ([^;\n]*)'
+                     % re.escape(_escape(group)), text)
+    if found is None:
+        return 0, 0
+    runs, counts = int(found.group(1)), re.findall(r'(\d+) ([a-z]+)',
+                                                   found.group(2))
+    ongoing = sum(int(n) for n, status in counts
+                  if status in ('training', 'silent'))
+    return runs, runs - ongoing
+
+
 def _run_name(card, link, label=None):
     label = _shorten(label or '%s pid %d' % (card['host'], card['pid']),
                      4 * _SHOWN)
@@ -2541,7 +2556,9 @@ _RUN, _ANCHOR, _ENTRY, _RESULT, _SUMMARY = (
 _PAGE, _WINDOW = 200, 3  # messages a read asks for; pages read without pins
 _THREAD_PAGE = 999  # replies a read of a thread asks for: Slack's most, so
 # that a thread flooded by others still reads within the end's reads
-_END_READS = 3  # reads a run's end may make for its sweep, 429s included
+_END_READS = 3  # reads a run's end may make for its sweep once its result
+# is out, 429s included (finding the sweep, when the run's first post is
+# its end, comes before it and is bounded by flush_timeout alone)
 _SETTLE = 3.0  # seconds after its result an ending run reads the sweep
 _LOOK_AGAIN = (1.0, 3.0)  # seconds before the other tasks look again
 _CLOSING_LAG = 5.0  # seconds the closing follows a run's silence
@@ -2862,14 +2879,22 @@ class _Closing(object):
         self._id = None  # the one this run scheduled
 
     def schedule(self, channel, text, at):
-        """Replace the group's closings by ``text``, posted at ``at``. Runs
-        ending together may each have scheduled one: the latest stays."""
-        self.cancel(channel, everyone=True)
+        """Replace the group's closings by ``text``, posted at ``at``, unless
+        one knows more of the sweep (its run read the thread later: this
+        run's view is older). Runs ending together may each have scheduled
+        one: the one that knows most stays, the latest of those."""
+        pending = self._pending(channel)
+        mine = _known(text, self._group)
+        if any(_known(m['text'], self._group) > mine for m in pending):
+            return
+        for message in pending:
+            self._delete(channel, message['id'])
         self._id = self._client.call(
             'chat.scheduleMessage', channel=channel, post_at=int(at),
             text=text)['scheduled_message_id']
         for message in sorted(self._pending(channel), key=lambda m: (
-                m['post_at'], m['id']))[:-1]:
+                _known(m['text'], self._group), m['post_at'],
+                m['id']))[:-1]:
             self._delete(channel, message['id'])
 
     def postpone(self, channel, at):
@@ -2932,17 +2957,11 @@ class _Sweep(object):
 
     def enter(self, card, channel):
         """Before the run's first report: its entry. A failure that passes
-        holds the report back (a run counts from its first message); but
-        if the run ends meanwhile and Slack never answered, its report is
-        tried: the end gives such a run two tries only."""
-        try:
-            with self._or_alone(later=False):
-                if self.entry is None:
-                    self._enter(card, channel)
-        except _SlackError as error:
-            if self._client.answered or error.kind != 'retry' or not (
-                    self._worker.closing):
-                raise
+        holds the report back, on every path: a run killed after its first
+        post must have its entry in the sweep."""
+        with self._or_alone(later=False):
+            if self.entry is None:
+                self._enter(card, channel)
 
     def follow(self, card, channel, mentions):
         """While the run reports: join, post or refresh its entry; once its
@@ -2981,6 +3000,9 @@ class _Sweep(object):
             if self._result.show(_result_text(card, self.link()),
                                  metadata=(_RESULT, card)):
                 self._settled = time.monotonic() + _SETTLE
+                # The end's reads are the decision's: a run whose first post
+                # is its end has spent some on finding the sweep.
+                self._client.reads_left = _END_READS
 
     def decide(self, mentions):
         """Once the result is out: the summary or the closing. Whether a
@@ -3539,8 +3561,6 @@ class _Sender(object):
     def _step(self, state):
         """Bring Slack to ``state``; True once a final one is all out."""
         final = state.kind in _ENDINGS
-        if final and self._client.reads_left is None:  # the end's reads
-            self._client.reads_left = _END_READS
         margin = None if final else self._switch.margin(state)
         self._switch.seek(self._posted)
         if final:  # the end's mentions: retried with the end
