@@ -2543,10 +2543,13 @@ class _Posted(object):
 # summary that replaces it); every run that posted an entry in it, as its
 # result says, else silent; the summary notifies once, a run that did not
 # complete once more on its own, a completed or stopped one only through
-# the summary. Where it cannot: a run killed between its result and its
-# final report reads [Training] with its silence reply while the summary
-# tells its result; a run whose end cannot read the thread (_END_READS)
-# tells its own end, as a run alone does.
+# the summary. Where it cannot (two messages change, and a kill may land
+# between): a run killed between its result and its final report reads
+# [Training] with its silence reply while the summary tells its result; one
+# killed between its final report and deleting its silence reply has that
+# reply posted under its final status; a run whose end cannot read the
+# thread (_END_READS) tells its own end, as a run alone does. A closing is
+# replaced only by one that knows as many runs and endings (_known).
 #
 # Reading the channel back, where anyone may write: only this bot's own
 # messages count, with a known event type and a payload of the right shape.
