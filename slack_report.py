@@ -18,11 +18,33 @@ The message shows the table PrintReport would print, the run's status and,
 at the end, a mention posted as a thread reply so that it notifies. Slack
 being slow, down or misconfigured ends as a warning, never an exception.
 
-The file reads as the data flows, one way: ``SlackReport`` (the training
-thread) hands an immutable ``_State`` on; ``_Message`` renders it;
-``_Sender``, on a ``_Worker`` thread, brings Slack to the newest one through
-``_Posted``, ``_Switch`` and ``_Sweep``, paced by ``_Pacing``, and publishes
-a ``_Learned``; ``_SlackClient`` alone talks to Slack; the command line last.
+Two threads, and what passes between them::
+
+    training thread                         sender thread ("slack_report")
+    ---------------                         ------------------------------
+    SlackReport: trainer events   --_State-->  _Worker keeps the newest;
+    _SignalGuard: a scheduler's                _Sender brings Slack to it:
+      signal ends the run (its                 _Posted (the message),
+      own handler runs after)                  _Switch, _Alarms, _Control,
+                                               _Sweep, _Finale at the end;
+    acts on a stop or snapshot  <--_Learned--  publishes what it learned
+    (one value, read as a whole)               (ts, people, a command);
+                                               _SlackClient alone calls Slack
+
+The file reads in that order: the extension, its options, the message, then
+sending and each feature the sender drives, the client; the command line
+last. Words with a meaning of their own here:
+
+- report: the run's one message; state: what one report hands on.
+- card: a run's facts as message metadata, for its sweep to read back.
+- silence reply: a reply scheduled in Slack ahead of time that Slack posts
+  if the run stops reporting (a dead man's switch); ``due``: when.
+- sweep: the runs of one group (a job array); anchor: its first message,
+  in whose thread the runs meet; entry: a run's card there, posted before
+  its report; result: its final card there; summary: how the runs ended;
+  closing: the summary (or a notice) scheduled for Slack to post if no
+  live run can.
+- finale: the end's steps, each done once however often the end retries.
 
 MIT License
 
