@@ -46,6 +46,7 @@ from slack_report import DEFAULT_TEMPLATE, SlackReport, SlackReportWarning
 
 TOKEN = 'xoxb-1111-2222-SeCrEtToKeNvAlUe'
 CHANNEL_ID = 'C0TESTCHAN'
+ALICE, BOB = 'U0ALICE0001', 'U0BOB00002'  # the stand-in's people
 # The picture has tests of its own: elsewhere it would only add calls.
 FAST = dict(min_interval=0.05, timeout=2.0, flush_timeout=3.0, plot=False)
 ENV_NAMES = ('SLACK_ACCESS_TOKEN', 'SLACK_BOT_TOKEN', 'SLACK_CHANNEL_ID',
@@ -550,6 +551,11 @@ class FakeSlack(object):
 RESET = object()
 
 
+def slack_error(error):
+    """A fault's answer as Slack gives an error: HTTP 200, ok false."""
+    return 200, {}, json.dumps({'ok': False, 'error': error})
+
+
 ###############################################################################
 # Real trainers ###############################################################
 ###############################################################################
@@ -629,6 +635,13 @@ def _has_module(name):
     except ImportError:
         return False
     return True
+
+
+def free_port():
+    """A loopback port nobody listens on (so connecting is refused)."""
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -2482,9 +2495,6 @@ class MpiTest(unittest.TestCase):
 ###############################################################################
 # Commands from the thread ####################################################
 ###############################################################################
-
-ALICE, BOB = 'U0ALICE0001', 'U0BOB00002'
-
 
 class ControlTest(SlackTestCase):
     """A person replies stop or snapshot in the run's thread."""
@@ -5583,17 +5593,6 @@ class EndingTogetherTest(SlackTestCase):
 ###############################################################################
 # The fault matrix ############################################################
 ###############################################################################
-
-def free_port():
-    """A loopback port nobody listens on (so connecting is refused)."""
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
-
-
-def slack_error(error):
-    return 200, {}, json.dumps({'ok': False, 'error': error})
-
 
 class FaultMatrixTest(SlackTestCase):
     """A real Trainer runs to its end while Slack misbehaves.
