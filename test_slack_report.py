@@ -73,17 +73,37 @@ class _Server(ThreadingMixIn, HTTPServer):
 
 
 class FakeSlack(object):
-    """Answers chat.postMessage, chat.update and users.list like Slack.
+    """Answers Slack's Web API as Slack does, on a loopback port (``url``).
 
-    Every call is recorded; ``pins`` holds the pinned messages' ts, and
-    ``scopes`` what the token may do. ``fault(method, params)`` may return
-    ``(status, headers, body)`` to answer instead of Slack, or ``RESET`` to
-    drop the connection; ``delay`` holds every answer back, ``hold(method,
-    params)`` one answer after Slack has acted on it (seconds, or None). With
-    ``enforce_limits`` it answers 429 past Slack's documented rates:
-    the Tier-3 methods (chat.update, the scheduling and reading ones) 50 a
-    minute each for the whole workspace, the Tier-2 ones 20, and
-    chat.postMessage one a second per channel (bursts of a few tolerated).
+    Methods answered, with Slack's checks and errors (bearer token, scopes,
+    channel, lengths, metadata): chat.postMessage, chat.update,
+    chat.delete, chat.getPermalink, chat.scheduleMessage,
+    chat.scheduledMessages.list, chat.deleteScheduledMessage,
+    conversations.history, conversations.replies (both paged by cursor),
+    pins.add, pins.remove, pins.list, files.getUploadURLExternal (and a POST
+    to the upload URL it gives, on another host name),
+    files.completeUploadExternal, auth.test, users.info, users.list (a user
+    a page) and users.lookupByEmail; any other method is recorded and
+    answered unknown_method. A CONNECT is answered as by a proxy that wants
+    credentials (407).
+
+    Records: ``calls`` (every request: method, params, headers, path, time,
+    then answer), ``messages`` (ts -> message, with the ``history`` of its
+    texts), ``pins``, ``scheduled``, ``uploads``, ``files`` and ``limited``
+    (429s by method); ``calls_to``, ``reports``, ``posted_scheduled`` and
+    ``wait_for`` read them. ``post_as`` posts as someone else, ``post_due``
+    posts every scheduled message now.
+
+    Knobs: ``fault(method, params)`` may return ``(status, headers, body)``
+    to answer instead of Slack, or ``RESET`` to drop the connection;
+    ``delay`` holds every answer back (seconds); ``hold(method, params)``
+    holds one answer after Slack has acted on it (seconds, or None);
+    ``scopes`` is what the token may do (SCOPES, all, at first); ``users``
+    the workspace's people. With ``enforce_limits`` it answers 429 past
+    Slack's documented rates: the Tier-3 methods (chat.update, the
+    scheduling and reading ones) PER_MINUTE (50) a minute each for the
+    whole workspace, the Tier-2 ones (pins.list, users.list) 20, and
+    chat.postMessage one a second per channel (bursts of POST_BURST).
     """
 
     TIER_3 = ('chat.update', 'chat.scheduleMessage',
