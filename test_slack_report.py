@@ -3534,8 +3534,10 @@ def anchor_text(slack):
 
 
 def reads(slack, since=0.0, until=float('inf')):
+    """The calls that read the channel, between ``since`` and ``until``."""
     return [c for c in slack.calls if since <= c['time'] <= until and
-            c['method'] in slack_report._READS]
+            c['method'] in ('conversations.history', 'conversations.replies',
+                            'pins.list')]
 
 
 def closings(slack):
