@@ -1839,7 +1839,10 @@ class MpiTest(unittest.TestCase):
                          [(0, 30), (0, 30), (0, 60), (0, 60)])
         for slack in self.rank0.slacks:
             self.assertRegex(_one_text(self, slack), r'^\[Completed\]  ')
-        refusal = slack_report._CUT_OFF % ('stop', 2)
+        refusal = ('Not done: stop would reach this rank alone of the 2 MPI '
+                   'processes (the others would hang). Register SlackReport '
+                   'on every rank with comm= (a ChainerMN communicator) to '
+                   'stop or snapshot this run from here.')
         self.assertEqual(_answers(self.rank0.slacks[1])[0], refusal)
         self.assertIn('register SlackReport on every rank with comm=', err)
 
@@ -4971,6 +4974,9 @@ class SwitchTest(SlackTestCase):
 class ControlTest(SlackTestCase):
     """A person replies stop or snapshot in the run's thread."""
 
+    REFUSED = ('Only the people this run names (finish_mentions or '
+               'controllers) may stop or snapshot it.')
+
     def trainer(self, report, iterations=3000, out=None, snapshot=True):
         """A real training of ``iterations`` steps of a few ms (stopped far
         sooner when a test works), with a snapshot extension that fires
@@ -5102,7 +5108,7 @@ class ControlTest(SlackTestCase):
             last.append(self.reply({'user': ALICE}, 'stop'))
         self.assertEqual(self.during(trainer, act), [])
         answers = self.answers()
-        self.assertEqual(answers[0], slack_report._REFUSED)  # once
+        self.assertEqual(answers[0], self.REFUSED)  # once
         self.assertEqual(len(answers), 4, answers)  # +snapshot, stop, end
         self.assertTrue(answers[1].startswith('Snapshot snapshot_iter_'))
         self.assertIn('as @alice asked', answers[2])
@@ -5125,7 +5131,7 @@ class ControlTest(SlackTestCase):
             {'user': ALICE}, 'stop')), [])
         self.assertEqual(limited, ['users.list'])
         self.assertLess(trainer.updater.iteration, 300)
-        self.assertNotIn(slack_report._REFUSED, self.answers())
+        self.assertNotIn(self.REFUSED, self.answers())
 
     def test_a_stop_also_sent_to_the_channel_counts(self):
         trainer = self.trainer(self.report(), iterations=300)
@@ -5155,7 +5161,7 @@ class ControlTest(SlackTestCase):
                  if flood[0] < c['time'] < stopping['time'] and
                  'cursor' not in c['params']]
         self.assertLessEqual(len(reads), 2, reads)
-        self.assertEqual(self.answers().count(slack_report._REFUSED), 1)
+        self.assertEqual(self.answers().count(self.REFUSED), 1)
 
     def test_a_reply_nested_deep_costs_only_itself(self):
         deep = '{"a":' * 3000 + '1' + '}' * 3000  # json.loads recurses
@@ -5220,7 +5226,7 @@ class ControlTest(SlackTestCase):
                 self.assertEqual(trainer.updater.iteration, 60)
                 self.assertTrue(self.only_report()['text'].startswith(
                     '[Completed]'))
-                self.assertEqual(self.answers()[0], slack_report._REFUSED)
+                self.assertEqual(self.answers()[0], self.REFUSED)
                 for call in self.slack.calls:
                     self.assertNotIn(eve['id'], call['params'].get(
                         'text', ''))
