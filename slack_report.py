@@ -664,12 +664,40 @@ def _control_options(controllers, interval, mentions):
 _State = collections.namedtuple('_State', 'kind detail trace resumed elapsed '
                                 'progress log rows time answers')
 _State.__new__.__defaults__ = ('', '', False, 0.0, None, (), 0, 0.0, ())
-_ENDINGS = frozenset(['completed', 'stopped', 'failed', 'interrupted',
-                      'terminated'])
-_TOLD_BY_SWEEP = ('completed', 'stopped')  # the endings a summary tells
+# How each kind of state behaves, the one place that says it: its label in
+# the status; whether training is over (a run's end, or a run its sweep
+# finds silent); whether a sweep's summary tells it, so that the run's own
+# end leaves the mention to the summary (when the sweep knows its size);
+# and whether its status mentions the finish_mentions people (unless the
+# summary does). A sweep's cards carry these kinds as their status.
+_Kind = collections.namedtuple('_Kind', 'label ends told notifies')
+_KINDS = collections.OrderedDict((
+    ('started', _Kind('Started', False, False, False)),
+    ('training', _Kind('Training', False, False, False)),
+    ('completed', _Kind('Completed', True, True, True)),
+    ('stopped', _Kind('Stopped', True, True, True)),
+    ('failed', _Kind('Failed', True, False, True)),
+    ('interrupted', _Kind('Interrupted', True, False, True)),
+    ('terminated', _Kind('Terminated', True, False, True)),
+    ('silent', _Kind('Silent', True, False, True)),  # told by the sweep
+))
+
+
+def _ended(state):
+    """Whether ``state`` ends training."""
+    return _KINDS[state.kind].ends
+
+
+def _quiet(kind, sweep_tells):
+    """Whether a run's end of ``kind`` leaves its mention to the sweep's
+    summary (``sweep_tells``: the run reports in a sweep that knows its
+    size, whose summary notifies)."""
+    return sweep_tells and _KINDS[kind].told
+
+
 # What the sender learned, published whole (one store is atomic).
-_Learned = collections.namedtuple('_Learned',
-                                  'channel ts switch user_ids quiet command')
+_Learned = collections.namedtuple(
+    '_Learned', 'channel ts switch user_ids sweep_tells command')
 _Learned.__new__.__defaults__ = (None, None, None, False, None)
 _DETAIL_LENGTH = 100  # characters of an exception's first line in a status
 _TRACE_FRAMES = 3  # frames of a failure's traceback in the thread reply
@@ -764,10 +792,9 @@ class SlackReport(_Extension):
     @property
     def message(self):
         """The text as it is (or would be) sent for the newest state."""
-        learned = self._learned()  # quiet: a sweep's summary notifies
-        text = self._message.render(self._state, learned.user_ids,
-                                    learned.quiet and self._state.kind in
-                                    _TOLD_BY_SWEEP)
+        learned = self._learned()
+        text = self._message.render(self._state, learned.user_ids, _quiet(
+            self._state.kind, learned.sweep_tells))
         return self._hide(text)  # as the client sends it
 
     @property
@@ -807,7 +834,7 @@ class SlackReport(_Extension):
         self._failure = exc, tb
 
     def finalize(self):
-        if self._silent or self._state.kind in _ENDINGS:
+        if self._silent or _ended(self._state):
             return
         self._end()  # a signal meanwhile cuts the end to its grace
         if self._sender is not None:
@@ -975,7 +1002,7 @@ class _Unlogged(object):
         log, rows = state.log, state.rows
         if self._checked or rows < _LOGGED_ROWS:
             return
-        if state.kind not in _ENDINGS and log[rows - 1].get(
+        if not _ended(state) and log[rows - 1].get(
                 'epoch', 0) < _LOGGED_EPOCHS:
             return  # an evaluator's entries may come yet
         self._checked = True
@@ -1157,7 +1184,7 @@ class _SignalGuard(object):
         self._reports = []
         self._restore()
         for report in reports:  # one amid its end goes on, within the grace
-            if report._state.kind in _ENDINGS:
+            if _ended(report._state):
                 report._sender.hurry(_SIGNAL_GRACE)
             else:
                 report._end()
@@ -1262,8 +1289,7 @@ def _progress(state, width=20):
     text = '%s%s %3d%%' % ('\u2588' * filled, '\u2591' * (width - filled),
                            fraction * 100)
     spent, gained = state.time - start_time, done - start_done
-    if spent > 0 and gained > 0 and fraction < 1 and (
-            state.kind not in _ENDINGS):
+    if spent > 0 and gained > 0 and fraction < 1 and not _ended(state):
         text += '  ETA %s' % _format_elapsed((length - done) * spent / gained)
     return text
 
@@ -1278,10 +1304,10 @@ def _status(state, note=''):
     """``[Training]``, ``[Failed] ValueError: ...``, ``[Completed, resumed]``
     and so on: a resumed run says so for its whole life; while it trains,
     the ``note`` of values gone NaN or infinite."""
-    label = state.kind.capitalize()
+    label = _KINDS[state.kind].label
     if state.resumed:
         label = 'Resumed' if state.kind == 'started' else label + ', resumed'
-    detail = state.detail or (note if state.kind not in _ENDINGS else '')
+    detail = state.detail or ('' if _ended(state) else note)
     return '[%s]%s' % (label, ' ' + detail if detail else '')
 
 
@@ -1908,9 +1934,8 @@ class _Columns(object):
 
 # A sweep, from its runs' cards (checked when read back, escaped here);
 # its protocol is told where its messages are (before _RUN).
-_ENDED = ('completed', 'stopped', 'failed', 'interrupted', 'terminated',
-          'silent')
-_STATUSES = ('started', 'training') + _ENDED
+_ENDED = tuple(kind for kind, row in _KINDS.items() if row.ends)
+_STATUSES = tuple(_KINDS)
 _LEADERS = 3  # runs a sweep's picture draws in colour; the rest in grey
 _NAMED = 8  # task IDs named before an ellipsis
 _SHOWN = 60  # characters of an argument a summary shows (4 times: a run's)
@@ -2243,7 +2268,7 @@ class _Message(object):
         escaped['content'] = _CONTENT_MARK
         escaped['updated'] = _date(state.time)
         escaped['finish_mentions'] = ' '.join(self.mentions(user_ids)) if (
-            state.kind in _ENDINGS and not quiet) else ''
+            _KINDS[state.kind].notifies and not quiet) else ''
         escaped = {key: v or _EMPTY_MARK for key, v in escaped.items()}
         # Room for the fence, the table's header and its newest line comes
         # first; past that, the longest substituted values give way.
@@ -3585,13 +3610,13 @@ class _Sender(object):
 
     def _step(self, state):
         """Bring Slack to ``state``; True once a final one is all out."""
-        final = state.kind in _ENDINGS
+        final = _ended(state)
         margin = None if final else self._switch.margin(state)
         self._switch.seek(self._posted)
         if final:  # the end's mentions: retried with the end
             self._user_ids = self._people.resolve(final=True)
         sweep = self._sweeping()
-        quiet = state.kind in _TOLD_BY_SWEEP and bool(sweep and sweep.size)
+        quiet = _quiet(state.kind, bool(sweep and sweep.size))
         text = self._message.render(state, self._user_ids, quiet)
         card = dict(self._message.card(state), alerts=self._alarms.keys)
         self._lives.go_on(sweep, card)  # a task's later life
