@@ -356,7 +356,9 @@ def _sweep_options(group, size, rank_by, entries):
     if rank_by is not None and rank_by not in entries:
         raise ValueError('rank_by %r must be one of the entries %s'
                          % (rank_by, ', '.join(map(repr, entries))))
-    return group or None, group and size, rank_by
+    if not group:  # None, or False: no sweep
+        return None, None, rank_by
+    return group, size, rank_by
 
 
 def _settings(token, channel, api_url):
@@ -403,9 +405,9 @@ def _git_commit():
         for where in (script, None):
             commit = git(where, 'rev-parse', '--short', 'HEAD')
             if not commit.returncode:
-                return commit.stdout.strip() + '+' * bool(git(
-                    where, 'status', '--porcelain', '--untracked-files=no'
-                ).stdout.strip())
+                dirty = git(where, 'status', '--porcelain',
+                            '--untracked-files=no').stdout.strip()
+                return commit.stdout.strip() + ('+' if dirty else '')
     except (OSError, subprocess.SubprocessError):
         pass
     return ''
@@ -769,8 +771,8 @@ class SlackReport(_Extension):
                                               not self._silent, sweep)
         self._message = _Message(template, used, identity, table, trends,
                                  max_length, mentions, card)
-        self._client = token and _SlackClient(token, api_url, timeout,
-                                              self._hide)
+        self._client = _SlackClient(token, api_url, timeout,
+                                    self._hide) if token else None
         self._handed = handed = collections.deque(maxlen=_ALERT_LINES)
         self._flush, self._signals = flush_timeout, handle_signals
         self._sending = dict(  # the sender's options; alert() hands on texts
@@ -1446,7 +1448,8 @@ class _Table(object):
             del self._written[:count]
             *complete, self._partial = text.split('\n')
             if rows is not None:  # the rest waits for a newer state
-                room = max(0, rows - self._count + (self._header is None))
+                header = 1 if self._header is None else 0  # not a row
+                room = max(0, rows - self._count + header)
                 self._partial = '\n'.join(complete[room:] + [self._partial])
                 del complete[room:]
             if self._header is None and complete:
@@ -2025,9 +2028,10 @@ def _differing(cards):
                 args[1].startswith('-') else 1
             items.append(' '.join(args[:take]))
             args = args[take:]
-        each.append(items + ['%s=%s' % kv for kv in sorted(
-            card['fields'].items())] + ['git ' + card['git']] * bool(
-                card['git']))
+        items += ['%s=%s' % kv for kv in sorted(card['fields'].items())]
+        if card['git']:
+            items.append('git ' + card['git'])
+        each.append(items)
     common = set.intersection(*map(set, each)) if each else set()
     return [' '.join(_ends(i) for i in items if i not in common)
             for items in each]
@@ -2051,8 +2055,11 @@ def _pending(missing):
     named = [task for task in missing if task]
     shown = ', '.join(named[:_NAMED]) + (', \u2026' if len(
         named) > _NAMED else '')
-    return missing and '%d task%s not reported yet%s' % (
-        len(missing), 's' * (len(missing) > 1), ' (%s)' % shown * bool(named))
+    if not missing:
+        return ''
+    return '%d %s not reported yet%s' % (
+        len(missing), 'tasks' if len(missing) > 1 else 'task',
+        ' (%s)' % shown if named else '')
 
 
 def _close_hint(group):
@@ -2076,9 +2083,10 @@ def _anchor_text(group, size, view=None, link=None, closing=None,
     parts = [_counts(view.cards)]
     rank_by, ranked = _ranked(view.cards)
     if ranked and ranked[0]['entries'].get(rank_by):
-        parts.append('leading: %s %s' % (_run_name(ranked[0], link, (
-            _differing(ranked) + [''])[0] or None), _best_text(ranked[0],
-                                                              rank_by)))
+        differs = _differing(ranked)[0]  # what sets the leader apart
+        parts.append('leading: %s %s' % (_run_name(
+            ranked[0], link, differs if differs else None), _best_text(
+                ranked[0], rank_by)))
     parts.append(_pending(view.missing))
     if closing:
         parts.append(_close_hint(group) if closing[1] else
@@ -2092,19 +2100,19 @@ def _summary(group, cards, missing, mentions, link, hint=False,
     """How the runs ended (``missing``: tasks that did not report), a line
     per run best first (as many as fit ``room``), then the mentions."""
     rank_by, cards = _ranked(cards)
-    head = 'Sweep %s%s: %d runs: %s' % (_escape(group), ' (partial)' * bool(
-        missing), len(cards), '; '.join(p for p in (_counts(cards), _pending(
-            missing)) if p))
+    head = 'Sweep %s%s: %d runs: %s' % (
+        _escape(group), ' (partial)' if missing else '', len(cards),
+        '; '.join(p for p in (_counts(cards), _pending(missing)) if p))
     lines = [head] + ([_close_hint(group).capitalize() + '.'] if hint else [])
     room -= sum(_units(line) + 1 for line in lines) + _units(' '.join(
         mentions))
     for rank, (card, differs) in enumerate(zip(cards, _differing(cards)), 1):
+        alerted = _escape('  alerted: ' + ', '.join(
+            card['alerts'])) if card['alerts'] else ''
         line = '%d. %s  %s  %s  %s  %s%s' % (
             rank, _run_name(card, link, card['status']), _best_text(
                 card, rank_by), _format_elapsed(card['elapsed']),
-            _escape(card['host']), _shorten(differs, 4 * _SHOWN), _escape(
-                '  alerted: ' + ', '.join(card['alerts'])) * bool(
-                    card['alerts']))
+            _escape(card['host']), _shorten(differs, 4 * _SHOWN), alerted)
         room -= _units(line) + 1
         if room < 40:
             lines.append('\u2026 and %d more runs' % (len(cards) - rank + 1))
@@ -2191,6 +2199,11 @@ class _Message(object):
                     detail=state.detail, updated=int(state.time),
                     elapsed=int(state.elapsed), entries=entries,
                     counter=self._trends.counter)
+
+    def sent_metadata(self, card):
+        """The metadata a report of ``card`` (as placed) carries: none
+        once Slack refused it."""
+        return (_RUN, card) if self.metadata else None
 
     def refused(self):
         """Slack refused the metadata (too large?): send less, then none;
@@ -2451,7 +2464,8 @@ class _Pacing(object):
         self.interval = max(self.min_interval, min(self.interval_max, max(
             self.limited_interval, self.slowdown * self.interval)))
         self.contended = True
-        self.refused_at_end += ending
+        if ending:
+            self.refused_at_end += 1
         return [(error.retry_after or backoff, False)] + (
             [] if ending else [(random.uniform(0, self.interval), True)])
 
@@ -3432,8 +3446,7 @@ class _Alarms(object):
     def send(self, posted, markup, final):
         """Post what is new, if it is time (or the run ends); the rest
         waits for the next."""
-        fired, hint = self._fired, self._control.on and (
-            'Reply stop to end this run.')
+        fired = self._fired
         if posted.ts is None:
             return
         if self._seek:
@@ -3453,9 +3466,12 @@ class _Alarms(object):
         if not self._lines or time.monotonic() < self._next and not final:
             return
         lines, keys = self._lines[:_ALERT_LINES], [k for k, _ in self._lines]
-        text = '\n'.join([line for _, line in lines] + [
-            '\u2026 and %d more' % (len(keys) - len(lines))] * (
-                len(keys) > len(lines)) + [hint] * bool(hint))
+        shown = [line for _, line in lines]
+        if len(keys) > len(lines):
+            shown.append('\u2026 and %d more' % (len(keys) - len(lines)))
+        if self._control.on:
+            shown.append('Reply stop to end this run.')
+        text = '\n'.join(shown)
         posted.reply(' '.join(markup + [text]), any(
             m in ('<!here>', '<!channel>', '<!everyone>') for m in markup),
             metadata=json.dumps({'event_type': _ALERT, 'event_payload': {
@@ -3517,8 +3533,8 @@ class _Finale(object):
         # every run's); but an end Slack never answered has two tries only.
         if self._sweeping() and reached:
             self._finish(card)
-        self._posted.show(text, metadata=self._message.metadata and (
-            _RUN, _placed(card, self._posted, self._switch)), notifies=bool(
+        self._posted.show(text, metadata=self._message.sent_metadata(
+            _placed(card, self._posted, self._switch)), notifies=bool(
                 mentions) and not quiet and all(m in text for m in mentions))
         if self._sweeping():  # now leading to the report, if first posted
             self._finish(card)
@@ -3556,13 +3572,13 @@ class _Sender(object):
         self.offer, self.warn, self.close, self.poke = (
             self._worker.offer, self._worker.warn, self._worker.close,
             self._worker.again)
-        self._sweep = group and _Sweep(client, self._worker, group, size,
-                                       plot)
+        self._sweep = _Sweep(client, self._worker, group, size,
+                             plot) if group else None
         self._posted = _Posted(client, learned.channel, learned.ts)
         self._switch = _Switch(client, self.warn, stale_after,
                                learned.switch, learned.ts is not None)
         self._pacing = _Pacing(min_interval, client.timeout)
-        self._control = _Control(client, self.warn, control, group and size)
+        self._control = _Control(client, self.warn, control, size)
         self._people = _People(client, message.names + self._control.names,
                                self.warn)
         self._alarms = _Alarms(client, handed, learned.ts is not None,
@@ -3649,8 +3665,8 @@ class _Sender(object):
         before = sweep.anchor.posted if sweep else None
         self._switch.keep(*keep, self._user_ids,
                           thread=before)  # first: it names the newest status
-        self._posted.show(text, metadata=self._message.metadata and (
-            _RUN, _placed(*where)))
+        self._posted.show(text, metadata=self._message.sent_metadata(
+            _placed(*where)))
         self._user_ids = self._people.resolve()  # never before a post
         self._switch.keep(*keep, self._user_ids)  # after a first post
         if sweep:  # where the report now is, when the moved reply is due
@@ -3780,12 +3796,17 @@ def _post_picture(client, posted, picture, warn):
 def _unfinished(timeout, unreached):
     """The warning when the end did not get out before the deadline (cut
     short after ``unreached``, the error of a call that got no answer)."""
-    why = unreached and ' (cut short: Slack was never reached in this run: ' \
-        '%s; %s)' % (unreached.error, unreached.fix())
+    if unreached:
+        why = (' (cut short: Slack was never reached in this run: %s; %s)'
+               % (unreached.error, unreached.fix()))
+        advice = ''
+    else:
+        why = ''
+        advice = (' (Slack was slow or busy: a larger flush_timeout gives it '
+                  'more time)')
     return ('Slack did not take the final report within flush_timeout=%gs%s;'
             ' the message may not show the final status%s' % (
-                timeout, why or '', '' if unreached else ' (Slack was slow '
-                'or busy: a larger flush_timeout gives it more time)'))
+                timeout, why, advice))
 
 
 _NAMES_AGAIN = 30.0  # seconds after a failed look-up without Retry-After
