@@ -684,7 +684,7 @@ def _checked(access_token, channel_id, entries, template, finish_mentions,
     _maximized(entries, maximize)
     _alert_conditions(alert_when or {}, entries)
     group, size, rank_by = _sweep_options(group, group_size, rank_by,
-                                          _Trends.numeric(entries), job)
+                                          _trended(entries), job)
     token, channel, api_url = _settings(access_token, channel_id, api_url)
     template, used = _compile_template(
         template, _PLACEHOLDERS + tuple(fields), hide)
@@ -1677,6 +1677,14 @@ class _Table(object):
                 (lines[-1][2] if lines else 0))
 
 
+_NOT_TRENDS = ('epoch', 'iteration', 'elapsed_time')  # the counters
+
+
+def _trended(entries):
+    """The ``entries`` with trends: not the counters."""
+    return [e for e in entries if e not in _NOT_TRENDS]
+
+
 class _Trends(object):
     """Each numeric entry's latest and best values (highest if maximized)
     and an even sample, each observation read once, the sample's stride
@@ -1684,12 +1692,11 @@ class _Trends(object):
     """
 
     _BARS = '\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588'
-    _NOT_TRENDS = ('epoch', 'iteration', 'elapsed_time')
     _SAMPLE = 128  # points kept of each entry, at most
 
     def __init__(self, entries, maximize='auto', alert_when=None,
                  nonfinite=True, width=16):
-        self.entries = self.numeric(entries)
+        self.entries = _trended(entries)
         self.higher = _maximized(entries, maximize)
         self._conditions = _alert_conditions(alert_when or {}, entries)
         self._nonfinite = nonfinite
@@ -1704,11 +1711,6 @@ class _Trends(object):
         self._strides = dict.fromkeys(self.entries, 1)
         self._seen = 0
         self._lock = threading.Lock()
-
-    @classmethod
-    def numeric(cls, entries):
-        """The ``entries`` with trends: not the counters."""
-        return [e for e in entries if e not in cls._NOT_TRENDS]
 
     def _better(self, entry, value, than):
         """Whether ``value`` beats ``than`` (the first of equals stays)."""
@@ -2360,11 +2362,6 @@ class _Message(object):
                     detail=state.detail, updated=int(state.time),
                     elapsed=int(state.elapsed), entries=entries,
                     counter=self._trends.counter)
-
-    def sent_metadata(self, card):
-        """The metadata a report of ``card`` (as placed) carries: none
-        once Slack refused it."""
-        return (_RUN, card) if self.metadata else None
 
     def refused(self):
         """Slack refused the metadata (too large?): send less, then none;
@@ -3694,8 +3691,8 @@ class _Finale(object):
         # every run's); but an end Slack never answered has two tries only.
         if self._sweeping() and reached:
             self._finish(card)
-        self._posted.show(text, metadata=self._message.sent_metadata(
-            _placed(card, self._posted, self._switch)), notifies=bool(
+        self._posted.show(text, metadata=_metadata(self._message, _placed(
+            card, self._posted, self._switch)), notifies=bool(
                 mentions) and not quiet and all(m in text for m in mentions))
         if self._sweeping():  # now leading to the report, if first posted
             self._finish(card)
@@ -3838,8 +3835,8 @@ class _Sender(object):
         before = sweep.anchor.posted if sweep else None
         self._switch.keep(*keep, self._user_ids,
                           thread=before)  # first: it names the newest status
-        self._posted.show(text, metadata=self._message.sent_metadata(
-            _placed(*where)))
+        self._posted.show(text, metadata=_metadata(
+            self._message, _placed(*where)))
         self._user_ids = self._people.resolve()  # never before a post
         self._switch.keep(*keep, self._user_ids)  # after a first post
         if sweep:  # where the report now is, when the moved reply is due
@@ -3968,6 +3965,12 @@ def _placed(card, posted, switch, state=None, margin=None):
     as it is sent: within the bounds its readers check."""
     return _bounded(dict(card, report=posted.ts or '', due=switch.due_by(
         state, margin)), _CARD)
+
+
+def _metadata(message, card):
+    """The metadata a report of ``card`` (as placed) carries: none once
+    Slack refused the ``message``'s."""
+    return (_RUN, card) if message.metadata else None
 
 
 def _post_picture(client, posted, picture, warn):
