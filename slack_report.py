@@ -153,8 +153,9 @@ class SlackReportWarning(UserWarning):
     """Category of every warning slack_report gives (filter it if you like)."""
 
 
-def _warn(message, stacklevel):
-    warnings.warn(_Secrets(sys.argv).hide(message), SlackReportWarning,
+def _warn(message, hide, stacklevel):
+    """Warn of ``message``, its secrets hidden by ``hide`` (the run's)."""
+    warnings.warn(hide(message), SlackReportWarning,
                   stacklevel=stacklevel + 1)
 
 
@@ -325,11 +326,11 @@ def _check_flags(**flags):
             raise TypeError('%s %r must be True or False' % (name, value))
 
 
-def _sweep_options(group, size, rank_by, entries):
+def _sweep_options(group, size, rank_by, entries, job):
     """The run's group and size, from the arguments or the environment (a
-    scheduler's job array groups itself; False: none), and rank_by, checked.
-    """
-    env, job = os.environ.get, _job()
+    scheduler's ``job`` array groups itself; False: none), and rank_by,
+    checked."""
+    env = os.environ.get
     array = job.group if job else ''
     if group is None:
         group = env('SLACK_REPORT_GROUP') or array or None
@@ -356,7 +357,9 @@ def _sweep_options(group, size, rank_by, entries):
     if rank_by is not None and rank_by not in entries:
         raise ValueError('rank_by %r must be one of the entries %s'
                          % (rank_by, ', '.join(map(repr, entries))))
-    return group or None, group and size, rank_by
+    if not group:  # None, or False: no sweep
+        return None, None, rank_by
+    return group, size, rank_by
 
 
 def _settings(token, channel, api_url):
@@ -403,9 +406,9 @@ def _git_commit():
         for where in (script, None):
             commit = git(where, 'rev-parse', '--short', 'HEAD')
             if not commit.returncode:
-                return commit.stdout.strip() + '+' * bool(git(
-                    where, 'status', '--porcelain', '--untracked-files=no'
-                ).stdout.strip())
+                dirty = git(where, 'status', '--porcelain',
+                            '--untracked-files=no').stdout.strip()
+                return commit.stdout.strip() + ('+' if dirty else '')
     except (OSError, subprocess.SubprocessError):
         pass
     return ''
@@ -433,13 +436,11 @@ def _run_identity(comm, fields, with_git, group, argv):
     return identity
 
 
-def _the_run(comm, fields, with_git, sweep):
-    """What stays fixed of the run: the placeholders' values, its card, and
-    how to hide its secrets in other text."""
-    secrets = _Secrets(_command_line(sys.argv))
+def _the_run(comm, fields, with_git, sweep, secrets, job):
+    """What stays fixed of the run: the placeholders' values and its card;
+    ``secrets``: of the command line the message shows."""
     identity = _run_identity(comm, fields, with_git, sweep[0], secrets.argv)
-    return identity, _run_card(identity, fields, sweep,
-                               secrets.argv), secrets.hide
+    return identity, _run_card(identity, fields, sweep, secrets.argv, job)
 
 
 def _command_line(argv):
@@ -450,30 +451,30 @@ def _command_line(argv):
     return argv
 
 
-def _warn_setup(token, reporting, comm, control):
+def _warn_setup(token, reporting, comm, control, hide):
     """Say, once, why a report would not work as meant."""
     world = _mpi_world(comm)
     if not reporting:
         _warn('SlackReport has no %s: set SLACK_ACCESS_TOKEN and '
               'SLACK_CHANNEL_ID; training goes on without Slack reports'
-              % ('token' if not token else 'channel'), 3)
+              % ('token' if not token else 'channel'), hide, 3)
     elif world and world[0]:  # registered on every rank, without comm
         _warn('this is rank %d of %d MPI processes and posts a message of '
               'its own: register SlackReport on every rank with comm= (a '
               'ChainerMN communicator) for one message, or on rank 0 only'
-              % world, 3)
+              % world, hide, 3)
     elif world and control:  # perhaps on rank 0 only, as Chainer's example
         _warn('this is rank 0 of %d MPI processes without comm=: a stop or '
               'snapshot from the thread would not reach the other ranks, so '
               'it is refused; register SlackReport on every rank with comm= '
-              '(a ChainerMN communicator) to have them' % world[1], 3)
+              '(a ChainerMN communicator) to have them' % world[1], hide, 3)
 
 
-def _run_card(identity, fields, sweep, argv):
+def _run_card(identity, fields, sweep, argv, job):
     """What stays fixed of the run's card, as a program reads it. The array
     task keys it in its group: a requeued task replaces its earlier self."""
     group, size, rank_by = sweep
-    job = _job() or _Job(None, '', '', '', [], None, False)
+    job = job or _Job(None, '', '', '', [], None, False)
     return {'v': 1, 'run': os.urandom(6).hex(), 'key': job.task,
             'tasks': job.tasks if group and group == job.group else [],
             'alerts': [], 'group': group or '',
@@ -653,6 +654,50 @@ def _control_options(controllers, interval, mentions):
     return people, names, interval
 
 
+# Every option, checked at construction, as a report keeps it: ``control``
+# is (user IDs, names to look up, interval); ``maximize`` and ``alert_when``
+# as given (a _Trends reads them). Not the token: a record's repr shows all.
+_Options = collections.namedtuple('_Options', (
+    'entries log_report template used mentions normalizer max_length '
+    'channel api_url min_interval timeout flush_timeout fields comm '
+    'stale_after plot handle_signals group size rank_by maximize alert_when '
+    'alert_nonfinite control'))
+
+
+def _checked(access_token, channel_id, entries, template, finish_mentions,
+             len_normalizer, log_report, api_url, max_length, min_interval,
+             timeout, flush_timeout, fields, comm, stale_after, plot,
+             handle_signals, group, group_size, rank_by, maximize,
+             controllers, control_interval, alert_nonfinite, alert_when,
+             job, hide):
+    """The token and SlackReport's other options, each checked (a
+    TypeError or ValueError names the first bad one), with what the
+    environment adds (the scheduler's ``job``); ``hide``: the secrets of a
+    warning."""
+    fields = dict(fields or {})
+    entries = _check_entries(entries, log_report)
+    _check_options(max_length, dict(
+        min_interval=min_interval, timeout=timeout,
+        flush_timeout=flush_timeout), fields, comm, stale_after)
+    _check_flags(plot=plot, handle_signals=handle_signals,
+                 alert_nonfinite=alert_nonfinite)
+    _maximized(entries, maximize)
+    _alert_conditions(alert_when or {}, entries)
+    group, size, rank_by = _sweep_options(group, group_size, rank_by,
+                                          _trended(entries), job)
+    token, channel, api_url = _settings(access_token, channel_id, api_url)
+    template, used = _compile_template(
+        template, _PLACEHOLDERS + tuple(fields), hide)
+    mentions = _parse_mentions(finish_mentions)
+    control = _control_options(controllers, control_interval, mentions)
+    return token, _Options(
+        entries, log_report, template, used, mentions,
+        _normalizer(len_normalizer), max_length, channel, api_url,
+        min_interval, timeout, flush_timeout, fields, comm, stale_after,
+        plot, handle_signals, group, size, rank_by, maximize, alert_when,
+        alert_nonfinite, control)
+
+
 ###############################################################################
 # The extension (training thread) #############################################
 ###############################################################################
@@ -664,12 +709,40 @@ def _control_options(controllers, interval, mentions):
 _State = collections.namedtuple('_State', 'kind detail trace resumed elapsed '
                                 'progress log rows time answers')
 _State.__new__.__defaults__ = ('', '', False, 0.0, None, (), 0, 0.0, ())
-_ENDINGS = frozenset(['completed', 'stopped', 'failed', 'interrupted',
-                      'terminated'])
-_TOLD_BY_SWEEP = ('completed', 'stopped')  # the endings a summary tells
+# How each kind of state behaves, the one place that says it: its label in
+# the status; whether training is over (a run's end, or a run its sweep
+# finds silent); whether a sweep's summary tells it, so that the run's own
+# end leaves the mention to the summary (when the sweep knows its size);
+# and whether its status mentions the finish_mentions people (unless the
+# summary does). A sweep's cards carry these kinds as their status.
+_Kind = collections.namedtuple('_Kind', 'label ends told notifies')
+_KINDS = collections.OrderedDict((
+    ('started', _Kind('Started', False, False, False)),
+    ('training', _Kind('Training', False, False, False)),
+    ('completed', _Kind('Completed', True, True, True)),
+    ('stopped', _Kind('Stopped', True, True, True)),
+    ('failed', _Kind('Failed', True, False, True)),
+    ('interrupted', _Kind('Interrupted', True, False, True)),
+    ('terminated', _Kind('Terminated', True, False, True)),
+    ('silent', _Kind('Silent', True, False, True)),  # told by the sweep
+))
+
+
+def _ended(state):
+    """Whether ``state`` ends training."""
+    return _KINDS[state.kind].ends
+
+
+def _quiet(kind, sweep_tells):
+    """Whether a run's end of ``kind`` leaves its mention to the sweep's
+    summary (``sweep_tells``: the run reports in a sweep that knows its
+    size, whose summary notifies)."""
+    return sweep_tells and _KINDS[kind].told
+
+
 # What the sender learned, published whole (one store is atomic).
-_Learned = collections.namedtuple('_Learned',
-                                  'channel ts switch user_ids quiet command')
+_Learned = collections.namedtuple(
+    '_Learned', 'channel ts switch user_ids sweep_tells command')
 _Learned.__new__.__defaults__ = (None, None, None, False, None)
 _DETAIL_LENGTH = 100  # characters of an exception's first line in a status
 _TRACE_FRAMES = 3  # frames of a failure's traceback in the thread reply
@@ -719,156 +792,262 @@ class SlackReport(_Extension):
                  maximize='auto', controllers='auto',
                  control_interval='auto', alert_nonfinite=True,
                  alert_when=None):
-        fields = dict(fields or {})
-        entries = _check_entries(entries, log_report)
-        _check_options(max_length, dict(
-            min_interval=min_interval, timeout=timeout,
-            flush_timeout=flush_timeout), fields, comm, stale_after)
-        _check_flags(plot=plot, handle_signals=handle_signals,
-                     alert_nonfinite=alert_nonfinite)
-        trends = _Trends(entries, maximize, alert_when, alert_nonfinite)
-        sweep = _sweep_options(group, group_size, rank_by, trends.entries)
-        token, self._channel, api_url = _settings(access_token, channel_id,
-                                                  api_url)
-        template, used = _compile_template(template,
-                                           _PLACEHOLDERS + tuple(fields))
-        mentions = _parse_mentions(finish_mentions)
-        control = _control_options(controllers, control_interval, mentions)
+        # The command line the message shows, its secrets hidden in all.
+        secrets, job = _Secrets(_command_line(sys.argv)), _job()
+        token, options = _checked(
+            access_token, channel_id, entries, template, finish_mentions,
+            len_normalizer, log_report, api_url, max_length, min_interval,
+            timeout, flush_timeout, fields, comm, stale_after, plot,
+            handle_signals, group, group_size, rank_by, maximize,
+            controllers, control_interval, alert_nonfinite, alert_when,
+            job, secrets.hide)
         self._silent = comm is not None and comm.rank != 0
-        table = _Table(_normalizer(len_normalizer), max_length)
-        super(SlackReport, self).__init__(entries, log_report, out=table)
-        identity, card, self._hide = _the_run(comm, fields, 'git' in used and
-                                              not self._silent, sweep)
-        self._message = _Message(template, used, identity, table, trends,
-                                 max_length, mentions, card)
-        self._client = token and _SlackClient(token, api_url, timeout,
-                                              self._hide)
-        self._handed = handed = collections.deque(maxlen=_ALERT_LINES)
-        self._flush, self._signals = flush_timeout, handle_signals
-        self._sending = dict(  # the sender's options; alert() hands on texts
-            min_interval=min_interval, stale_after=stale_after, plot=plot,
-            group=sweep[0], size=sweep[1], control=control, handed=handed)
-        self._resumed = self._commands = None  # from a snapshot; in a run
-        self._run = self._sender = self._failure = self._terminated = None
-        self._notice = ''  # a scheduler's warning, shown while training
-        self._comm, self._state = comm, _State('started', time=time.time())
-        self._unlogged = _Unlogged(entries)
+        table = _Table(options.normalizer, max_length)
+        super(SlackReport, self).__init__(options.entries, log_report,
+                                          out=table)
+        self._message = _message(options, table, job, secrets,
+                                 not self._silent)
+        self._outbox = _Outbox(options, self._message, job, _SlackClient(
+            token, options.api_url, timeout, secrets.hide) if token and not
+            self._silent else None)
+        self._course = _Course(options.entries, self._outbox, secrets.hide,
+                               flush_timeout)
+        self._options, self._job, self._commands = options, job, None
+        self._hide = secrets.hide
         _warn_setup(token, self.available or self._silent, comm,
-                    any(control[:2]))
+                    any(options.control[:2]), secrets.hide)
 
     @property
     def available(self):
         """Whether this report talks to Slack (it has a token and channel)."""
-        return bool(self._client and self._channel and not self._silent)
+        return self._outbox.available
+
+    @property
+    def channel(self):
+        """The channel given (or ``$SLACK_CHANNEL_ID``), None without."""
+        return self._options.channel
 
     @property
     def message(self):
         """The text as it is (or would be) sent for the newest state."""
-        learned = self._learned()  # quiet: a sweep's summary notifies
-        text = self._message.render(self._state, learned.user_ids,
-                                    learned.quiet and self._state.kind in
-                                    _TOLD_BY_SWEEP)
+        state, learned = self._course.state, self._outbox.learned()
+        text = self._message.render(state, learned.user_ids, _quiet(
+            state.kind, learned.sweep_tells))
         return self._hide(text)  # as the client sends it
 
     @property
     def picture(self):
         """The run's curves as PNG bytes (None before any number), as
         ``plot`` posts them at the end."""
-        return self._message.picture(self._state)
+        return self._message.picture(self._course.state)
 
     def alert(self, text):
         """Post ``text`` in the run's thread as an alert that notifies the
         finish_mentions people, from any thread, at once (or once the
         message exists), never blocking; the same text once in ten minutes
         at most."""
-        self._handed.append(_clean(str(text))[:_DETAIL_LENGTH * 3])
-        if self._sender is not None:
-            self._sender.poke()
+        self._outbox.alert(_clean(str(text))[:_DETAIL_LENGTH * 3])
+
+    def link(self):
+        """Where the message is, as Slack tells it: its permalink, else its
+        channel and ts (a call to Slack: once training ended)."""
+        return self._outbox.link()
 
     def initialize(self, trainer):
         if not self._silent:
             self._start(trainer)
-        if any(self._sending['control'][:2]) and (
-                self._sender or self._comm):  # someone listens, or MPI
-            self._commands = _Commands(trainer, self._sender, self._comm,
-                                       self._report)
+        comm = self._options.comm
+        if any(self._options.control[:2]) and (
+                self._outbox.started or comm):  # someone listens, or MPI
+            self._commands = _Commands(trainer, self._outbox, comm,
+                                       self._course.report)
+            self._course.commands = self._commands
 
     def __call__(self, trainer):
         if self._commands:
             self._commands.agree()  # under ChainerMN: every rank, alike
         if self._silent:
             return
-        if self._run is None:  # called without initialize, as tests do
+        if not self._course.started:  # called without initialize, as tests do
             self._start(trainer)
         super(SlackReport, self).__call__(trainer)
-        self._report('training')
+        self._course.report('training')
 
     def on_error(self, trainer, exc, tb):
-        self._failure = exc, tb
+        self._course.failure = exc, tb
 
     def finalize(self):
-        if self._silent or self._state.kind in _ENDINGS:
+        if self._silent or _ended(self._course.state):
             return
-        self._end()  # a signal meanwhile cuts the end to its grace
-        if self._sender is not None:
-            self._sender.join()
-        _SIGNALS.remove(self)
+        self._course.end()  # a signal meanwhile cuts the end to its grace
+        self._course.join()
+        _SIGNALS.remove(self._course)
 
     def serialize(self, serializer):
         super(SlackReport, self).serialize(serializer)
         # The message travels in snapshots, so a resumed run keeps it.
         if isinstance(serializer, chainer.serializer.Serializer):
-            serializer('_slack_message', _saved(self._learned()))
+            serializer('_slack_message', _saved(self._outbox.learned()))
         else:
-            self._resumed = _restored(serializer, self._channel)
-            if self._sender is not None:  # autoload, after initialize
-                self._sender.resume(self._resumed)
-
-    def _learned(self):
-        if self._sender is not None:
-            return self._sender.learned
-        return self._resumed or _Learned(self._channel)
+            self._outbox.resume(_restored(serializer, self.channel))
 
     def _start(self, trainer):
-        self._run = _Run(trainer, self._log_report,  # as PrintReport has it
-                         self._resumed is not None)
+        self._course.start(_Run(trainer, self._log_report,  # PrintReport's
+                                self._outbox.resumed))
+        if self._outbox.start() and self._options.handle_signals:
+            _SIGNALS.add(self._course, self._job)
+        self._course.report('started')
+
+
+def _message(options, table, job, secrets, reporting):
+    """The run's _Message: the template, what stays fixed of the run
+    (``job``'s part; secrets hidden; git asked only if ``reporting``), the
+    table, the trends."""
+    trends = _Trends(options.entries, options.maximize, options.alert_when,
+                     options.alert_nonfinite)
+    identity, card = _the_run(
+        options.comm, options.fields, 'git' in options.used and reporting,
+        (options.group, options.size, options.rank_by), secrets, job)
+    return _Message(options.template, options.used, identity, table, trends,
+                    options.max_length, options.mentions, card)
+
+
+class _Outbox(object):
+    """A report's way to Slack, from the training thread: the sender once
+    the run starts (if there are a ``client``, None without a token or on a
+    rank that does not report, and a channel), what it learned (before,
+    what a snapshot carried), the texts ``alert()`` hands on, and the end's
+    deadline."""
+
+    def __init__(self, options, message, job, client):
+        self._options, self._message, self._client = options, message, client
+        # Its scheduler may have started the task again (requeued).
+        self._requeued = job is not None and job.restarted
+        self._handed = collections.deque(maxlen=_ALERT_LINES)
+        self._resumed = self._sender = None  # from a snapshot; in a run
+
+    @property
+    def available(self):
+        return bool(self._client and self._options.channel)
+
+    @property
+    def started(self):
+        return self._sender is not None
+
+    @property
+    def resumed(self):
+        """Whether a snapshot carried the run's message."""
+        return self._resumed is not None
+
+    def learned(self):
+        if self._sender is not None:
+            return self._sender.learned
+        return self._resumed or _Learned(self._options.channel)
+
+    def start(self):
+        """Start sending, if this report talks to Slack; whether it does."""
         if self.available:
             self._sender = _Sender(self._client, self._message,
-                                   self._learned(), **self._sending)
-            if self._signals:
-                _SIGNALS.add(self)
-        self._report('started')
+                                   self.learned(), self._options,
+                                   self._handed, self._requeued)
+        return self.started
 
-    def _end(self):
+    def resume(self, learned):
+        """What a snapshot carried (after initialize: ``autoload``)."""
+        self._resumed = learned
+        if self._sender is not None:
+            self._sender.resume(learned)
+
+    def alert(self, text):
+        self._handed.append(text)
+        if self._sender is not None:
+            self._sender.poke()
+
+    def offer(self, state):
+        if self._sender is not None:
+            self._sender.offer(state)
+
+    def close(self, seconds):
+        """The end is handed on: the sender has ``seconds`` more."""
+        if self._sender is not None:  # join() waits for it
+            self._sender.close(seconds)
+
+    def hurry(self, seconds):
+        if self._sender is not None:
+            self._sender.hurry(seconds)
+
+    def join(self):
+        if self._sender is not None:
+            self._sender.join()
+
+    def link(self):
+        learned = self.learned()
+        return _link(self._client, learned.channel, learned.ts)
+
+
+class _Course(object):
+    """The run as its report hands it on, on the training thread: each
+    state (from the trainer once started, with the commands' answers and a
+    scheduler's notice), and at the end how the run ended; what a signal
+    does to it (see _SignalGuard)."""
+
+    def __init__(self, entries, outbox, hide, flush):
+        self.state = _State('started', time=time.time())
+        self.commands = None  # the stop trigger's wrapper, if any
+        self.failure = None  # (exception, traceback), as on_error saw it
+        self._outbox, self._hide, self._flush = outbox, hide, flush
+        self._run = self._terminated = None
+        self._notice = ''  # a scheduler's warning, shown while training
+        self._unlogged = _Unlogged(entries)
+
+    @property
+    def started(self):
+        return self._run is not None
+
+    def start(self, run):
+        self._run = run
+
+    def report(self, kind, detail='', trace=''):
+        if kind == 'training':
+            detail = self._notice
+        if self._run is not None:
+            self.state = self._run.snapshot(kind, detail, trace, (
+                self.commands.answers if self.commands else ()))
+        else:  # finalize without initialize: an earlier extension failed
+            self.state = _State(kind, detail, trace, time=self.state.time)
+        self._unlogged.check(self.state)
+        self._outbox.offer(self.state)
+
+    def end(self):
         """Hand on how the run ended: the sender's grace starts now."""
-        ending = _ending(self._failure, self._run, self._terminated,
-                         self._commands and self._commands.stopped)
-        self._report(*map(self._hide, ending))
-        terminated = ending[0] == 'terminated'
-        if self._sender is not None:  # _sender.join() waits for it
-            self._sender.close(min(_SIGNAL_GRACE, self._flush) if terminated
-                               else self._flush)
+        ending = _ending(self.failure, self._run, self._terminated,
+                         self.commands.stopped if self.commands else None)
+        self.report(*map(self._hide, ending))
+        if ending[0] == 'terminated':
+            self._outbox.close(min(_SIGNAL_GRACE, self._flush))
+        else:
+            self._outbox.close(self._flush)
 
-    def _signalled(self, description, ending):
-        """From _SignalGuard: a signal that ends the job (however the run
-        then ends, it was cut short), or a scheduler's notice to show."""
+    def join(self):
+        """Wait for the end to be out, within its deadline."""
+        self._outbox.join()
+
+    def signalled(self, description, ending):
+        """A signal that ends the job (however the run then ends, it was
+        cut short), or a scheduler's notice to show."""
         if ending:
             self._terminated = description
         else:
             self._notice = description
-            self._report('training')
+            self.report('training')
 
-    def _report(self, kind, detail='', trace=''):
-        if kind == 'training':
-            detail = self._notice
-        if self._run is not None:
-            self._state = self._run.snapshot(kind, detail, trace, (
-                self._commands.answers if self._commands else ()))
-        else:  # finalize without initialize: an earlier extension failed
-            self._state = _State(kind, detail, trace, time=self._state.time)
-        self._unlogged.check(self._state)
-        if self._sender is not None:
-            self._sender.offer(self._state)
+    def cut_short(self):
+        """The signal ends the job now: the end is handed on, or, amid
+        it, hurried to the signal's grace."""
+        if _ended(self.state):
+            self._outbox.hurry(_SIGNAL_GRACE)
+        else:
+            self.end()
 
 
 def _saved(learned):
@@ -975,7 +1154,7 @@ class _Unlogged(object):
         log, rows = state.log, state.rows
         if self._checked or rows < _LOGGED_ROWS:
             return
-        if state.kind not in _ENDINGS and log[rows - 1].get(
+        if not _ended(state) and log[rows - 1].get(
                 'epoch', 0) < _LOGGED_EPOCHS:
             return  # an evaluator's entries may come yet
         self._checked = True
@@ -1011,9 +1190,9 @@ class _Commands(object):
     under ChainerMN), acts at the next iteration, on the training thread.
     Other attributes (serialize, get_training_length) are the trigger's."""
 
-    def __init__(self, trainer, sender, comm, report):
+    def __init__(self, trainer, outbox, comm, report):
         self._trigger, self._trainer = trainer.stop_trigger, trainer
-        self._sender, self._comm, self._report = sender, comm, report
+        self._outbox, self._comm, self._report = outbox, comm, report
         self._seen = self._agreed = None  # the command acted on; agreed on
         # Under MPI without comm, the other ranks are out of reach: a stop
         # or a snapshot of this rank alone would hang or split them.
@@ -1028,7 +1207,7 @@ class _Commands(object):
         return getattr(self._trigger, name)
 
     def __call__(self, trainer):
-        command = self._agreed if self._comm else self._sender.learned.command
+        command = self._agreed if self._comm else self._learned_command()
         if command != self._seen:  # by value: a rank gets a copy each time
             self._act(command)
         return self.stopped is not None or self._trigger(trainer)
@@ -1039,10 +1218,14 @@ class _Commands(object):
         Every rank calls it at the same reports. ChainerMN asserts that the
         root sends an object and the others None: no command is []."""
         if self._comm is not None:
-            mine = self._sender.learned.command if self._sender else None
+            mine = self._learned_command()
             sent = list(mine or ()) if self._comm.rank == 0 else None
             agreed = self._comm.bcast_obj(sent, root=0)
             self._agreed = tuple(agreed) if agreed else None
+
+    def _learned_command(self):
+        """The newest command the sender read (None before it starts)."""
+        return self._outbox.learned().command
 
     def _act(self, command):
         self._seen = command
@@ -1106,18 +1289,21 @@ class _SignalGuard(object):
     signal acts once as without them (the program's handler, or death by
     it). A notice the program handles itself only shows in the status.
     Installed from the main thread while reports train; restored after.
+    Each report registers its _Course, which does what a signal asks.
     """
 
     def __init__(self):
         self._reports = []
         self._previous = {}
         self._notices = {}
+        self._job = None  # what the scheduler told of the job
 
-    def add(self, report):
+    def add(self, report, job):
+        """Handle the signals for ``report`` (a _Course), in ``job``."""
         if threading.current_thread() is not threading.main_thread():
             return
         if not self._reports:
-            self._notices = _signals_of(_job())
+            self._notices, self._job = _signals_of(job), job
             for signum in self._notices:
                 previous = signal.getsignal(signum)
                 if previous not in (signal.SIG_IGN, None):  # None: not ours
@@ -1138,7 +1324,7 @@ class _SignalGuard(object):
         self._previous = {}
 
     def _handle(self, signum, frame):
-        notice, job = self._notices.get(signum, ''), _job()
+        notice, job = self._notices.get(signum, ''), self._job
         description = signal.Signals(signum).name + (
             ' (%s)' % notice if notice else '')
         if job:
@@ -1149,7 +1335,7 @@ class _SignalGuard(object):
         # the run, and however it ends now, it was cut short.
         ending = not (notice and callable(previous))
         for report in reports:
-            report._signalled(description, ending)
+            report.signalled(description, ending)
         if callable(previous):
             # The program's own handler decides how the run ends; each
             # report's finalize tells the termination.
@@ -1157,12 +1343,9 @@ class _SignalGuard(object):
         self._reports = []
         self._restore()
         for report in reports:  # one amid its end goes on, within the grace
-            if report._state.kind in _ENDINGS:
-                report._sender.hurry(_SIGNAL_GRACE)
-            else:
-                report._end()
+            report.cut_short()
         for report in reports:  # registered with a sender: see _start
-            report._sender.join()
+            report.join()
         os.kill(os.getpid(), signum)  # now the default: ends as it would
 
 
@@ -1262,8 +1445,7 @@ def _progress(state, width=20):
     text = '%s%s %3d%%' % ('\u2588' * filled, '\u2591' * (width - filled),
                            fraction * 100)
     spent, gained = state.time - start_time, done - start_done
-    if spent > 0 and gained > 0 and fraction < 1 and (
-            state.kind not in _ENDINGS):
+    if spent > 0 and gained > 0 and fraction < 1 and not _ended(state):
         text += '  ETA %s' % _format_elapsed((length - done) * spent / gained)
     return text
 
@@ -1278,10 +1460,10 @@ def _status(state, note=''):
     """``[Training]``, ``[Failed] ValueError: ...``, ``[Completed, resumed]``
     and so on: a resumed run says so for its whole life; while it trains,
     the ``note`` of values gone NaN or infinite."""
-    label = state.kind.capitalize()
+    label = _KINDS[state.kind].label
     if state.resumed:
         label = 'Resumed' if state.kind == 'started' else label + ', resumed'
-    detail = state.detail or (note if state.kind not in _ENDINGS else '')
+    detail = state.detail or ('' if _ended(state) else note)
     return '[%s]%s' % (label, ' ' + detail if detail else '')
 
 
@@ -1338,9 +1520,10 @@ def _normalizer(name):
     return normalizer
 
 
-def _compile_template(template, known):
+def _compile_template(template, known, hide):
     """``template`` with placeholders not in ``known`` kept as written, and
-    the known ones it uses; a ValueError now, not at the first report."""
+    the known ones it uses; a ValueError now, not at the first report (a
+    warning, its secrets hidden by ``hide``, for the unknown ones)."""
     if not isinstance(template, str):
         raise TypeError('template must be a str, not %r' % (template,))
     try:
@@ -1370,7 +1553,8 @@ def _compile_template(template, known):
                          % (template, error))
     if unknown:
         _warn('template placeholders %s are unknown and are kept as written; '
-              'known ones: %s' % (', '.join(unknown), ', '.join(known)), 3)
+              'known ones: %s' % (', '.join(unknown), ', '.join(known)),
+              hide, 4)
     return compiled, used
 
 
@@ -1420,7 +1604,8 @@ class _Table(object):
             del self._written[:count]
             *complete, self._partial = text.split('\n')
             if rows is not None:  # the rest waits for a newer state
-                room = max(0, rows - self._count + (self._header is None))
+                header = 1 if self._header is None else 0  # not a row
+                room = max(0, rows - self._count + header)
                 self._partial = '\n'.join(complete[room:] + [self._partial])
                 del complete[room:]
             if self._header is None and complete:
@@ -1492,6 +1677,14 @@ class _Table(object):
                 (lines[-1][2] if lines else 0))
 
 
+_NOT_TRENDS = ('epoch', 'iteration', 'elapsed_time')  # the counters
+
+
+def _trended(entries):
+    """The ``entries`` with trends: not the counters."""
+    return [e for e in entries if e not in _NOT_TRENDS]
+
+
 class _Trends(object):
     """Each numeric entry's latest and best values (highest if maximized)
     and an even sample, each observation read once, the sample's stride
@@ -1499,12 +1692,11 @@ class _Trends(object):
     """
 
     _BARS = '\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588'
-    _NOT_TRENDS = ('epoch', 'iteration', 'elapsed_time')
     _SAMPLE = 128  # points kept of each entry, at most
 
     def __init__(self, entries, maximize='auto', alert_when=None,
                  nonfinite=True, width=16):
-        self.entries = [e for e in entries if e not in self._NOT_TRENDS]
+        self.entries = _trended(entries)
         self.higher = _maximized(entries, maximize)
         self._conditions = _alert_conditions(alert_when or {}, entries)
         self._nonfinite = nonfinite
@@ -1908,9 +2100,8 @@ class _Columns(object):
 
 # A sweep, from its runs' cards (checked when read back, escaped here);
 # its protocol is told where its messages are (before _RUN).
-_ENDED = ('completed', 'stopped', 'failed', 'interrupted', 'terminated',
-          'silent')
-_STATUSES = ('started', 'training') + _ENDED
+_ENDED = tuple(kind for kind, row in _KINDS.items() if row.ends)
+_STATUSES = tuple(_KINDS)
 _LEADERS = 3  # runs a sweep's picture draws in colour; the rest in grey
 _NAMED = 8  # task IDs named before an ellipsis
 _SHOWN = 60  # characters of an argument a summary shows (4 times: a run's)
@@ -2000,9 +2191,10 @@ def _differing(cards):
                 args[1].startswith('-') else 1
             items.append(' '.join(args[:take]))
             args = args[take:]
-        each.append(items + ['%s=%s' % kv for kv in sorted(
-            card['fields'].items())] + ['git ' + card['git']] * bool(
-                card['git']))
+        items += ['%s=%s' % kv for kv in sorted(card['fields'].items())]
+        if card['git']:
+            items.append('git ' + card['git'])
+        each.append(items)
     common = set.intersection(*map(set, each)) if each else set()
     return [' '.join(_ends(i) for i in items if i not in common)
             for items in each]
@@ -2026,8 +2218,11 @@ def _pending(missing):
     named = [task for task in missing if task]
     shown = ', '.join(named[:_NAMED]) + (', \u2026' if len(
         named) > _NAMED else '')
-    return missing and '%d task%s not reported yet%s' % (
-        len(missing), 's' * (len(missing) > 1), ' (%s)' % shown * bool(named))
+    if not missing:
+        return ''
+    return '%d %s not reported yet%s' % (
+        len(missing), 'tasks' if len(missing) > 1 else 'task',
+        ' (%s)' % shown if named else '')
 
 
 def _close_hint(group):
@@ -2051,9 +2246,10 @@ def _anchor_text(group, size, view=None, link=None, closing=None,
     parts = [_counts(view.cards)]
     rank_by, ranked = _ranked(view.cards)
     if ranked and ranked[0]['entries'].get(rank_by):
-        parts.append('leading: %s %s' % (_run_name(ranked[0], link, (
-            _differing(ranked) + [''])[0] or None), _best_text(ranked[0],
-                                                              rank_by)))
+        differs = _differing(ranked)[0]  # what sets the leader apart
+        parts.append('leading: %s %s' % (_run_name(
+            ranked[0], link, differs if differs else None), _best_text(
+                ranked[0], rank_by)))
     parts.append(_pending(view.missing))
     if closing:
         parts.append(_close_hint(group) if closing[1] else
@@ -2067,19 +2263,19 @@ def _summary(group, cards, missing, mentions, link, hint=False,
     """How the runs ended (``missing``: tasks that did not report), a line
     per run best first (as many as fit ``room``), then the mentions."""
     rank_by, cards = _ranked(cards)
-    head = 'Sweep %s%s: %d runs: %s' % (_escape(group), ' (partial)' * bool(
-        missing), len(cards), '; '.join(p for p in (_counts(cards), _pending(
-            missing)) if p))
+    head = 'Sweep %s%s: %d runs: %s' % (
+        _escape(group), ' (partial)' if missing else '', len(cards),
+        '; '.join(p for p in (_counts(cards), _pending(missing)) if p))
     lines = [head] + ([_close_hint(group).capitalize() + '.'] if hint else [])
     room -= sum(_units(line) + 1 for line in lines) + _units(' '.join(
         mentions))
     for rank, (card, differs) in enumerate(zip(cards, _differing(cards)), 1):
+        alerted = _escape('  alerted: ' + ', '.join(
+            card['alerts'])) if card['alerts'] else ''
         line = '%d. %s  %s  %s  %s  %s%s' % (
             rank, _run_name(card, link, card['status']), _best_text(
                 card, rank_by), _format_elapsed(card['elapsed']),
-            _escape(card['host']), _shorten(differs, 4 * _SHOWN), _escape(
-                '  alerted: ' + ', '.join(card['alerts'])) * bool(
-                    card['alerts']))
+            _escape(card['host']), _shorten(differs, 4 * _SHOWN), alerted)
         room -= _units(line) + 1
         if room < 40:
             lines.append('\u2026 and %d more runs' % (len(cards) - rank + 1))
@@ -2243,7 +2439,7 @@ class _Message(object):
         escaped['content'] = _CONTENT_MARK
         escaped['updated'] = _date(state.time)
         escaped['finish_mentions'] = ' '.join(self.mentions(user_ids)) if (
-            state.kind in _ENDINGS and not quiet) else ''
+            _KINDS[state.kind].notifies and not quiet) else ''
         escaped = {key: v or _EMPTY_MARK for key, v in escaped.items()}
         # Room for the fence, the table's header and its newest line comes
         # first; past that, the longest substituted values give way.
@@ -2426,7 +2622,8 @@ class _Pacing(object):
         self.interval = max(self.min_interval, min(self.interval_max, max(
             self.limited_interval, self.slowdown * self.interval)))
         self.contended = True
-        self.refused_at_end += ending
+        if ending:
+            self.refused_at_end += 1
         return [(error.retry_after or backoff, False)] + (
             [] if ending else [(random.uniform(0, self.interval), True)])
 
@@ -3407,8 +3604,7 @@ class _Alarms(object):
     def send(self, posted, markup, final):
         """Post what is new, if it is time (or the run ends); the rest
         waits for the next."""
-        fired, hint = self._fired, self._control.on and (
-            'Reply stop to end this run.')
+        fired = self._fired
         if posted.ts is None:
             return
         if self._seek:
@@ -3428,9 +3624,12 @@ class _Alarms(object):
         if not self._lines or time.monotonic() < self._next and not final:
             return
         lines, keys = self._lines[:_ALERT_LINES], [k for k, _ in self._lines]
-        text = '\n'.join([line for _, line in lines] + [
-            '\u2026 and %d more' % (len(keys) - len(lines))] * (
-                len(keys) > len(lines)) + [hint] * bool(hint))
+        shown = [line for _, line in lines]
+        if len(keys) > len(lines):
+            shown.append('\u2026 and %d more' % (len(keys) - len(lines)))
+        if self._control.on:
+            shown.append('Reply stop to end this run.')
+        text = '\n'.join(shown)
         posted.reply(' '.join(markup + [text]), any(
             m in ('<!here>', '<!channel>', '<!everyone>') for m in markup),
             metadata=json.dumps({'event_type': _ALERT, 'event_payload': {
@@ -3492,8 +3691,8 @@ class _Finale(object):
         # every run's); but an end Slack never answered has two tries only.
         if self._sweeping() and reached:
             self._finish(card)
-        self._posted.show(text, metadata=self._message.metadata and (
-            _RUN, _placed(card, self._posted, self._switch)), notifies=bool(
+        self._posted.show(text, metadata=_metadata(self._message, _placed(
+            card, self._posted, self._switch)), notifies=bool(
                 mentions) and not quiet and all(m in text for m in mentions))
         if self._sweeping():  # now leading to the report, if first posted
             self._finish(card)
@@ -3524,30 +3723,35 @@ class _Sender(object):
     scheduled reply, sweep; at the end mention and picture. What it learns
     is published in ``learned``."""
 
-    def __init__(self, client, message, learned, min_interval, stale_after,
-                 plot, group, size, control, handed):
+    def __init__(self, client, message, learned, options, handed,
+                 requeued):
         self._client, self._message = client, message
         self._worker = _Worker(self._work)
         self.offer, self.warn, self.close, self.poke = (
             self._worker.offer, self._worker.warn, self._worker.close,
             self._worker.again)
-        self._sweep = group and _Sweep(client, self._worker, group, size,
-                                       plot)
+        group, size = options.group, options.size
+        self._sweep = _Sweep(client, self._worker, group, size,
+                             options.plot) if group else None
         self._posted = _Posted(client, learned.channel, learned.ts)
-        self._switch = _Switch(client, self.warn, stale_after,
+        self._switch = _Switch(client, self.warn, options.stale_after,
                                learned.switch, learned.ts is not None)
-        self._pacing = _Pacing(min_interval, client.timeout)
-        self._control = _Control(client, self.warn, control, group and size)
+        self._pacing = _Pacing(options.min_interval, client.timeout)
+        self._control = _Control(client, self.warn, options.control, size)
         self._people = _People(client, message.names + self._control.names,
                                self.warn)
         self._alarms = _Alarms(client, handed, learned.ts is not None,
                                message.fired, self._control)
         self._finale = _Finale(client, message, self._posted, self._switch,
-                               self._sweeping, self._spread, self.warn, plot)
-        self._user_ids = self._unreached = None
-        self._settled = False  # the end is out, or a warning said why not
-        self._lives = _Lives(client, self._posted, self._switch,
-                             bool(group) and learned.ts is None)
+                               self._sweeping, self._spread, self.warn,
+                               options.plot)
+        self._failures = _Failures(client, self._worker, message,
+                                   self._posted, self._switch, self._pacing,
+                                   self._rest)
+        self._user_ids = None
+        self._settled = False  # the end is out
+        self._lives = _Lives(client, self._posted, self._switch, bool(
+            group) and learned.ts is None and requeued)
         self.learned = learned
 
     def resume(self, learned):
@@ -3560,19 +3764,26 @@ class _Sender(object):
         self._worker.close(min(seconds, self._worker.left()))
 
     def join(self):
-        if not (self._worker.join() and (self._settled or
-                                         self._worker.crashed)):
-            _warn_quietly(_unfinished(self._worker.timeout, self._unreached))
+        """Wait for the end within its deadline; one warning if it is not
+        out (and no warning already said why)."""
+        finished = self._worker.join()
+        said = self._failures.stopped or self._worker.crashed
+        if not (finished and (self._settled or said)):
+            _warn_quietly(_unfinished(self._worker.timeout,
+                                      self._failures.unreached))
 
     def _sweeping(self):
-        """The sweep, if this run still reports in one."""
-        return self._sweep if self._sweep and self._sweep.on else None
+        """The sweep, if this run still reports in one: not once Slack
+        refused its messages' metadata, which sweeps read."""
+        if self._sweep and self._sweep.on and self._message.metadata:
+            return self._sweep
+        return None
 
     def _work(self, state):
         try:
             return self._step(state)
         except _SlackError as error:
-            return self._failed(error)
+            return self._failures.handle(error)
         finally:
             self._publish()
 
@@ -3585,13 +3796,13 @@ class _Sender(object):
 
     def _step(self, state):
         """Bring Slack to ``state``; True once a final one is all out."""
-        final = state.kind in _ENDINGS
+        final = _ended(state)
         margin = None if final else self._switch.margin(state)
         self._switch.seek(self._posted)
         if final:  # the end's mentions: retried with the end
             self._user_ids = self._people.resolve(final=True)
         sweep = self._sweeping()
-        quiet = state.kind in _TOLD_BY_SWEEP and bool(sweep and sweep.size)
+        quiet = _quiet(state.kind, bool(sweep and sweep.size))
         text = self._message.render(state, self._user_ids, quiet)
         card = dict(self._message.card(state), alerts=self._alarms.keys)
         self._lives.go_on(sweep, card)  # a task's later life
@@ -3602,7 +3813,7 @@ class _Sender(object):
                 self._user_ids), final)
         if final:
             self._finale.run(state, text, card, quiet, self._user_ids,
-                             self._unreached is None)
+                             self._failures.unreached is None)
             self._settled = True
             return True
         self._show(state, text, card, margin, sweep)
@@ -3624,8 +3835,8 @@ class _Sender(object):
         before = sweep.anchor.posted if sweep else None
         self._switch.keep(*keep, self._user_ids,
                           thread=before)  # first: it names the newest status
-        self._posted.show(text, metadata=self._message.metadata and (
-            _RUN, _placed(*where)))
+        self._posted.show(text, metadata=_metadata(
+            self._message, _placed(*where)))
         self._user_ids = self._people.resolve()  # never before a post
         self._switch.keep(*keep, self._user_ids)  # after a first post
         if sweep:  # where the report now is, when the moved reply is due
@@ -3651,38 +3862,57 @@ class _Sender(object):
         self._worker.wait(self._pacing.spread(self._worker.left(),
                                               self._client.timeout))
 
-    def _failed(self, error):
+
+class _Failures(object):
+    """What the sender does after a failed call: less metadata, then none
+    (and no sweep); a fatal error ``stopped`` the run's reports, with one
+    warning; a message gone is posted anew; else a retry after the
+    pacing's waits (``rest`` waits as the sender does), unless the end
+    cannot wait. ``unreached``: the error, while Slack never answered."""
+
+    def __init__(self, client, worker, message, posted, switch, pacing,
+                 rest):
+        self._client, self._worker, self._message = client, worker, message
+        self._posted, self._switch = posted, switch
+        self._pacing, self._rest = pacing, rest
+        self.unreached = None
+        self.stopped = False
+
+    def handle(self, error):
         """After a failed call: True ends the work, else it is retried."""
         ending = self._worker.closing
         # Why the end may be cut short: Slack never answered this run.
-        self._unreached = None if self._client.answered else error
+        self.unreached = None if self._client.answered else error
         if 'metadata' in error.error:  # too large, or refused: less, none
             if not self._message.refused():
-                self._sweep = None
-                self.warn('metadata', 'Slack refuses the metadata of this '
-                          "run's messages (%s): no sweep" % error.error)
+                self._worker.warn('metadata', 'Slack refuses the metadata of '
+                                  "this run's messages (%s): no sweep"
+                                  % error.error)
         elif error.kind == 'fatal':
-            self._settled = True
-            self.warn('fatal', 'Slack refused the report (%s): %s. '
-                      'slack_report stops sending for this run.'
-                      % (error.error, error.fix()))
+            self.stopped = True
+            self._worker.warn('fatal', 'Slack refused the report (%s): %s. '
+                              'slack_report stops sending for this run.'
+                              % (error.error, error.fix()))
             return True
         elif error.kind == 'gone':  # deleted or frozen: post anew
             self._posted.forget()
             self._switch.retire()
-        else:
-            if self._client.answered or not ending:  # else said at the end
-                _retrying(self.warn, error, 'in the background')
-            waits = self._pacing.retry(error, self._worker.left(),
-                                       self._worker.timeout,
-                                       self._client.answered)
-            for seconds, cut_by_the_end in waits or ():
-                self._rest(seconds, cut_by_the_end)
-            if waits is None:
-                return True
+        elif self._retry(error, ending):
+            return True
         self._worker.again()
         return False
 
+    def _retry(self, error, ending):
+        """Wait before the retry; True if there is none (the end is cut
+        short)."""
+        if self._client.answered or not ending:  # else said at the end
+            _retrying(self._worker.warn, error, 'in the background')
+        waits = self._pacing.retry(error, self._worker.left(),
+                                   self._worker.timeout,
+                                   self._client.answered)
+        for seconds, cut_by_the_end in waits or ():
+            self._rest(seconds, cut_by_the_end)
+        return waits is None
 
 def _retrying(warn, error, when):
     """One warning a cause for a call that failed and is tried again
@@ -3699,10 +3929,9 @@ class _Lives(object):
     or, for an array task its scheduler started again (requeued, in a
     sweep), the one its sweep's thread tells."""
 
-    def __init__(self, client, posted, switch, sweeping):
+    def __init__(self, client, posted, switch, requeued):
         self._client, self._posted, self._switch = client, posted, switch
-        job = _job()  # its scheduler may have started it again (requeued)
-        self._requeued = bool(sweeping) and job is not None and job.restarted
+        self._requeued = requeued  # by its scheduler, in a sweep
         self.loaded = None  # a snapshot's _Learned, from the training thread
 
     def go_on(self, sweep, card):
@@ -3738,6 +3967,12 @@ def _placed(card, posted, switch, state=None, margin=None):
         state, margin)), _CARD)
 
 
+def _metadata(message, card):
+    """The metadata a report of ``card`` (as placed) carries: none once
+    Slack refused the ``message``'s."""
+    return (_RUN, card) if message.metadata else None
+
+
 def _post_picture(client, posted, picture, warn):
     """The run's curves in its thread, if any; optional: a refusal warns."""
     try:
@@ -3755,12 +3990,17 @@ def _post_picture(client, posted, picture, warn):
 def _unfinished(timeout, unreached):
     """The warning when the end did not get out before the deadline (cut
     short after ``unreached``, the error of a call that got no answer)."""
-    why = unreached and ' (cut short: Slack was never reached in this run: ' \
-        '%s; %s)' % (unreached.error, unreached.fix())
+    if unreached:
+        why = (' (cut short: Slack was never reached in this run: %s; %s)'
+               % (unreached.error, unreached.fix()))
+        advice = ''
+    else:
+        why = ''
+        advice = (' (Slack was slow or busy: a larger flush_timeout gives it '
+                  'more time)')
     return ('Slack did not take the final report within flush_timeout=%gs%s;'
             ' the message may not show the final status%s' % (
-                timeout, why or '', '' if unreached else ' (Slack was slow '
-                'or busy: a larger flush_timeout gives it more time)'))
+                timeout, why, advice))
 
 
 _NAMES_AGAIN = 30.0  # seconds after a failed look-up without Retry-After
@@ -4146,7 +4386,7 @@ def _demo():
             'epoch', 'main/loss', 'validation/main/loss', 'main/accuracy',
             'validation/main/accuracy', 'elapsed_time'], min_interval=1.0)
     if report.available:
-        print('Posting to Slack channel %s ...' % report._channel)
+        print('Posting to Slack channel %s ...' % report.channel)
     else:
         print('No SLACK_ACCESS_TOKEN/SLACK_CHANNEL_ID: showing the message '
               'it would post.\n')
@@ -4167,9 +4407,7 @@ def _demo():
               % os.path.abspath('slack_report_demo.png'))
     print('\nDone: %s' % _preview(report.message.splitlines()[0]))
     if report.available:
-        learned = report._learned()
-        print('The message: %s' % _link(report._client, learned.channel,
-                                          learned.ts))
+        print('The message: %s' % report.link())
     return 0
 
 

@@ -1534,8 +1534,9 @@ class MessageLifeTest(SlackTestCase):
         shown = []
 
         def look(trainer):  # while the report runs, with its sender
-            shown.extend(repr(o) for o in (report, report._sender,
-                                           vars(report), vars(report._sender)))
+            shown.extend(repr(o) for o in (
+                report, report._outbox._sender, vars(report),
+                vars(report._outbox._sender)))
         trainer = make_trainer(report=report)
         trainer.extend(look, trigger=(4, 'iteration'))
         with captured():
@@ -1881,12 +1882,12 @@ class SignalTest(SlackTestCase):
         'out=".")\n'
         'for index in range(%d):  # more reports, in another channel\n'
         '    trainer.extend(t.SlackReport(t.TOKEN, "general", t.ENTRIES, '
-        'api_url=report._client._api_url, min_interval=0.05, '
+        'api_url=report._outbox._client._api_url, min_interval=0.05, '
         'finish_mentions="@U0123ABCD"), name="more%%d" %% index)\n'
         'def ready(trainer):\n'
         '    if trainer.updater.iteration == 3:  # tells the stand-in\n'
         '        t.chainer.serializers.save_npz("snapshot", trainer)\n'
-        '        t.urllib.request.urlopen(report._client._api_url + '
+        '        t.urllib.request.urlopen(report._outbox._client._api_url + '
         '"test.ready", b"").close()\n'
         '    time.sleep(0.01)  # a training step\n'
         'trainer.extend(ready, trigger=(1, "iteration"))\n'
