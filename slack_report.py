@@ -3135,9 +3135,12 @@ class _Closing(object):
 
     def cancel(self, channel, everyone=False):
         """Delete the one this run scheduled, or every one of the group."""
-        for message in self._pending(channel) if everyone else [
-                {'id': self._id}] * bool(self._id):
-            self._delete(channel, message['id'])
+        if everyone:
+            ids = [message['id'] for message in self._pending(channel)]
+        else:
+            ids = [self._id] if self._id else []
+        for scheduled_id in ids:
+            self._delete(channel, scheduled_id)
 
     def _pending(self, channel):
         return [m for answer in self._client.pages(
@@ -3224,7 +3227,7 @@ class _Sweep(object):
                 self._settled = time.monotonic() + _SETTLE
                 # The end's reads are the decision's: a run whose first post
                 # is its end has spent some on finding the sweep.
-                self._client.reads_left = _END_READS
+                self._client.limit_reads(_END_READS)
 
     def decide(self, mentions):
         """Once the result is out: the summary or the closing. Whether a
@@ -3259,8 +3262,8 @@ class _Sweep(object):
         if self.anchor.posted is None:
             self.anchor.post(channel)
         channel, ts = self.anchor.posted.channel, self.anchor.posted.ts
-        self.entry, self._result = (_Posted(self._client, channel, None,
-                                            thread=ts) for _ in 'er')
+        self.entry = _Posted(self._client, channel, None, thread=ts)
+        self._result = _Posted(self._client, channel, None, thread=ts)
 
     def link(self):
         return _linker(self._client.identity().get('url'),
@@ -4248,18 +4251,24 @@ class _SlackClient(object):
         self._api_url = api_url
         self.timeout = timeout
         self.answered = False  # whether Slack itself ever answered
-        self.reads_left = None  # of the channel, if limited
+        self._reads_left = None  # of the channel, if limited
         self._identity = None
         self._direct = urllib.request.build_opener(
             urllib.request.ProxyHandler({}), _Unredirected).open
         self._proxied = urllib.request.build_opener(_Unredirected).open
 
+    def limit_reads(self, reads):
+        """From now on, read the channel ``reads`` times at most (the end
+        of a run must not wait on a busy channel); more raise read_budget.
+        """
+        self._reads_left = reads
+
     def call(self, method, **params):
         """POST ``method`` with form ``params``; return the decoded answer."""
-        if method in _READS and self.reads_left is not None:
-            if self.reads_left < 1:
+        if method in _READS and self._reads_left is not None:
+            if self._reads_left < 1:
                 raise _SlackError('read_budget', 'fatal')
-            self.reads_left -= 1
+            self._reads_left -= 1
         if 'text' in params:
             params['text'] = self._hide(params['text'])
         if 'metadata' in params:  # each string: a number stays one
