@@ -31,9 +31,11 @@ Two threads, and what passes between them::
     (one value, read as a whole)               (ts, people, a command);
                                                _SlackClient alone calls Slack
 
-The file reads in that order: the extension, its options, the message, then
-sending and each feature the sender drives, the client; the command line
-last. Words with a meaning of their own here:
+Sections, each a banner: what a job tells of itself (schedulers), options,
+the extension, the message, Slack (client, errors, a posted message), then
+one per feature the sender drives (sweeps, the silence reply, commands,
+alerts, people named, the picture), sending, and the command line. Words
+with a meaning of their own here:
 
 - report: the run's one message; state: what one report hands on.
 - card: a run's facts as message metadata, for its sweep to read back.
@@ -1351,7 +1353,7 @@ class _SignalGuard(object):
 
 _SIGNALS = _SignalGuard()
 ###############################################################################
-# Rendering: a _State into Slack text #########################################
+# The message: a _State into Slack text #######################################
 ###############################################################################
 
 def _clean(text):
@@ -1844,262 +1846,593 @@ def _number_text(value):
     return '%d' % value if float(value).is_integer() else '%.4g' % value
 
 
-# The picture, drawn with the standard library. A 5x7 font for ' ' to '~',
-# drawn twice as large: a glyph is seven rows of five bits, base-32 digits.
-_FONT = (
-    '00000004444404aa00000aavavaa4fke5u4op248j3cik8lid440000024888428422248'
-    '04lel40044v4400000c48000v00000000cc01248g0ehjlphe4c4444eeh1248vv2421he'
-    '26aiv22vgu11he68guhhev124888ehhehheehhf12c0cc0cc00cc0c48248g84200v0v00'
-    '8421248eh12404eh1dlleehhvhhhuhhuhhuehggghesihhhisvgguggvvggugggehgnhhf'
-    'hhhvhhhe44444e72222ichikokihggggggvhrllhhhhhpljhhehhhhheuhhugggehhhlid'
-    'uhhukihfgge11uv444444hhhhhhehhhhha4hhhlllahha4ahhhhha444v1248gve88888e'
-    '0g84210e22222e4ah0000000000v842000000e1fhfggmphhu00egghe11djhhf00ehvge'
-    '698s8880fhhf1eggmphhh40c444e20622icggikokic44444e00qllhh00mphhh00ehhhe'
-    '00uhugg00fhf1100mpggg00ege1u88s889600hhhjd00hhha400hhlla00ha4ah00hhf1e'
-    '00v248v244844244444448442448008l200')
-# Colours told apart by colour-blind readers (Okabe and Ito), then ink.
-_PALETTE = [bytes(c) for c in ((0, 114, 178), (213, 94, 0), (0, 158, 115),
-                               (204, 121, 167), (230, 159, 0), (86, 180, 233),
-                               (0, 0, 0))]
-_INK, _GRID, _FRAME, _BEHIND = (b'\x30\x30\x30', b'\xe4\xe4\xe4',
-                                 b'\xa0\xa0\xa0', b'\xc8\xc8\xc8')
-# Pixels: width; a panel's height, the plot's top and height; the plot's
-# margins; a text line.
-_WIDTH, _PANEL, _PLOT_TOP, _PLOT, _LEFT, _RIGHT, _LINE = (
-    800, 240, 46, 150, 96, 16, 18)
-_PLOT_WIDTH = _WIDTH - _LEFT - _RIGHT
-_LOG_DECADES = 2  # a positive series spanning more decades: log scale
-
-# One curve of a panel, reduced to columns: (x, least, most, first, last)
-# in x order; its best point (x, value) or None; its stroke in pixels (the
-# widest drawn last); no label: not in the legend.
-_Series = collections.namedtuple('_Series', 'label colour columns best width')
+_CONTENT_MARK = '\x00'  # stands for {content} while the rest is measured
+_EMPTY_MARK = '\x01'  # an empty value, gone with its blanks once formatted
 
 
-class _Canvas(object):
-    """An RGB picture on white: rectangles, text and PNG bytes."""
+# A line of nothing but empty values, and an empty value with the blanks
+# that set it apart (those after it, else those before it).
+_EMPTY_LINE = re.compile('(?m)^[ \t]*%s[ \t%s]*\n' % ((_EMPTY_MARK,) * 2))
+_EMPTY_VALUE = re.compile('%s[ \t]+|[ \t]*%s' % ((_EMPTY_MARK,) * 2))
 
-    def __init__(self, width, height):
-        self.width, self.height = width, height
-        self.pixels = bytearray(b'\xff' * (width * height * 3))
 
-    def fill(self, x0, y0, x1, y1, colour):
-        """Paint [x0, x1) x [y0, y1): a slice per row, or per byte of a row
-        for a tall stroke."""
-        x0, x1 = max(0, int(x0)), min(self.width, int(x1))
-        rows = range(max(0, int(y0)), min(self.height, int(y1)))
-        stride, width = self.width * 3, 3 * (x1 - x0)
-        if width <= 0 or not rows:
-            return
-        start = rows[0] * stride + 3 * x0
-        if len(rows) > x1 - x0:
-            for byte in range(width):
-                self.pixels[start + byte:start + len(rows) * stride:stride] = \
-                    colour[byte % 3:byte % 3 + 1] * len(rows)
+def _collapse(text):
+    """Drop empty values with their blanks; the template's other blanks
+    stay."""
+    return _EMPTY_VALUE.sub('', _EMPTY_LINE.sub('', text))
+
+
+class _Message(object):
+    """Renders a _State into Slack text: the template with escaped values,
+    the table in what room is left, and the mentions (names resolved by the
+    sender as ``user_ids``: lower-cased name -> ID; None while unknown).
+    """
+
+    def __init__(self, template, fields, identity, table, trends, max_length,
+                 mentions, card):
+        self._template, self._fields = template, fields  # as compiled
+        self._card = card  # what stays fixed of the run's card
+        self._identity, self._table, self._trends = identity, table, trends
+        self.fired = trends.fired  # what to alert of (sender's thread)
+        self._max_length = max_length
+        self._markup, self.names = mentions
+        self._failed = set()  # the optional parts that failed once
+        self.metadata = self._curves = True  # until Slack refuses them
+        self._content_uses = fields.count('content')
+        self._shrinkable = set(fields) - {'content', 'finish_mentions',
+                                          'updated'}
+        # The longest the mentions can become: fail now, not at the end.
+        self.render(_State('completed'), dict.fromkeys(
+            (n.lower() for n in self.names), 'U0123456789'))
+
+    def card(self, state):
+        """The run for a program to read (its messages' metadata): ranked
+        by ``rank_by``, else the first validation/ entry with numbers."""
+        numbers = self._guarded("the card's numbers", {}, self._trends.numbers,
+                                state.log, state.rows, self._curves)
+        rank_by = self._card['rank_by'] or next((
+            e for e in numbers if e.startswith('validation/')), next(
+                iter(numbers), ''))
+        # The ranking entry first, with the only curve a sweep draws.
+        entries = collections.OrderedDict(
+            (name, dict(numbers[name], curve=[])) for name in numbers)
+        if rank_by in numbers:
+            entries[rank_by] = numbers[rank_by]
+            entries.move_to_end(rank_by, last=False)
+        return dict(self._card, rank_by=rank_by, status=state.kind,
+                    detail=state.detail, updated=int(state.time),
+                    elapsed=int(state.elapsed), entries=entries,
+                    counter=self._trends.counter)
+
+    def refused(self):
+        """Slack refused the metadata (too large?): send less, then none;
+        whether any is still sent."""
+        self.metadata, self._curves = self.metadata and self._curves, False
+        return self.metadata
+
+    def mentions(self, user_ids):
+        """The mentions' markup; names not (yet) resolved as plain text."""
+        if user_ids is None:
+            return self._markup + [_escape('@' + n) for n in self.names]
+        found = ['<@%s>' % user_ids[n.lower()] for n in self.names
+                 if n.lower() in user_ids]
+        # Once: a person may be given both by ID and by name.
+        return list(collections.OrderedDict.fromkeys(self._markup + found))
+
+    def reply(self, state, user_ids, silent_since=None, report_ts=None,
+              quiet=False):
+        """The end's thread reply (mentions unless ``quiet``, status, a
+        failure's trace; None without any), or the one Slack posts if no
+        report came after ``silent_since``; and whether to broadcast it (a
+        thread ignores @here, @channel, @everyone)."""
+        markup = [] if quiet else self.mentions(user_ids)
+        broadcast = any(m in ('<!here>', '<!channel>', '<!everyone>')
+                        for m in markup)
+        status = _status_text(state)
+        if silent_since is not None:
+            status = ('No report from this run since %s: it may have been '
+                      'killed (out of memory, SIGKILL, a node failure) or be '
+                      'hung. Its last status: %s%s' % (
+                          _date(silent_since), status, _marker(
+                              report_ts or '%(hostname)s pid %(pid)s'
+                              % self._identity)))
+        elif state.trace:
+            status += '\n%s\n%s\n%s' % (_FENCE, _shorten(
+                _inert(state.trace), _TRACE_LENGTH, keep_end=True), _FENCE)
+        elif not markup:
+            return None, False
+        return ' '.join(markup + [status]), broadcast
+
+    def _guarded(self, part, default, render, *args):
+        """A part that fails on odd data is left out, with one warning."""
+        try:
+            return render(*args)
+        except Exception as error:
+            if part not in self._failed:
+                self._failed.add(part)
+                _warn_quietly('slack_report leaves %s out of the message: '
+                              '%s: %s' % (part, type(error).__name__, error))
+            return default
+
+    def _optional(self, name, render, *args):
+        return self._guarded('{%s}' % name, '', render, *args) if (
+            name in self._fields) else ''
+
+    def picture(self, state):
+        """The run's curves as PNG bytes, or None (no numbers yet)."""
+        return self._guarded('the picture', None, self._trends.picture,
+                             state.log, state.rows)
+
+    def render(self, state, user_ids, quiet=False):
+        """The text for ``state``, never empty (Slack refuses that)."""
+        text = self._fill(state, user_ids, quiet)
+        return text if text.strip() else _escape(_status(state))
+
+    def _fill(self, state, user_ids, quiet):
+        raw = dict(self._identity, status=_status(state, self._trends.note),
+                   elapsed=_format_elapsed(state.elapsed),
+                   progress=self._optional('progress', _progress, state)
+                   if state.progress else '',
+                   trends=self._optional('trends', self._trends.render,
+                                         state.log, state.rows))
+        escaped = {key: _escape(raw[key]) for key in self._shrinkable}
+        escaped['status'] = _status_text(state, self._trends.note)
+        escaped['content'] = _CONTENT_MARK
+        escaped['updated'] = _date(state.time)
+        escaped['finish_mentions'] = ' '.join(self.mentions(user_ids)) if (
+            _KINDS[state.kind].notifies and not quiet) else ''
+        escaped = {key: v or _EMPTY_MARK for key, v in escaped.items()}
+        # Room for the fence, the table's header and its newest line comes
+        # first; past that, the longest substituted values give way.
+        reserve = self._content_uses and self._table.least(state.rows)
+        while True:
+            parts = _collapse(self._template.format_map(escaped)).split(
+                _CONTENT_MARK)
+            spare = self._max_length - reserve * self._content_uses - sum(
+                map(_units, parts))
+            if spare >= 0:
+                break
+            key = max(self._shrinkable, key=lambda k: _units(escaped[k]),
+                      default=None)
+            length = _units(escaped[key]) if key else 0
+            if length <= 1:
+                if reserve:  # values are gone; let the table give way
+                    reserve = 0
+                    continue
+                raise ValueError(
+                    'the template alone is longer than max_length=%d '
+                    'characters; shorten it' % self._max_length)
+            escaped[key] = _shorten(raw[key], max(1, length + spare))
+        if len(parts) == 1:
+            return parts[0]
+        room = self._max_length - sum(map(_units, parts))
+        content = self._table.render(state.rows, room // (len(parts) - 1))
+        return content.join(parts)
+
+###############################################################################
+# Slack: the client, its errors, a posted message #############################
+###############################################################################
+
+# Everything below calls Slack through _SlackClient alone; it knows
+# Slack's errors and which pass (_fix_for, _SlackError), and _Posted
+# keeps one message (or reply) as Slack holds it.
+
+
+# What to do about an error: slow down, retry (Slack's pages say these pass),
+# or post anew (gone or frozen). Others are fatal: one warning with its fix.
+_ERROR_KINDS = {error: kind for kind, errors in (
+    ('slow_down', 'ratelimited rate_limited message_limit_exceeded'),
+    ('retry', 'internal_error service_unavailable fatal_error request_timeout '
+              'update_failed team_added_to_org org_login_required '
+              'external_channel_migrating restricted_too_many time_in_past '
+              'time_too_far'),
+    ('gone', 'message_not_found cant_update_message edit_window_closed'),
+) for error in errors.split()}
+_END_READS = 3  # reads a run's end may make for its sweep once its result
+# is out, 429s included (finding the sweep, when the run's first post is
+# its end, comes before it and is bounded by flush_timeout alone)
+_APP_PAGE = 'your app at https://api.slack.com/apps'
+_FIXES = {
+    'invalid_auth': 'the token is not valid: use the Bot User OAuth Token '
+                    '(xoxb-...) from OAuth & Permissions of ' + _APP_PAGE,
+    'not_authed': 'no token reached Slack: check SLACK_ACCESS_TOKEN',
+    'token_revoked': 'the token was revoked: reinstall ' + _APP_PAGE +
+                     ' and use its new token',
+    'token_expired': 'the token expired: use a fresh one from ' + _APP_PAGE,
+    'account_inactive': 'the app or its user was deactivated: reinstall ' +
+                        _APP_PAGE,
+    'missing_scope': 'add the %s scope to ' + _APP_PAGE +
+                     ' and reinstall it',
+    'channel_not_found': 'check the channel ID (in Slack: channel details, '
+                         'bottom) and, for a private channel, invite the bot',
+    'not_in_channel': 'invite the bot: type /invite @your-app in the channel',
+    'is_archived': 'the channel is archived: unarchive it or use another',
+    'restricted_action': 'the workspace forbids this app to post there: ask '
+                         'an admin',
+    'read_budget': 'Slack was too busy to read the sweep back within %d '
+                   'calls at the end' % _END_READS,
+}
+_TRANSIENT = ('slow_down', 'retry')
+# The picture needs a scope of its own, and is optional.
+_PICTURE_FIX = ('add the files:write scope to ' + _APP_PAGE + ' and '
+                'reinstall it, or pass plot=False')
+
+
+def _fix_for(error, needed):
+    """What to do about ``error``, in one sentence."""
+    if error == 'missing_scope':
+        return _FIXES[error] % (needed if isinstance(needed, str) and re.
+                                fullmatch(r'[\w:.,]+', needed) else
+                                'chat:write')
+    if error in _FIXES:
+        return _FIXES[error]
+    if 'CERTIFICATE_VERIFY_FAILED' in error or 'SSL' in error:
+        return ('TLS verification failed: if a proxy re-signs traffic, point '
+                'SSL_CERT_FILE at its CA bundle')
+    if ' 407' in error:
+        return ('the proxy wants credentials: add user:password@ before its '
+                'host in https_proxy')
+    if ' 403' in error and 'roxy' in error:
+        return ('the proxy refuses the way to Slack: ask its admin, or set '
+                'api_url to a relay that can reach it')
+    if error.startswith('cannot reach'):
+        return ('Slack is unreachable from here: set https_proxy (and '
+                'no_proxy), or api_url to a relay that can reach it')
+    if error.startswith('api_url redirects'):
+        return ("Slack's API never redirects, and the token was not sent "
+                'on: check api_url (and any relay or proxy on the way)')
+    if error.startswith('HTTP'):
+        return 'check api_url and any proxy on the way'
+    return 'see https://api.slack.com/methods'
+
+
+class _SlackError(Exception):
+    """A failed call, its ``kind`` (slow_down, retry, gone, fatal), its
+    ``cause`` (one warning each, whichever method met it), and whether the
+    request got through to something (``connected``)."""
+
+    def __init__(self, error, kind, retry_after=None, connected=True,
+                 needed=None, cause=None):
+        super(_SlackError, self).__init__(error)
+        self.error = error
+        self.kind = kind
+        self.retry_after = retry_after
+        self.connected = connected
+        self.needed = needed  # the scope missing_scope names
+        self.cause = cause or error
+
+    def fix(self):
+        return _fix_for(self.error, self.needed)
+
+
+_READS = ('conversations.history', 'conversations.replies', 'pins.list')
+# Failures after which the connection had been made: something answered.
+_ANSWERED = (ConnectionResetError, BrokenPipeError, http.client.HTTPException)
+_NOT_JSON = 'the answer to %s was not Slack JSON (a proxy error page?)'
+
+
+_DEPTH = 32  # levels of JSON read back; values nested deeper read as null
+_JSON_PART = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')  # linear
+
+
+def _loads(text):
+    """``text`` parsed as JSON, with what nests deeper than ``_DEPTH`` as
+    null: json.loads recurses, and one message nested deep (anyone may post
+    one) would fail every read of its page. It then fits no shape: skipped.
+    """
+    try:
+        return json.loads(text)
+    except RecursionError:
+        pass  # rare: measured only then
+    kept, at, start, depth = [], 0, 0, 0
+    for part in _JSON_PART.finditer(text):
+        mark = part.group()[0]
+        if mark in '[{':
+            depth += 1
+            if depth == _DEPTH + 1:
+                start = part.start()
+        elif mark in ']}':
+            if depth == _DEPTH + 1:
+                kept += [text[at:start], 'null']
+                at = part.end()
+            depth -= 1
+    return json.loads(''.join(kept) + text[at:])
+
+
+def _masked(item, hide):
+    """Parsed JSON ``item`` with ``hide`` applied to each string in it."""
+    if isinstance(item, dict):
+        return {hide(k): _masked(v, hide) for k, v in item.items()}
+    if isinstance(item, list):
+        return [_masked(v, hide) for v in item]
+    return hide(item) if isinstance(item, str) else item
+
+
+class _Unredirected(urllib.request.HTTPRedirectHandler):
+    """Follows no redirect: urllib would carry the Authorization header
+    to any host it names, and Slack's API never redirects."""
+
+    def redirect_request(self, *args):
+        return None  # the answer stays an HTTPError: see _SlackClient._post
+
+
+class _SlackClient(object):
+    """A minimal Slack Web API client on urllib. The token travels only in
+    the Authorization header to the API; proxies come from the environment,
+    but never for a loopback URL (no_proxy does not match [::1])."""
+
+    def __init__(self, token, api_url, timeout, hide=None):
+        self._token = token
+        self._hide = hide or _Secrets(()).hide  # the run's, else the shapes
+        self._api_url = api_url
+        self.timeout = timeout
+        self.answered = False  # whether Slack itself ever answered
+        self._reads_left = None  # of the channel, if limited
+        self._identity = None
+        self._direct = urllib.request.build_opener(
+            urllib.request.ProxyHandler({}), _Unredirected).open
+        self._proxied = urllib.request.build_opener(_Unredirected).open
+
+    def limit_reads(self, reads):
+        """From now on, read the channel ``reads`` times at most (the end
+        of a run must not wait on a busy channel); more raise read_budget.
+        """
+        self._reads_left = reads
+
+    def call(self, method, **params):
+        """POST ``method`` with form ``params``; return the decoded answer."""
+        if method in _READS and self._reads_left is not None:
+            if self._reads_left < 1:
+                raise _SlackError('read_budget', 'fatal')
+            self._reads_left -= 1
+        if 'text' in params:
+            params['text'] = self._hide(params['text'])
+        if 'metadata' in params:  # each string: a number stays one
+            params['metadata'] = json.dumps(_masked(json.loads(
+                params['metadata']), self._hide), separators=(',', ':'))
+        body = self._post(
+            self._api_url + method, method,
+            urllib.parse.urlencode(params).encode('utf-8'),
+            'application/x-www-form-urlencoded',
+            Authorization='Bearer ' + self._token)
+        try:
+            answer = _loads(body.decode('utf-8'))
+            ok = answer['ok']
+        except (ValueError, KeyError, TypeError, RecursionError):
+            raise _SlackError(_NOT_JSON % method, 'retry', cause=_NOT_JSON)
+        self.answered = True
+        if not ok:
+            error = str(answer.get('error', 'unknown_error'))
+            raise _SlackError(error, _ERROR_KINDS.get(error, 'fatal'),
+                              needed=answer.get('needed'))
+        return answer
+
+    def identity(self):
+        """Who the token is (auth.test, asked once): bot_id, url, ..."""
+        if self._identity is None:
+            self._identity = self.call('auth.test')
+        return self._identity
+
+    def pages(self, method, **params):
+        """Each page of ``method``'s answer, the first without a cursor."""
+        while True:
+            answer = self.call(method, **params)
+            yield answer
+            params['cursor'] = answer.get('response_metadata', {}).get(
+                'next_cursor')
+            if not params['cursor']:
+                return
+
+    def upload(self, channel, thread_ts, filename, title, data):
+        """Share ``data`` as a file in a thread: an upload URL, the bytes
+        POSTed there (no token), the upload completed."""
+        upload = self.call('files.getUploadURLExternal', filename=filename,
+                           length=len(data))
+        self._post(upload['upload_url'], 'the file upload', data,
+                   'application/octet-stream')
+        self.call('files.completeUploadExternal', channel_id=channel,
+                  thread_ts=thread_ts, files=json.dumps(
+                      [{'id': upload['file_id'], 'title': title}]))
+
+    def _post(self, url, what, data, content_type, **headers):
+        request = urllib.request.Request(url, data=data, headers=dict(
+            headers, **{'Content-Type': content_type,
+                        'User-Agent': 'slack_report/' + __version__}))
+        local = _is_loopback(urllib.parse.urlsplit(url).hostname)
+        try:
+            with (self._direct if local else self._proxied)(
+                    request, timeout=self.timeout) as answer:
+                return answer.read()
+        except urllib.error.HTTPError as error:
+            error.close()  # the answer's socket, which the error holds
+            if error.code == 429:
+                self.answered = True
+                retry_after = error.headers.get('Retry-After', '')
+                raise _SlackError('ratelimited', 'slow_down', float(
+                    retry_after) if retry_after.isdigit() else None)
+            if 300 <= error.code < 400:
+                raise _SlackError('api_url redirects (HTTP %d from %s)' % (
+                    error.code, what), 'fatal', cause='redirect')
+            raise _SlackError('HTTP %d %s from %s' % (
+                error.code, error.reason, what), 'retry' if error.code >= 500
+                else 'fatal', cause='HTTP %d' % error.code)
+        except (OSError, http.client.HTTPException) as error:
+            reason = getattr(error, 'reason', None) or error
+            # A CA missing, a name unknown or a proxy refusing: none of
+            # these heals within a run.
+            lasting = isinstance(reason, (socket.gaierror,
+                                          ssl.CertificateError)) or re.search(
+                r'CERTIFICATE_VERIFY_FAILED|Tunnel connection failed: 40[37]',
+                str(reason))
+            # urllib wraps what fails before the request is sent; what
+            # fails after (a reset, an answer that never comes) is raw.
+            sent = not isinstance(error, urllib.error.URLError)
+            raise _SlackError('cannot reach Slack: %s' % (reason,),
+                              'fatal' if lasting else 'retry',
+                              connected=sent or isinstance(reason, _ANSWERED),
+                              cause=type(reason).__name__)
+
+
+def _cannot_read(warn, error, what, off):
+    """A warning that a part of a run (``what``) cannot go on, and how to
+    turn it ``off``; one for both parts when the history scope is missing.
+    """
+    if error.error == 'missing_scope':
+        warn('history', 'slack_report cannot read the channel (%s): %s. '
+             'Until then no sweep, and no stop or snapshot from the thread '
+             '(group=False and controllers=None turn them off).'
+             % (error.error, error.fix()))
+    else:
+        warn(what, '%s (%s): %s, or pass %s.' % (what, error.error,
+                                                 error.fix(), off))
+
+
+_CHANNEL_ID = re.compile('[CG][A-Z0-9]+')  # a name gives no history
+
+
+class _Posted(object):
+    """A message (or a reply in ``thread``) as Slack holds it: where, its
+    text, whether its post notified, whether the end's reply is out."""
+
+    def __init__(self, client, channel, ts, thread=None):
+        self._client = client
+        self.channel, self.ts = channel, ts  # the channel's ID once posted
+        self._thread = thread
+        self._shown = None
+        self.notified = self.replied = False
+        self.unsure = None  # when a first post went unanswered: landed?
+
+    def show(self, text, notifies=False, metadata=None):
+        """Post, or update to ``text`` unless shown, with ``metadata``
+        (event type, payload); ``notifies`` holds for a new post only.
+        Whether it called Slack."""
+        if text == self._shown:
+            return False
+        params = dict(channel=self.channel, text=text)
+        if self._thread and self.ts is None:
+            params['thread_ts'] = self._thread
+        if metadata:
+            params['metadata'] = json.dumps({
+                'event_type': metadata[0], 'event_payload': metadata[1]},
+                separators=(',', ':'))
+        if self.ts is not None:
+            self._client.call('chat.update', ts=self.ts, **params)
         else:
-            for row in range(start, start + len(rows) * stride, stride):
-                self.pixels[row:row + width] = colour * (x1 - x0)
+            try:
+                answer = self._client.call('chat.postMessage', **params)
+            except _SlackError as error:
+                if error.kind == 'retry' and not self.unsure:
+                    self.unsure = time.time()  # Slack may have posted it
+                raise
+            self.channel, self.ts = answer['channel'], answer['ts']
+            self.notified = notifies
+        self._shown = text
+        return True
 
-    def text(self, x, y, text, colour=_INK):
-        """Write ``text`` from (x, y); return where it ends."""
-        for char in text:
-            index = ord(char) - 32 if ' ' <= char <= '~' else 31  # '?'
-            for row, digit in enumerate(_FONT[7 * index:7 * index + 7]):
-                bits = int(digit, 32)
-                for column in range(5):
-                    if bits & (16 >> column):
-                        self.fill(x + 2 * column, y + 2 * row,
-                                  x + 2 * column + 2, y + 2 * row + 2, colour)
-            x += 12
-        return x
+    def adopt(self, run):
+        """After a first post went unanswered: take the one Slack posted
+        anyway, by the run in its metadata (if the token may read it)."""
+        if self.ts is None and self.unsure and _CHANNEL_ID.fullmatch(
+                self.channel or ''):
+            try:
+                for page in _read(self._client, 'conversations.history', 1,
+                                  channel=self.channel,
+                                  oldest='%.6f' % (self.unsure - 60)):
+                    self.ts = next((m['ts'] for m in page if (_own(
+                        self._client, m, _RUN) or {}).get('run') == run),
+                                   None)
+            except _SlackError as error:
+                if error.kind in _TRANSIENT:
+                    raise  # look again before posting
+        self.unsure = None
 
-    def png(self):
-        """The picture as PNG bytes: 8-bit RGB, no filter, one IDAT."""
-        def chunk(kind, data):
-            return struct.pack('>I', len(data)) + kind + data + struct.pack(
-                '>I', zlib.crc32(kind + data) & 0xffffffff)
-        stride = self.width * 3
-        raw = b''.join(b'\x00' + self.pixels[y * stride:(y + 1) * stride]
-                       for y in range(self.height))
-        return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack(
-            '>IIBBBBB', self.width, self.height, 8, 2, 0, 0, 0)) +
-            chunk(b'IDAT', zlib.compress(raw, 6)) + chunk(b'IEND', b''))
+    def reply(self, text, broadcast, method='chat.postMessage', **params):
+        """Post (or schedule) ``text`` in the thread, ``broadcast`` or not."""
+        params.update(channel=self.channel, thread_ts=self.ts, text=text)
+        if broadcast:
+            params['reply_broadcast'] = 'true'
+        return self._client.call(method, **params)
 
+    def announce(self, reply, broadcast):
+        """Post ``reply`` (if any) to tell of the end, once."""
+        if not self.replied and reply is not None:
+            self.reply(reply, broadcast)
+        self.replied = True
 
-class _Axis(object):
-    """Values onto pixels 0 to ``size - 1``, with round ticks; ``widen``
-    moves the ends out to ticks. Values are halved where they are added, so
-    that -1e308..1e308 cannot overflow."""
+    def forget(self):
+        """The message was deleted or frozen: the next ``show`` posts."""
+        self.ts = self._shown = None
 
-    def __init__(self, low, high, size, widen=False, log=False):
-        self.log, self.size = log, size
-        if log:
-            low, high = math.log10(low), math.log10(high)
-        if not high - low > 1e-6 * max(abs(low), abs(high)):  # flat
-            low, high = low - (abs(low) or 1) / 8, high + (abs(high) or 1) / 8
-        self.step = step = max(1.0, _step(low, high, widen or log)) if \
-            log else _step(low, high, widen)
-        if widen or log:
-            low = math.floor(low / step) * step
-            high = math.ceil(high / step) * step
-        self.low, self.high = low, high
-        self.ticks = [(k * step, self.offset(k * step, scaled=True))
-                      for k in range(math.ceil(low / step),
-                                     math.floor(high / step) + 1)]
+    def take(self, channel, ts):
+        """Go on with the message at ``ts`` (a run's earlier life's)."""
+        self.channel, self.ts, self._shown = channel, ts, None
 
-    def offset(self, value, scaled=False):
-        """The pixel of ``value`` (``scaled``: already a logarithm)."""
-        if self.log and not scaled:
-            value = math.log10(value)
-        return int(round((value / 2 - self.low / 2) / (
-            self.high / 2 - self.low / 2) * (self.size - 1)))
+###############################################################################
+# Sweeps: a job array's runs compared in the channel ##########################
+###############################################################################
 
-    def label(self, value):
-        if self.log:
-            return '%g' % 10 ** value
-        digits = max(0, -int(math.floor(math.log10(self.step))))
-        return '%.*f' % (digits, value) if abs(value) < 1e6 and digits < 5 \
-            else '%.3g' % value
+# Owns the anchor, entries, results, the closing and the summary;
+# calls the client and _Posted. _Sender drives it (enter, follow,
+# finish, decide); the command line's --summary reads it too.
 
 
-def _step(low, high, widen, most=8):
-    """The least 1, 2 or 5 times a power of ten with under ``most``
-    multiples in the range (``widen``: out to the multiples around it)."""
-    magnitude = 10.0 ** math.floor(math.log10(high / 16 - low / 16))
-    for step in (magnitude * m for m in (1, 2, 5, 10, 20, 50)):
-        if (math.ceil(high / step) - math.floor(low / step) if widen else
-                math.floor(high / step) - math.ceil(low / step)) < most:
-            return step
+# A sweep's protocol. Its messages, all this bot's (no other's count):
+# - the anchor (metadata: group, size, and once over the summary's ts):
+#   posted by the first task that finds none, pinned while the sweep runs;
+#   a run that then sees an older one deletes its own.
+# - entries, in the anchor's thread (metadata: the run's card): a run's
+#   first message, before its report, kept fresh as its status and the
+#   date it counts as silent move (``due``).
+# - results, in the thread: a run's final card, the first thing its end
+#   posts (a later life of the task posts its own).
+# - silence replies, scheduled by each run: in the anchor's thread until
+#   its report is out, then in the report's thread, ``due`` at the latest;
+#   Slack posts one if the run stops reporting; its end deletes it.
+# - the closing, scheduled (text only): the summary, the runs still
+#   training counted as silent, or a notice while tasks have not reported.
+#   Set by each run's first report and by each ending run from the thread
+#   it read (of those ending together the latest stays), pushed back by
+#   runs still reporting, deleted once the summary is out.
+# - the summary (metadata: group): posted once, by the run whose result
+#   is the newest once every task has ended or gone silent; brought up to
+#   date in place if a task's later life ends after it.
+# Order for one run: entry, silence reply, report, entry (with the link),
+# [closing], reports..., result, final report, its mention if it did not
+# complete, then the closing or the summary. From any prefix a reader
+# concludes: no entry, the task has not reported (the notice names it);
+# an entry, it trains until ``due``, then it is silent (and so is its
+# message's thread); a result, it ended as that says; a summary's ts in
+# the anchor, the sweep is over. A run killed between two calls leaves a
+# prefix: its silence reply tells it, and the closing sums the sweep up.
+# Invariants, for a sweep of known size: one summary (the closing, or the
+# summary that replaces it); every run that posted an entry in it, as its
+# result says, else silent; the summary notifies once, a run that did not
+# complete once more on its own, a completed or stopped one only through
+# the summary. Where it cannot (two messages change, and a kill may land
+# between): a run killed between its result and its final report reads
+# [Training] with its silence reply while the summary tells its result; one
+# killed between its final report and deleting its silence reply has that
+# reply posted under its final status; a run whose end cannot read the
+# thread (_END_READS) tells its own end, as a run alone does. A closing is
+# replaced only by one that knows as many runs and endings (_known).
+#
+# Reading the channel back, where anyone may write: only this bot's own
+# messages count, with a known event type and a payload of the right shape.
+_RUN, _ANCHOR, _ENTRY, _RESULT, _SUMMARY = (
+    'slack_report_run', 'slack_report_sweep', 'slack_report_entry',
+    'slack_report_result', 'slack_report_summary')
+_PAGE, _WINDOW = 200, 3  # messages a read asks for; pages read without pins
+_THREAD_PAGE = 999  # replies a read of a thread asks for: Slack's most, so
+# that a thread flooded by others still reads within the end's reads
+_SETTLE = 3.0  # seconds after its result an ending run reads the sweep
+_LOOK_AGAIN = (1.0, 3.0)  # seconds before the other tasks look again
+_CLOSING_LAG = 5.0  # seconds the closing follows a run's silence
+_CLOSING_WAIT = 60.0  # after every run ended: the last sums up meanwhile
+_NOTICE_AFTER = 600.0  # seconds a notice of tasks not reported waits
 
 
-def _draw(panels, x_range, x_name, title=''):
-    """PNG bytes of ``panels`` (lists of _Series), sharing the x axis;
-    ``title`` names what the first panel plots."""
-    canvas = _Canvas(_WIDTH, _PANEL * len(panels))
-    x_axis = _Axis(x_range[0], x_range[1], _PLOT_WIDTH)
-    for index, series in enumerate(panels):
-        values = [v for s in series for c in s.columns for v in c[1:3]]
-        log = min(values) > 0 and math.log10(max(values) / min(values)) > \
-            _LOG_DECADES
-        y_axis = _Axis(min(values), max(values), _PLOT, widen=True, log=log)
-        top = index * _PANEL
-        _draw_axes(canvas, top + _PLOT_TOP, x_axis, y_axis, x_name)
-        for one in sorted(series, key=lambda s: s.width):  # widest on top
-            _draw_curve(canvas, top + _PLOT_TOP, one, x_axis, y_axis)
-        for one in series:  # the best points, over every curve
-            if one.best:
-                x = _LEFT + x_axis.offset(one.best[0])
-                y = top + _PLOT_TOP + _PLOT - 1 - y_axis.offset(one.best[1])
-                canvas.fill(x - 5, y - 5, x + 7, y + 7, _INK)
-                canvas.fill(x - 3, y - 3, x + 5, y + 5, one.colour)
-        _draw_legend(canvas, top, series, log, title)
-        title = ''
-    return canvas.png()
-
-
-def _draw_axes(canvas, top, x_axis, y_axis, x_name):
-    """Grid lines and labelled ticks, the frame, and the x axis's name."""
-    bottom = top + _PLOT
-    for value, at in y_axis.ticks:
-        canvas.fill(_LEFT, bottom - 1 - at, _LEFT + _PLOT_WIDTH,
-                    bottom - at, _GRID)
-        label = y_axis.label(value)
-        canvas.text(_LEFT - 8 - 12 * len(label), bottom - 8 - at, label)
-    for value, at in x_axis.ticks:
-        canvas.fill(_LEFT + at, top, _LEFT + at + 1, bottom + 4, _GRID)
-        label = x_axis.label(value)
-        canvas.text(_LEFT + at - 6 * len(label), bottom + 6, label)
-    width, height = _PLOT_WIDTH, _PLOT
-    for x0, y0, x1, y1 in ((0, -1, width, 0), (0, height, width, height + 1),
-                           (-1, -1, 0, height + 1),
-                           (width, -1, width + 1, height + 1)):
-        canvas.fill(_LEFT + x0, top + y0, _LEFT + x1, top + y1, _FRAME)
-    canvas.text(_WIDTH - _RIGHT - 12 * len(x_name), bottom + _LINE + 4,
-                x_name)
-
-
-def _draw_curve(canvas, top, series, x_axis, y_axis):
-    """Each column's stroke, joined to the next by a line."""
-    width = series.width
-    bottom = top + _PLOT - 1
-
-    def row(value):
-        return bottom - y_axis.offset(value)
-    previous = None  # (column, row) where the curve was last
-    for x, least, most, first, last in series.columns:
-        at = _LEFT + x_axis.offset(x)
-        if previous:  # the line from there, one column at a time
-            (start, was), now = previous, row(first)
-            for step in range(start + 1, at + 1):
-                ends = [was + (now - was) * (step - d - start) / (at - start)
-                        for d in (1, 0)]
-                canvas.fill(step, min(ends), step + width, max(ends) + width,
-                            series.colour)
-        canvas.fill(at, row(most), at + width, row(least) + width,
-                    series.colour)
-        previous = at, row(last)
-
-
-def _draw_legend(canvas, top, series, log, title):
-    """The title, then each labelled series' colour and label above the
-    plot; 'log' if so."""
-    x, y = _LEFT, top + 6
-    if title:
-        x = canvas.text(x, y, title + ':') + 18
-    for one in (s for s in series if s.label):
-        width = 24 + 12 * len(one.label)
-        if x + width > _WIDTH - _RIGHT and x > _LEFT:
-            x, y = _LEFT, y + _LINE
-        canvas.fill(x, y + 4, x + 16, y + 10, one.colour)
-        x = canvas.text(x + 22, y, one.label) + 18
-    if log:
-        canvas.text(8, top + _PLOT_TOP - _LINE, 'log')
-
-
-class _Columns(object):
-    """The log's counter as a sequence for bisect, and where each pixel
-    column starts in the log."""
-
-    def __init__(self, log, rows, counter):
-        self._log = log
-        self._rows = rows
-        self._counter = counter if all(_Trends._number(
-            o, counter) is not None for o in (log[0], log[rows - 1])) else None
-        self.x_range = (self[0], self[rows - 1])
-        step = (self.x_range[1] - self.x_range[0]) / (_PLOT_WIDTH - 1)
-        self.starts = [0] + [bisect.bisect_left(
-            self, self.x_range[0] + (c - 0.5) * step)
-            for c in range(1, _PLOT_WIDTH)] + [rows]
-
-    def __len__(self):
-        return self._rows
-
-    def __getitem__(self, index):
-        if self._counter is None:
-            return index + 1
-        return self._log[index][self._counter]
-
-    def reduce(self, entry):
-        """(x, least, most, first, last) of ``entry`` in each column."""
-        columns = []
-        for start, end in zip(self.starts, self.starts[1:]):
-            chunk = self._log[start:end]
-            values = [o.get(entry) for o in chunk]
-            try:  # a finite sum: all are numbers, none NaN or infinite
-                usual = math.isfinite(sum(values))
-            except TypeError:
-                usual = False
-            if not usual:  # as the trends read them
-                values = [v for v in (_Trends._number(o, entry)
-                                      for o in chunk) if v is not None]
-            if values:
-                columns.append((self[start], min(values), max(values),
-                                values[0], values[-1]))
-        return columns
-
-
-# A sweep, from its runs' cards (checked when read back, escaped here);
-# its protocol is told where its messages are (before _RUN).
+# A sweep's texts, from its runs' cards (checked when read back, escaped
+# here).
 _ENDED = tuple(kind for kind, row in _KINDS.items() if row.ends)
 _STATUSES = tuple(_KINDS)
 _LEADERS = 3  # runs a sweep's picture draws in colour; the rest in grey
@@ -2305,487 +2638,6 @@ def _sweep_picture(cards):
                  rank_by) if series else None
 
 
-_CONTENT_MARK = '\x00'  # stands for {content} while the rest is measured
-_EMPTY_MARK = '\x01'  # an empty value, gone with its blanks once formatted
-
-
-# A line of nothing but empty values, and an empty value with the blanks
-# that set it apart (those after it, else those before it).
-_EMPTY_LINE = re.compile('(?m)^[ \t]*%s[ \t%s]*\n' % ((_EMPTY_MARK,) * 2))
-_EMPTY_VALUE = re.compile('%s[ \t]+|[ \t]*%s' % ((_EMPTY_MARK,) * 2))
-
-
-def _collapse(text):
-    """Drop empty values with their blanks; the template's other blanks
-    stay."""
-    return _EMPTY_VALUE.sub('', _EMPTY_LINE.sub('', text))
-
-
-class _Message(object):
-    """Renders a _State into Slack text: the template with escaped values,
-    the table in what room is left, and the mentions (names resolved by the
-    sender as ``user_ids``: lower-cased name -> ID; None while unknown).
-    """
-
-    def __init__(self, template, fields, identity, table, trends, max_length,
-                 mentions, card):
-        self._template, self._fields = template, fields  # as compiled
-        self._card = card  # what stays fixed of the run's card
-        self._identity, self._table, self._trends = identity, table, trends
-        self.fired = trends.fired  # what to alert of (sender's thread)
-        self._max_length = max_length
-        self._markup, self.names = mentions
-        self._failed = set()  # the optional parts that failed once
-        self.metadata = self._curves = True  # until Slack refuses them
-        self._content_uses = fields.count('content')
-        self._shrinkable = set(fields) - {'content', 'finish_mentions',
-                                          'updated'}
-        # The longest the mentions can become: fail now, not at the end.
-        self.render(_State('completed'), dict.fromkeys(
-            (n.lower() for n in self.names), 'U0123456789'))
-
-    def card(self, state):
-        """The run for a program to read (its messages' metadata): ranked
-        by ``rank_by``, else the first validation/ entry with numbers."""
-        numbers = self._guarded("the card's numbers", {}, self._trends.numbers,
-                                state.log, state.rows, self._curves)
-        rank_by = self._card['rank_by'] or next((
-            e for e in numbers if e.startswith('validation/')), next(
-                iter(numbers), ''))
-        # The ranking entry first, with the only curve a sweep draws.
-        entries = collections.OrderedDict(
-            (name, dict(numbers[name], curve=[])) for name in numbers)
-        if rank_by in numbers:
-            entries[rank_by] = numbers[rank_by]
-            entries.move_to_end(rank_by, last=False)
-        return dict(self._card, rank_by=rank_by, status=state.kind,
-                    detail=state.detail, updated=int(state.time),
-                    elapsed=int(state.elapsed), entries=entries,
-                    counter=self._trends.counter)
-
-    def refused(self):
-        """Slack refused the metadata (too large?): send less, then none;
-        whether any is still sent."""
-        self.metadata, self._curves = self.metadata and self._curves, False
-        return self.metadata
-
-    def mentions(self, user_ids):
-        """The mentions' markup; names not (yet) resolved as plain text."""
-        if user_ids is None:
-            return self._markup + [_escape('@' + n) for n in self.names]
-        found = ['<@%s>' % user_ids[n.lower()] for n in self.names
-                 if n.lower() in user_ids]
-        # Once: a person may be given both by ID and by name.
-        return list(collections.OrderedDict.fromkeys(self._markup + found))
-
-    def reply(self, state, user_ids, silent_since=None, report_ts=None,
-              quiet=False):
-        """The end's thread reply (mentions unless ``quiet``, status, a
-        failure's trace; None without any), or the one Slack posts if no
-        report came after ``silent_since``; and whether to broadcast it (a
-        thread ignores @here, @channel, @everyone)."""
-        markup = [] if quiet else self.mentions(user_ids)
-        broadcast = any(m in ('<!here>', '<!channel>', '<!everyone>')
-                        for m in markup)
-        status = _status_text(state)
-        if silent_since is not None:
-            status = ('No report from this run since %s: it may have been '
-                      'killed (out of memory, SIGKILL, a node failure) or be '
-                      'hung. Its last status: %s%s' % (
-                          _date(silent_since), status, _marker(
-                              report_ts or '%(hostname)s pid %(pid)s'
-                              % self._identity)))
-        elif state.trace:
-            status += '\n%s\n%s\n%s' % (_FENCE, _shorten(
-                _inert(state.trace), _TRACE_LENGTH, keep_end=True), _FENCE)
-        elif not markup:
-            return None, False
-        return ' '.join(markup + [status]), broadcast
-
-    def _guarded(self, part, default, render, *args):
-        """A part that fails on odd data is left out, with one warning."""
-        try:
-            return render(*args)
-        except Exception as error:
-            if part not in self._failed:
-                self._failed.add(part)
-                _warn_quietly('slack_report leaves %s out of the message: '
-                              '%s: %s' % (part, type(error).__name__, error))
-            return default
-
-    def _optional(self, name, render, *args):
-        return self._guarded('{%s}' % name, '', render, *args) if (
-            name in self._fields) else ''
-
-    def picture(self, state):
-        """The run's curves as PNG bytes, or None (no numbers yet)."""
-        return self._guarded('the picture', None, self._trends.picture,
-                             state.log, state.rows)
-
-    def render(self, state, user_ids, quiet=False):
-        """The text for ``state``, never empty (Slack refuses that)."""
-        text = self._fill(state, user_ids, quiet)
-        return text if text.strip() else _escape(_status(state))
-
-    def _fill(self, state, user_ids, quiet):
-        raw = dict(self._identity, status=_status(state, self._trends.note),
-                   elapsed=_format_elapsed(state.elapsed),
-                   progress=self._optional('progress', _progress, state)
-                   if state.progress else '',
-                   trends=self._optional('trends', self._trends.render,
-                                         state.log, state.rows))
-        escaped = {key: _escape(raw[key]) for key in self._shrinkable}
-        escaped['status'] = _status_text(state, self._trends.note)
-        escaped['content'] = _CONTENT_MARK
-        escaped['updated'] = _date(state.time)
-        escaped['finish_mentions'] = ' '.join(self.mentions(user_ids)) if (
-            _KINDS[state.kind].notifies and not quiet) else ''
-        escaped = {key: v or _EMPTY_MARK for key, v in escaped.items()}
-        # Room for the fence, the table's header and its newest line comes
-        # first; past that, the longest substituted values give way.
-        reserve = self._content_uses and self._table.least(state.rows)
-        while True:
-            parts = _collapse(self._template.format_map(escaped)).split(
-                _CONTENT_MARK)
-            spare = self._max_length - reserve * self._content_uses - sum(
-                map(_units, parts))
-            if spare >= 0:
-                break
-            key = max(self._shrinkable, key=lambda k: _units(escaped[k]),
-                      default=None)
-            length = _units(escaped[key]) if key else 0
-            if length <= 1:
-                if reserve:  # values are gone; let the table give way
-                    reserve = 0
-                    continue
-                raise ValueError(
-                    'the template alone is longer than max_length=%d '
-                    'characters; shorten it' % self._max_length)
-            escaped[key] = _shorten(raw[key], max(1, length + spare))
-        if len(parts) == 1:
-            return parts[0]
-        room = self._max_length - sum(map(_units, parts))
-        content = self._table.render(state.rows, room // (len(parts) - 1))
-        return content.join(parts)
-
-###############################################################################
-# Sending: the newest state, from a thread ####################################
-###############################################################################
-
-class _Worker(object):
-    """A daemon thread working on the newest item offered, knowing nothing
-    of Slack; ``work(item)`` returns True when all is done. ``close`` sets a
-    deadline that nothing passes (a hung call is left behind). A crash in
-    ``work`` is one warning."""
-
-    def __init__(self, work):
-        self._work = work
-        self._newest = None  # replaced whole: one store is atomic
-        self._wake, self._closed = threading.Event(), threading.Event()
-        self._done = threading.Event()
-        self._deadline = self.timeout = None  # written once, by close
-        self._soon = None  # seconds before working again, unoffered
-        self.crashed = False
-        self._warned = set()
-        thread = threading.Thread(target=self._run, name='slack_report')
-        thread.daemon = True
-        thread.start()
-
-    def offer(self, item):
-        self._newest = item
-        if not self._wake.is_set():  # cheaper than setting it again
-            self._wake.set()
-
-    def close(self, timeout):
-        self.timeout, self._deadline = timeout, time.monotonic() + timeout
-        self._closed.set()
-        self._wake.set()
-
-    def join(self):
-        """Whether the thread ended before the deadline."""
-        return self._done.wait(max(0.0, self.left()))
-
-    def left(self):
-        """Seconds before the deadline; infinite before ``close``."""
-        return self._deadline - time.monotonic() if self.closing else \
-            float('inf')
-
-    @property
-    def closing(self):
-        return self._closed.is_set()
-
-    def again(self):
-        """Work on the newest item again, without waiting for an offer."""
-        self._wake.set()
-
-    def soon(self, seconds):
-        """Work on the newest item again within ``seconds`` (None: not
-        before a newer one is offered)."""
-        self._soon = seconds
-
-    def warn(self, key, message):
-        if key not in self._warned and self.left() > 0:
-            self._warned.add(key)
-            _warn_quietly(message)
-
-    def wait(self, seconds, until_closed=False):
-        """Wait ``seconds``, not past the deadline (``until_closed``: nor
-        past ``close``); whether ``close`` came."""
-        end = time.monotonic() + seconds
-        if not self._closed.wait(seconds):
-            return False
-        if not until_closed:
-            time.sleep(max(0.0, min(end - time.monotonic(), self.left())))
-        return True
-
-    def _run(self):
-        finished = False
-        try:
-            while not finished:
-                soon, self._soon = self._soon, None
-                self._wake.wait(soon)
-                self._wake.clear()
-                if self.left() <= 0:
-                    return
-                finished = self._work(self._newest)
-        except Exception as error:  # a bug here must not go unnoticed
-            self.crashed = True
-            _warn_quietly('slack_report stopped after an unexpected %s: %s'
-                          % (type(error).__name__, error))
-        finally:
-            self._done.set()
-
-
-class _Pacing(object):
-    """When the sender may call Slack next, in seconds; it never sleeps."""
-
-    backoff_first = 0.5  # after the first failure in a row; then doubling
-    backoff_max = 30.0  # while training runs
-    backoff_max_ending = 2.0  # once training has ended
-    # After a 429 (the bot's runs share one budget and heard the same wait)
-    # the interval grows steeply, recovers gently, and retries spread out.
-    slowdown = 4.0
-    limited_interval = 60.0  # the interval after a 429, at least
-    interval_max = 120.0
-    recovery = 0.9  # the interval shrinks so after each success
-    # At the end, after a 429: a random wait in a window widening by this
-    # with each refusal (linear: doubling left 20 runs ending together at
-    # 40 s, where this took 20 s, against a post a second).
-    spread_step = 2.0
-    # A run Slack never answered (only HTML pages, resets, 5xx, hung
-    # answers) gives its end this many tries, and this many ``timeout`` of
-    # waiting on its requests: room for one more try on a fresh connection,
-    # not for a whole flush_timeout per run. A fast failure costs a try, a
-    # hung request its time; the backoff between tries costs neither.
-    unanswered_tries = 5
-    unanswered_timeouts = 2
-
-    def __init__(self, min_interval, timeout):
-        self.min_interval = self.interval = min_interval
-        self.timeout = timeout
-        self.failures = 0  # in a row
-        self.contended = False  # a 429 came, and no spread since
-        self.refused_at_end = 0
-        self.tries_at_end = 0  # the tries that failed since the close
-        self.rested_at_end = 0.0  # the backoff given since the close
-
-    def succeeded(self):
-        self.failures = 0
-        self.interval = max(self.min_interval, self.interval * self.recovery)
-
-    def retry(self, error, left, closed, answered):
-        """The waits before trying again after ``error`` (as ``failed``), or
-        None to give up: at the end (``left`` seconds of the ``closed`` ones
-        left), if Slack was never reached or a try would come too late."""
-        ending = left < float('inf')
-        if ending and not (answered or error.connected):
-            return None  # no route to Slack: the end waits for none
-        waits = self.failed(error, ending)
-        if not ending:
-            return waits
-        self.tries_at_end += 1
-        if not self.fits(waits[0][0], left,
-                         closed - left - self.rested_at_end, answered):
-            return None
-        self.rested_at_end += waits[0][0]  # the end's only wait
-        return waits
-
-    def failed(self, error, ending):
-        """The waits after ``error``: (seconds, whether the end cuts it
-        short). Retry-After always holds; while training, a random part of
-        the interval follows, so runs told the same do not return together."""
-        self.failures += 1
-        backoff = min(self.backoff_max_ending if ending else self.backoff_max,
-                      self.backoff_first * 2 ** (self.failures - 1))
-        if error.kind != 'slow_down':
-            return [(backoff, not ending)]
-        self.interval = max(self.min_interval, min(self.interval_max, max(
-            self.limited_interval, self.slowdown * self.interval)))
-        self.contended = True
-        if ending:
-            self.refused_at_end += 1
-        return [(error.retry_after or backoff, False)] + (
-            [] if ending else [(random.uniform(0, self.interval), True)])
-
-    def fits(self, wait, left, waited, answered):
-        """Whether a try after ``wait`` fits the end: before the deadline
-        (``left``); Slack unanswered so far, the try's own timeout too,
-        within ``unanswered_tries`` and within ``unanswered_timeouts`` of
-        waiting on requests since the close (``waited``)."""
-        if answered:
-            return wait <= left
-        return self.tries_at_end < self.unanswered_tries and (
-            wait + self.timeout <= left) and (
-                waited + self.timeout <= self.unanswered_timeouts *
-                self.timeout)
-
-    def spread(self, left, request):
-        """After a 429 at the end: a random wait, leaving ``request``
-        seconds before the deadline (``left``); 0 without."""
-        if not self.contended:
-            return 0.0
-        self.contended = False  # once: a later 429 spreads anew
-        window = self.spread_step * self.refused_at_end
-        return random.uniform(0, max(0.0, min(window, left - request)))
-
-
-_CHANNEL_ID = re.compile('[CG][A-Z0-9]+')  # a name gives no history
-
-
-class _Posted(object):
-    """A message (or a reply in ``thread``) as Slack holds it: where, its
-    text, whether its post notified, whether the end's reply is out."""
-
-    def __init__(self, client, channel, ts, thread=None):
-        self._client = client
-        self.channel, self.ts = channel, ts  # the channel's ID once posted
-        self._thread = thread
-        self._shown = None
-        self.notified = self.replied = False
-        self.unsure = None  # when a first post went unanswered: landed?
-
-    def show(self, text, notifies=False, metadata=None):
-        """Post, or update to ``text`` unless shown, with ``metadata``
-        (event type, payload); ``notifies`` holds for a new post only.
-        Whether it called Slack."""
-        if text == self._shown:
-            return False
-        params = dict(channel=self.channel, text=text)
-        if self._thread and self.ts is None:
-            params['thread_ts'] = self._thread
-        if metadata:
-            params['metadata'] = json.dumps({
-                'event_type': metadata[0], 'event_payload': metadata[1]},
-                separators=(',', ':'))
-        if self.ts is not None:
-            self._client.call('chat.update', ts=self.ts, **params)
-        else:
-            try:
-                answer = self._client.call('chat.postMessage', **params)
-            except _SlackError as error:
-                if error.kind == 'retry' and not self.unsure:
-                    self.unsure = time.time()  # Slack may have posted it
-                raise
-            self.channel, self.ts = answer['channel'], answer['ts']
-            self.notified = notifies
-        self._shown = text
-        return True
-
-    def adopt(self, run):
-        """After a first post went unanswered: take the one Slack posted
-        anyway, by the run in its metadata (if the token may read it)."""
-        if self.ts is None and self.unsure and _CHANNEL_ID.fullmatch(
-                self.channel or ''):
-            try:
-                for page in _read(self._client, 'conversations.history', 1,
-                                  channel=self.channel,
-                                  oldest='%.6f' % (self.unsure - 60)):
-                    self.ts = next((m['ts'] for m in page if (_own(
-                        self._client, m, _RUN) or {}).get('run') == run),
-                                   None)
-            except _SlackError as error:
-                if error.kind in _TRANSIENT:
-                    raise  # look again before posting
-        self.unsure = None
-
-    def reply(self, text, broadcast, method='chat.postMessage', **params):
-        """Post (or schedule) ``text`` in the thread, ``broadcast`` or not."""
-        params.update(channel=self.channel, thread_ts=self.ts, text=text)
-        if broadcast:
-            params['reply_broadcast'] = 'true'
-        return self._client.call(method, **params)
-
-    def announce(self, reply, broadcast):
-        """Post ``reply`` (if any) to tell of the end, once."""
-        if not self.replied and reply is not None:
-            self.reply(reply, broadcast)
-        self.replied = True
-
-    def forget(self):
-        """The message was deleted or frozen: the next ``show`` posts."""
-        self.ts = self._shown = None
-
-    def take(self, channel, ts):
-        """Go on with the message at ``ts`` (a run's earlier life's)."""
-        self.channel, self.ts, self._shown = channel, ts, None
-
-
-# A sweep's protocol. Its messages, all this bot's (no other's count):
-# - the anchor (metadata: group, size, and once over the summary's ts):
-#   posted by the first task that finds none, pinned while the sweep runs;
-#   a run that then sees an older one deletes its own.
-# - entries, in the anchor's thread (metadata: the run's card): a run's
-#   first message, before its report, kept fresh as its status and the
-#   date it counts as silent move (``due``).
-# - results, in the thread: a run's final card, the first thing its end
-#   posts (a later life of the task posts its own).
-# - silence replies, scheduled by each run: in the anchor's thread until
-#   its report is out, then in the report's thread, ``due`` at the latest;
-#   Slack posts one if the run stops reporting; its end deletes it.
-# - the closing, scheduled (text only): the summary, the runs still
-#   training counted as silent, or a notice while tasks have not reported.
-#   Set by each run's first report and by each ending run from the thread
-#   it read (of those ending together the latest stays), pushed back by
-#   runs still reporting, deleted once the summary is out.
-# - the summary (metadata: group): posted once, by the run whose result
-#   is the newest once every task has ended or gone silent; brought up to
-#   date in place if a task's later life ends after it.
-# Order for one run: entry, silence reply, report, entry (with the link),
-# [closing], reports..., result, final report, its mention if it did not
-# complete, then the closing or the summary. From any prefix a reader
-# concludes: no entry, the task has not reported (the notice names it);
-# an entry, it trains until ``due``, then it is silent (and so is its
-# message's thread); a result, it ended as that says; a summary's ts in
-# the anchor, the sweep is over. A run killed between two calls leaves a
-# prefix: its silence reply tells it, and the closing sums the sweep up.
-# Invariants, for a sweep of known size: one summary (the closing, or the
-# summary that replaces it); every run that posted an entry in it, as its
-# result says, else silent; the summary notifies once, a run that did not
-# complete once more on its own, a completed or stopped one only through
-# the summary. Where it cannot (two messages change, and a kill may land
-# between): a run killed between its result and its final report reads
-# [Training] with its silence reply while the summary tells its result; one
-# killed between its final report and deleting its silence reply has that
-# reply posted under its final status; a run whose end cannot read the
-# thread (_END_READS) tells its own end, as a run alone does. A closing is
-# replaced only by one that knows as many runs and endings (_known).
-#
-# Reading the channel back, where anyone may write: only this bot's own
-# messages count, with a known event type and a payload of the right shape.
-_RUN, _ANCHOR, _ENTRY, _RESULT, _SUMMARY = (
-    'slack_report_run', 'slack_report_sweep', 'slack_report_entry',
-    'slack_report_result', 'slack_report_summary')
-_PAGE, _WINDOW = 200, 3  # messages a read asks for; pages read without pins
-_THREAD_PAGE = 999  # replies a read of a thread asks for: Slack's most, so
-# that a thread flooded by others still reads within the end's reads
-_END_READS = 3  # reads a run's end may make for its sweep once its result
-# is out, 429s included (finding the sweep, when the run's first post is
-# its end, comes before it and is bounded by flush_timeout alone)
-_SETTLE = 3.0  # seconds after its result an ending run reads the sweep
-_LOOK_AGAIN = (1.0, 3.0)  # seconds before the other tasks look again
-_CLOSING_LAG = 5.0  # seconds the closing follows a run's silence
-_CLOSING_WAIT = 60.0  # after every run ended: the last sums up meanwhile
-_NOTICE_AFTER = 600.0  # seconds a notice of tasks not reported waits
 # A card's shape: a type (str, finite numbers), a list, a tuple (exactly
 # those), a dict (those keys, or '*': any). One builder (_bounded) writes
 # it and the reader (_fits) checks it within the same bounds: characters
@@ -3367,6 +3219,13 @@ class _Closer(object):
                                 'sweep.png', 'Sweep curves', picture)
         self._pictured = True
 
+###############################################################################
+# The silence reply (stale_after) #############################################
+###############################################################################
+
+# Owns the reply Slack posts if the run stops reporting; _Sender
+# keeps it moving, _Finale deletes it.
+
 
 # stale_after='auto': how long without a report means the run died or hangs.
 _STALE_FLOOR = 600.0  # seconds, at least
@@ -3484,6 +3343,14 @@ class _Switch(object):
                     break
             del self._retired[0]  # deleted, or already posted or gone
 
+###############################################################################
+# Commands from the thread: stop and snapshot #################################
+###############################################################################
+
+# The sender's half: reads the thread, publishes a command in
+# _Learned, posts the answers; the training thread's half is
+# _Commands, beside the extension.
+
 
 # Commands from the run's thread.
 _COMMANDS = ('stop', 'snapshot')
@@ -3583,6 +3450,12 @@ class _Control(object):
                 posted.reply(text, False)
                 self._answered.add(when)
 
+###############################################################################
+# Alerts: NaN and thresholds, told to the people named ########################
+###############################################################################
+
+# The training thread finds them (_Trends); _Alarms posts them.
+
 
 # Alerts: a post a minute at most, and the same text from the script once
 # in ten minutes.
@@ -3656,19 +3529,552 @@ class _Alarms(object):
                 raise
             return []
 
+###############################################################################
+# People named: mentions and who may command ##################################
+###############################################################################
 
-def _cannot_read(warn, error, what, off):
-    """A warning that a part of a run (``what``) cannot go on, and how to
-    turn it ``off``; one for both parts when the history scope is missing.
-    """
-    if error.error == 'missing_scope':
-        warn('history', 'slack_report cannot read the channel (%s): %s. '
-             'Until then no sweep, and no stop or snapshot from the thread '
-             '(group=False and controllers=None turn them off).'
-             % (error.error, error.fix()))
-    else:
-        warn(what, '%s (%s): %s, or pass %s.' % (what, error.error,
-                                                 error.fix(), off))
+# Turns usernames and e-mail addresses into user IDs, after the
+# first post, with the client's users.* calls.
+
+
+_NAMES_AGAIN = 30.0  # seconds after a failed look-up without Retry-After
+
+
+def _human(user):
+    """Whether users.list's ``user`` is an active person: not deactivated,
+    not a bot nor Slackbot. Guests count: a run may name one."""
+    return isinstance(user, dict) and isinstance(user.get('id'), str) and (
+        re.fullmatch('[UW][A-Z0-9]{2,40}', user['id']) is not None) and not (
+            user.get('deleted') or user.get('is_bot') or
+            user['id'] == 'USLACKBOT')
+
+
+class _People(object):
+    """The IDs of the people named by username or e-mail address: only an
+    active person's unique ``name`` counts, never a display name, which
+    anyone may take. Looked up on the sender's thread once the report is
+    out; users.list resumes from its cursor after a failure. ``ids``:
+    lower-cased name -> ID once done, else None."""
+
+    def __init__(self, client, names, warn):
+        self._client, self._warn = client, warn
+        self._names = {name.lower() for name in names}
+        self._found, self._displayed = {}, set()  # by name; display name
+        self._cursor, self._asked = None, set()  # users.list's; e-mails
+        self._next = self._until = 0.0  # the next try; Retry-After's end
+        self.ids = None if names else {}
+
+    def resolve(self, final=False):
+        """Look up what is left if it is time (at the end, now); the IDs,
+        or None. A transient failure raises only at the end."""
+        now = time.monotonic()
+        if self.ids is not None or not final and now < self._next:
+            return self.ids
+        if now < self._until:  # at the end too, Slack's wait holds
+            raise _SlackError('ratelimited', 'slow_down', self._until - now)
+        try:
+            self._by_email()
+            self._by_name()
+        except _SlackError as error:
+            if error.kind in _TRANSIENT:
+                self._until = now + (error.retry_after or 0.0)
+                self._next = now + (error.retry_after or _NAMES_AGAIN)
+                if final:
+                    raise
+                return None
+            self._warn('users', 'cannot look up %s (%s): %s, or give user '
+                       'IDs (@U0123ABCD)' % (', '.join(sorted(
+                           self._names)), error.error, error.fix()))
+        self._done()
+        return self.ids
+
+    def _by_email(self):
+        for email in sorted(n for n in self._names - self._asked if '@' in n):
+            try:
+                user = self._client.call('users.lookupByEmail',
+                                         email=email).get('user')
+            except _SlackError as error:
+                if error.error != 'users_not_found':
+                    raise
+                user = None
+            if _human(user):
+                self._found[email] = user['id']
+            self._asked.add(email)
+
+    def _by_name(self):
+        wanted = {n for n in self._names if '@' not in n}
+        while wanted - set(self._found) and self._cursor != '':
+            answer = self._client.call('users.list', limit=200, **(
+                {'cursor': self._cursor} if self._cursor else {}))
+            for user in filter(_human, answer.get('members') or ()):
+                name = str(user.get('name', '')).lower()
+                shown = str((user.get('profile') or {}).get('display_name',
+                                                            '')).lower()
+                if name in wanted:
+                    self._found[name] = user['id']
+                elif shown in wanted:
+                    self._displayed.add(shown)
+            cursor = (answer.get('response_metadata') or {}).get(
+                'next_cursor')
+            self._cursor = cursor if isinstance(cursor, str) else ''
+
+    def _done(self):
+        missing = sorted(self._names - set(self._found))
+        shown = sorted(self._displayed & set(missing))
+        note = ' (%s only as a display name, which anyone may take)' % (
+            ', '.join(shown)) if shown else ''
+        if missing:
+            self._warn('names', 'no active Slack member has the username or '
+                       'e-mail address %s%s: give the user ID (@U0123ABCD), '
+                       'the username or the e-mail address in finish_mentions'
+                       ' and controllers; until then they get no mention and '
+                       'control nothing' % (', '.join(missing), note))
+        self.ids = dict(self._found)
+
+###############################################################################
+# The picture: curves in, PNG out #############################################
+###############################################################################
+
+# Standard library only (zlib, struct); knows nothing of Slack.
+
+
+# The picture, drawn with the standard library. A 5x7 font for ' ' to '~',
+# drawn twice as large: a glyph is seven rows of five bits, base-32 digits.
+_FONT = (
+    '00000004444404aa00000aavavaa4fke5u4op248j3cik8lid440000024888428422248'
+    '04lel40044v4400000c48000v00000000cc01248g0ehjlphe4c4444eeh1248vv2421he'
+    '26aiv22vgu11he68guhhev124888ehhehheehhf12c0cc0cc00cc0c48248g84200v0v00'
+    '8421248eh12404eh1dlleehhvhhhuhhuhhuehggghesihhhisvgguggvvggugggehgnhhf'
+    'hhhvhhhe44444e72222ichikokihggggggvhrllhhhhhpljhhehhhhheuhhugggehhhlid'
+    'uhhukihfgge11uv444444hhhhhhehhhhha4hhhlllahha4ahhhhha444v1248gve88888e'
+    '0g84210e22222e4ah0000000000v842000000e1fhfggmphhu00egghe11djhhf00ehvge'
+    '698s8880fhhf1eggmphhh40c444e20622icggikokic44444e00qllhh00mphhh00ehhhe'
+    '00uhugg00fhf1100mpggg00ege1u88s889600hhhjd00hhha400hhlla00ha4ah00hhf1e'
+    '00v248v244844244444448442448008l200')
+# Colours told apart by colour-blind readers (Okabe and Ito), then ink.
+_PALETTE = [bytes(c) for c in ((0, 114, 178), (213, 94, 0), (0, 158, 115),
+                               (204, 121, 167), (230, 159, 0), (86, 180, 233),
+                               (0, 0, 0))]
+_INK, _GRID, _FRAME, _BEHIND = (b'\x30\x30\x30', b'\xe4\xe4\xe4',
+                                 b'\xa0\xa0\xa0', b'\xc8\xc8\xc8')
+# Pixels: width; a panel's height, the plot's top and height; the plot's
+# margins; a text line.
+_WIDTH, _PANEL, _PLOT_TOP, _PLOT, _LEFT, _RIGHT, _LINE = (
+    800, 240, 46, 150, 96, 16, 18)
+_PLOT_WIDTH = _WIDTH - _LEFT - _RIGHT
+_LOG_DECADES = 2  # a positive series spanning more decades: log scale
+
+# One curve of a panel, reduced to columns: (x, least, most, first, last)
+# in x order; its best point (x, value) or None; its stroke in pixels (the
+# widest drawn last); no label: not in the legend.
+_Series = collections.namedtuple('_Series', 'label colour columns best width')
+
+
+class _Canvas(object):
+    """An RGB picture on white: rectangles, text and PNG bytes."""
+
+    def __init__(self, width, height):
+        self.width, self.height = width, height
+        self.pixels = bytearray(b'\xff' * (width * height * 3))
+
+    def fill(self, x0, y0, x1, y1, colour):
+        """Paint [x0, x1) x [y0, y1): a slice per row, or per byte of a row
+        for a tall stroke."""
+        x0, x1 = max(0, int(x0)), min(self.width, int(x1))
+        rows = range(max(0, int(y0)), min(self.height, int(y1)))
+        stride, width = self.width * 3, 3 * (x1 - x0)
+        if width <= 0 or not rows:
+            return
+        start = rows[0] * stride + 3 * x0
+        if len(rows) > x1 - x0:
+            for byte in range(width):
+                self.pixels[start + byte:start + len(rows) * stride:stride] = \
+                    colour[byte % 3:byte % 3 + 1] * len(rows)
+        else:
+            for row in range(start, start + len(rows) * stride, stride):
+                self.pixels[row:row + width] = colour * (x1 - x0)
+
+    def text(self, x, y, text, colour=_INK):
+        """Write ``text`` from (x, y); return where it ends."""
+        for char in text:
+            index = ord(char) - 32 if ' ' <= char <= '~' else 31  # '?'
+            for row, digit in enumerate(_FONT[7 * index:7 * index + 7]):
+                bits = int(digit, 32)
+                for column in range(5):
+                    if bits & (16 >> column):
+                        self.fill(x + 2 * column, y + 2 * row,
+                                  x + 2 * column + 2, y + 2 * row + 2, colour)
+            x += 12
+        return x
+
+    def png(self):
+        """The picture as PNG bytes: 8-bit RGB, no filter, one IDAT."""
+        def chunk(kind, data):
+            return struct.pack('>I', len(data)) + kind + data + struct.pack(
+                '>I', zlib.crc32(kind + data) & 0xffffffff)
+        stride = self.width * 3
+        raw = b''.join(b'\x00' + self.pixels[y * stride:(y + 1) * stride]
+                       for y in range(self.height))
+        return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack(
+            '>IIBBBBB', self.width, self.height, 8, 2, 0, 0, 0)) +
+            chunk(b'IDAT', zlib.compress(raw, 6)) + chunk(b'IEND', b''))
+
+
+class _Axis(object):
+    """Values onto pixels 0 to ``size - 1``, with round ticks; ``widen``
+    moves the ends out to ticks. Values are halved where they are added, so
+    that -1e308..1e308 cannot overflow."""
+
+    def __init__(self, low, high, size, widen=False, log=False):
+        self.log, self.size = log, size
+        if log:
+            low, high = math.log10(low), math.log10(high)
+        if not high - low > 1e-6 * max(abs(low), abs(high)):  # flat
+            low, high = low - (abs(low) or 1) / 8, high + (abs(high) or 1) / 8
+        self.step = step = max(1.0, _step(low, high, widen or log)) if \
+            log else _step(low, high, widen)
+        if widen or log:
+            low = math.floor(low / step) * step
+            high = math.ceil(high / step) * step
+        self.low, self.high = low, high
+        self.ticks = [(k * step, self.offset(k * step, scaled=True))
+                      for k in range(math.ceil(low / step),
+                                     math.floor(high / step) + 1)]
+
+    def offset(self, value, scaled=False):
+        """The pixel of ``value`` (``scaled``: already a logarithm)."""
+        if self.log and not scaled:
+            value = math.log10(value)
+        return int(round((value / 2 - self.low / 2) / (
+            self.high / 2 - self.low / 2) * (self.size - 1)))
+
+    def label(self, value):
+        if self.log:
+            return '%g' % 10 ** value
+        digits = max(0, -int(math.floor(math.log10(self.step))))
+        return '%.*f' % (digits, value) if abs(value) < 1e6 and digits < 5 \
+            else '%.3g' % value
+
+
+def _step(low, high, widen, most=8):
+    """The least 1, 2 or 5 times a power of ten with under ``most``
+    multiples in the range (``widen``: out to the multiples around it)."""
+    magnitude = 10.0 ** math.floor(math.log10(high / 16 - low / 16))
+    for step in (magnitude * m for m in (1, 2, 5, 10, 20, 50)):
+        if (math.ceil(high / step) - math.floor(low / step) if widen else
+                math.floor(high / step) - math.ceil(low / step)) < most:
+            return step
+
+
+def _draw(panels, x_range, x_name, title=''):
+    """PNG bytes of ``panels`` (lists of _Series), sharing the x axis;
+    ``title`` names what the first panel plots."""
+    canvas = _Canvas(_WIDTH, _PANEL * len(panels))
+    x_axis = _Axis(x_range[0], x_range[1], _PLOT_WIDTH)
+    for index, series in enumerate(panels):
+        values = [v for s in series for c in s.columns for v in c[1:3]]
+        log = min(values) > 0 and math.log10(max(values) / min(values)) > \
+            _LOG_DECADES
+        y_axis = _Axis(min(values), max(values), _PLOT, widen=True, log=log)
+        top = index * _PANEL
+        _draw_axes(canvas, top + _PLOT_TOP, x_axis, y_axis, x_name)
+        for one in sorted(series, key=lambda s: s.width):  # widest on top
+            _draw_curve(canvas, top + _PLOT_TOP, one, x_axis, y_axis)
+        for one in series:  # the best points, over every curve
+            if one.best:
+                x = _LEFT + x_axis.offset(one.best[0])
+                y = top + _PLOT_TOP + _PLOT - 1 - y_axis.offset(one.best[1])
+                canvas.fill(x - 5, y - 5, x + 7, y + 7, _INK)
+                canvas.fill(x - 3, y - 3, x + 5, y + 5, one.colour)
+        _draw_legend(canvas, top, series, log, title)
+        title = ''
+    return canvas.png()
+
+
+def _draw_axes(canvas, top, x_axis, y_axis, x_name):
+    """Grid lines and labelled ticks, the frame, and the x axis's name."""
+    bottom = top + _PLOT
+    for value, at in y_axis.ticks:
+        canvas.fill(_LEFT, bottom - 1 - at, _LEFT + _PLOT_WIDTH,
+                    bottom - at, _GRID)
+        label = y_axis.label(value)
+        canvas.text(_LEFT - 8 - 12 * len(label), bottom - 8 - at, label)
+    for value, at in x_axis.ticks:
+        canvas.fill(_LEFT + at, top, _LEFT + at + 1, bottom + 4, _GRID)
+        label = x_axis.label(value)
+        canvas.text(_LEFT + at - 6 * len(label), bottom + 6, label)
+    width, height = _PLOT_WIDTH, _PLOT
+    for x0, y0, x1, y1 in ((0, -1, width, 0), (0, height, width, height + 1),
+                           (-1, -1, 0, height + 1),
+                           (width, -1, width + 1, height + 1)):
+        canvas.fill(_LEFT + x0, top + y0, _LEFT + x1, top + y1, _FRAME)
+    canvas.text(_WIDTH - _RIGHT - 12 * len(x_name), bottom + _LINE + 4,
+                x_name)
+
+
+def _draw_curve(canvas, top, series, x_axis, y_axis):
+    """Each column's stroke, joined to the next by a line."""
+    width = series.width
+    bottom = top + _PLOT - 1
+
+    def row(value):
+        return bottom - y_axis.offset(value)
+    previous = None  # (column, row) where the curve was last
+    for x, least, most, first, last in series.columns:
+        at = _LEFT + x_axis.offset(x)
+        if previous:  # the line from there, one column at a time
+            (start, was), now = previous, row(first)
+            for step in range(start + 1, at + 1):
+                ends = [was + (now - was) * (step - d - start) / (at - start)
+                        for d in (1, 0)]
+                canvas.fill(step, min(ends), step + width, max(ends) + width,
+                            series.colour)
+        canvas.fill(at, row(most), at + width, row(least) + width,
+                    series.colour)
+        previous = at, row(last)
+
+
+def _draw_legend(canvas, top, series, log, title):
+    """The title, then each labelled series' colour and label above the
+    plot; 'log' if so."""
+    x, y = _LEFT, top + 6
+    if title:
+        x = canvas.text(x, y, title + ':') + 18
+    for one in (s for s in series if s.label):
+        width = 24 + 12 * len(one.label)
+        if x + width > _WIDTH - _RIGHT and x > _LEFT:
+            x, y = _LEFT, y + _LINE
+        canvas.fill(x, y + 4, x + 16, y + 10, one.colour)
+        x = canvas.text(x + 22, y, one.label) + 18
+    if log:
+        canvas.text(8, top + _PLOT_TOP - _LINE, 'log')
+
+
+class _Columns(object):
+    """The log's counter as a sequence for bisect, and where each pixel
+    column starts in the log."""
+
+    def __init__(self, log, rows, counter):
+        self._log = log
+        self._rows = rows
+        self._counter = counter if all(_Trends._number(
+            o, counter) is not None for o in (log[0], log[rows - 1])) else None
+        self.x_range = (self[0], self[rows - 1])
+        step = (self.x_range[1] - self.x_range[0]) / (_PLOT_WIDTH - 1)
+        self.starts = [0] + [bisect.bisect_left(
+            self, self.x_range[0] + (c - 0.5) * step)
+            for c in range(1, _PLOT_WIDTH)] + [rows]
+
+    def __len__(self):
+        return self._rows
+
+    def __getitem__(self, index):
+        if self._counter is None:
+            return index + 1
+        return self._log[index][self._counter]
+
+    def reduce(self, entry):
+        """(x, least, most, first, last) of ``entry`` in each column."""
+        columns = []
+        for start, end in zip(self.starts, self.starts[1:]):
+            chunk = self._log[start:end]
+            values = [o.get(entry) for o in chunk]
+            try:  # a finite sum: all are numbers, none NaN or infinite
+                usual = math.isfinite(sum(values))
+            except TypeError:
+                usual = False
+            if not usual:  # as the trends read them
+                values = [v for v in (_Trends._number(o, entry)
+                                      for o in chunk) if v is not None]
+            if values:
+                columns.append((self[start], min(values), max(values),
+                                values[0], values[-1]))
+        return columns
+
+###############################################################################
+# Sending: the newest state, from a thread ####################################
+###############################################################################
+
+# _Worker (newest wins) runs _Sender, which brings Slack to each
+# state through the parts above, paced by _Pacing; at the end,
+# _Finale. What it learns goes back as one _Learned.
+
+
+class _Worker(object):
+    """A daemon thread working on the newest item offered, knowing nothing
+    of Slack; ``work(item)`` returns True when all is done. ``close`` sets a
+    deadline that nothing passes (a hung call is left behind). A crash in
+    ``work`` is one warning."""
+
+    def __init__(self, work):
+        self._work = work
+        self._newest = None  # replaced whole: one store is atomic
+        self._wake, self._closed = threading.Event(), threading.Event()
+        self._done = threading.Event()
+        self._deadline = self.timeout = None  # written once, by close
+        self._soon = None  # seconds before working again, unoffered
+        self.crashed = False
+        self._warned = set()
+        thread = threading.Thread(target=self._run, name='slack_report')
+        thread.daemon = True
+        thread.start()
+
+    def offer(self, item):
+        self._newest = item
+        if not self._wake.is_set():  # cheaper than setting it again
+            self._wake.set()
+
+    def close(self, timeout):
+        self.timeout, self._deadline = timeout, time.monotonic() + timeout
+        self._closed.set()
+        self._wake.set()
+
+    def join(self):
+        """Whether the thread ended before the deadline."""
+        return self._done.wait(max(0.0, self.left()))
+
+    def left(self):
+        """Seconds before the deadline; infinite before ``close``."""
+        return self._deadline - time.monotonic() if self.closing else \
+            float('inf')
+
+    @property
+    def closing(self):
+        return self._closed.is_set()
+
+    def again(self):
+        """Work on the newest item again, without waiting for an offer."""
+        self._wake.set()
+
+    def soon(self, seconds):
+        """Work on the newest item again within ``seconds`` (None: not
+        before a newer one is offered)."""
+        self._soon = seconds
+
+    def warn(self, key, message):
+        if key not in self._warned and self.left() > 0:
+            self._warned.add(key)
+            _warn_quietly(message)
+
+    def wait(self, seconds, until_closed=False):
+        """Wait ``seconds``, not past the deadline (``until_closed``: nor
+        past ``close``); whether ``close`` came."""
+        end = time.monotonic() + seconds
+        if not self._closed.wait(seconds):
+            return False
+        if not until_closed:
+            time.sleep(max(0.0, min(end - time.monotonic(), self.left())))
+        return True
+
+    def _run(self):
+        finished = False
+        try:
+            while not finished:
+                soon, self._soon = self._soon, None
+                self._wake.wait(soon)
+                self._wake.clear()
+                if self.left() <= 0:
+                    return
+                finished = self._work(self._newest)
+        except Exception as error:  # a bug here must not go unnoticed
+            self.crashed = True
+            _warn_quietly('slack_report stopped after an unexpected %s: %s'
+                          % (type(error).__name__, error))
+        finally:
+            self._done.set()
+
+
+class _Pacing(object):
+    """When the sender may call Slack next, in seconds; it never sleeps."""
+
+    backoff_first = 0.5  # after the first failure in a row; then doubling
+    backoff_max = 30.0  # while training runs
+    backoff_max_ending = 2.0  # once training has ended
+    # After a 429 (the bot's runs share one budget and heard the same wait)
+    # the interval grows steeply, recovers gently, and retries spread out.
+    slowdown = 4.0
+    limited_interval = 60.0  # the interval after a 429, at least
+    interval_max = 120.0
+    recovery = 0.9  # the interval shrinks so after each success
+    # At the end, after a 429: a random wait in a window widening by this
+    # with each refusal (linear: doubling left 20 runs ending together at
+    # 40 s, where this took 20 s, against a post a second).
+    spread_step = 2.0
+    # A run Slack never answered (only HTML pages, resets, 5xx, hung
+    # answers) gives its end this many tries, and this many ``timeout`` of
+    # waiting on its requests: room for one more try on a fresh connection,
+    # not for a whole flush_timeout per run. A fast failure costs a try, a
+    # hung request its time; the backoff between tries costs neither.
+    unanswered_tries = 5
+    unanswered_timeouts = 2
+
+    def __init__(self, min_interval, timeout):
+        self.min_interval = self.interval = min_interval
+        self.timeout = timeout
+        self.failures = 0  # in a row
+        self.contended = False  # a 429 came, and no spread since
+        self.refused_at_end = 0
+        self.tries_at_end = 0  # the tries that failed since the close
+        self.rested_at_end = 0.0  # the backoff given since the close
+
+    def succeeded(self):
+        self.failures = 0
+        self.interval = max(self.min_interval, self.interval * self.recovery)
+
+    def retry(self, error, left, closed, answered):
+        """The waits before trying again after ``error`` (as ``failed``), or
+        None to give up: at the end (``left`` seconds of the ``closed`` ones
+        left), if Slack was never reached or a try would come too late."""
+        ending = left < float('inf')
+        if ending and not (answered or error.connected):
+            return None  # no route to Slack: the end waits for none
+        waits = self.failed(error, ending)
+        if not ending:
+            return waits
+        self.tries_at_end += 1
+        if not self.fits(waits[0][0], left,
+                         closed - left - self.rested_at_end, answered):
+            return None
+        self.rested_at_end += waits[0][0]  # the end's only wait
+        return waits
+
+    def failed(self, error, ending):
+        """The waits after ``error``: (seconds, whether the end cuts it
+        short). Retry-After always holds; while training, a random part of
+        the interval follows, so runs told the same do not return together."""
+        self.failures += 1
+        backoff = min(self.backoff_max_ending if ending else self.backoff_max,
+                      self.backoff_first * 2 ** (self.failures - 1))
+        if error.kind != 'slow_down':
+            return [(backoff, not ending)]
+        self.interval = max(self.min_interval, min(self.interval_max, max(
+            self.limited_interval, self.slowdown * self.interval)))
+        self.contended = True
+        if ending:
+            self.refused_at_end += 1
+        return [(error.retry_after or backoff, False)] + (
+            [] if ending else [(random.uniform(0, self.interval), True)])
+
+    def fits(self, wait, left, waited, answered):
+        """Whether a try after ``wait`` fits the end: before the deadline
+        (``left``); Slack unanswered so far, the try's own timeout too,
+        within ``unanswered_tries`` and within ``unanswered_timeouts`` of
+        waiting on requests since the close (``waited``)."""
+        if answered:
+            return wait <= left
+        return self.tries_at_end < self.unanswered_tries and (
+            wait + self.timeout <= left) and (
+                waited + self.timeout <= self.unanswered_timeouts *
+                self.timeout)
+
+    def spread(self, left, request):
+        """After a 429 at the end: a random wait, leaving ``request``
+        seconds before the deadline (``left``); 0 without."""
+        if not self.contended:
+            return 0.0
+        self.contended = False  # once: a later 429 spreads anew
+        window = self.spread_step * self.refused_at_end
+        return random.uniform(0, max(0.0, min(window, left - request)))
 
 
 class _Finale(object):
@@ -4004,357 +4410,6 @@ def _unfinished(timeout, unreached):
     return ('Slack did not take the final report within flush_timeout=%gs%s;'
             ' the message may not show the final status%s' % (
                 timeout, why, advice))
-
-
-_NAMES_AGAIN = 30.0  # seconds after a failed look-up without Retry-After
-
-
-def _human(user):
-    """Whether users.list's ``user`` is an active person: not deactivated,
-    not a bot nor Slackbot. Guests count: a run may name one."""
-    return isinstance(user, dict) and isinstance(user.get('id'), str) and (
-        re.fullmatch('[UW][A-Z0-9]{2,40}', user['id']) is not None) and not (
-            user.get('deleted') or user.get('is_bot') or
-            user['id'] == 'USLACKBOT')
-
-
-class _People(object):
-    """The IDs of the people named by username or e-mail address: only an
-    active person's unique ``name`` counts, never a display name, which
-    anyone may take. Looked up on the sender's thread once the report is
-    out; users.list resumes from its cursor after a failure. ``ids``:
-    lower-cased name -> ID once done, else None."""
-
-    def __init__(self, client, names, warn):
-        self._client, self._warn = client, warn
-        self._names = {name.lower() for name in names}
-        self._found, self._displayed = {}, set()  # by name; display name
-        self._cursor, self._asked = None, set()  # users.list's; e-mails
-        self._next = self._until = 0.0  # the next try; Retry-After's end
-        self.ids = None if names else {}
-
-    def resolve(self, final=False):
-        """Look up what is left if it is time (at the end, now); the IDs,
-        or None. A transient failure raises only at the end."""
-        now = time.monotonic()
-        if self.ids is not None or not final and now < self._next:
-            return self.ids
-        if now < self._until:  # at the end too, Slack's wait holds
-            raise _SlackError('ratelimited', 'slow_down', self._until - now)
-        try:
-            self._by_email()
-            self._by_name()
-        except _SlackError as error:
-            if error.kind in _TRANSIENT:
-                self._until = now + (error.retry_after or 0.0)
-                self._next = now + (error.retry_after or _NAMES_AGAIN)
-                if final:
-                    raise
-                return None
-            self._warn('users', 'cannot look up %s (%s): %s, or give user '
-                       'IDs (@U0123ABCD)' % (', '.join(sorted(
-                           self._names)), error.error, error.fix()))
-        self._done()
-        return self.ids
-
-    def _by_email(self):
-        for email in sorted(n for n in self._names - self._asked if '@' in n):
-            try:
-                user = self._client.call('users.lookupByEmail',
-                                         email=email).get('user')
-            except _SlackError as error:
-                if error.error != 'users_not_found':
-                    raise
-                user = None
-            if _human(user):
-                self._found[email] = user['id']
-            self._asked.add(email)
-
-    def _by_name(self):
-        wanted = {n for n in self._names if '@' not in n}
-        while wanted - set(self._found) and self._cursor != '':
-            answer = self._client.call('users.list', limit=200, **(
-                {'cursor': self._cursor} if self._cursor else {}))
-            for user in filter(_human, answer.get('members') or ()):
-                name = str(user.get('name', '')).lower()
-                shown = str((user.get('profile') or {}).get('display_name',
-                                                            '')).lower()
-                if name in wanted:
-                    self._found[name] = user['id']
-                elif shown in wanted:
-                    self._displayed.add(shown)
-            cursor = (answer.get('response_metadata') or {}).get(
-                'next_cursor')
-            self._cursor = cursor if isinstance(cursor, str) else ''
-
-    def _done(self):
-        missing = sorted(self._names - set(self._found))
-        shown = sorted(self._displayed & set(missing))
-        note = ' (%s only as a display name, which anyone may take)' % (
-            ', '.join(shown)) if shown else ''
-        if missing:
-            self._warn('names', 'no active Slack member has the username or '
-                       'e-mail address %s%s: give the user ID (@U0123ABCD), '
-                       'the username or the e-mail address in finish_mentions'
-                       ' and controllers; until then they get no mention and '
-                       'control nothing' % (', '.join(missing), note))
-        self.ids = dict(self._found)
-
-
-###############################################################################
-# Slack client ################################################################
-###############################################################################
-
-# What to do about an error: slow down, retry (Slack's pages say these pass),
-# or post anew (gone or frozen). Others are fatal: one warning with its fix.
-_ERROR_KINDS = {error: kind for kind, errors in (
-    ('slow_down', 'ratelimited rate_limited message_limit_exceeded'),
-    ('retry', 'internal_error service_unavailable fatal_error request_timeout '
-              'update_failed team_added_to_org org_login_required '
-              'external_channel_migrating restricted_too_many time_in_past '
-              'time_too_far'),
-    ('gone', 'message_not_found cant_update_message edit_window_closed'),
-) for error in errors.split()}
-_APP_PAGE = 'your app at https://api.slack.com/apps'
-_FIXES = {
-    'invalid_auth': 'the token is not valid: use the Bot User OAuth Token '
-                    '(xoxb-...) from OAuth & Permissions of ' + _APP_PAGE,
-    'not_authed': 'no token reached Slack: check SLACK_ACCESS_TOKEN',
-    'token_revoked': 'the token was revoked: reinstall ' + _APP_PAGE +
-                     ' and use its new token',
-    'token_expired': 'the token expired: use a fresh one from ' + _APP_PAGE,
-    'account_inactive': 'the app or its user was deactivated: reinstall ' +
-                        _APP_PAGE,
-    'missing_scope': 'add the %s scope to ' + _APP_PAGE +
-                     ' and reinstall it',
-    'channel_not_found': 'check the channel ID (in Slack: channel details, '
-                         'bottom) and, for a private channel, invite the bot',
-    'not_in_channel': 'invite the bot: type /invite @your-app in the channel',
-    'is_archived': 'the channel is archived: unarchive it or use another',
-    'restricted_action': 'the workspace forbids this app to post there: ask '
-                         'an admin',
-    'read_budget': 'Slack was too busy to read the sweep back within %d '
-                   'calls at the end' % _END_READS,
-}
-_TRANSIENT = ('slow_down', 'retry')
-# The picture needs a scope of its own, and is optional.
-_PICTURE_FIX = ('add the files:write scope to ' + _APP_PAGE + ' and '
-                'reinstall it, or pass plot=False')
-
-
-def _fix_for(error, needed):
-    """What to do about ``error``, in one sentence."""
-    if error == 'missing_scope':
-        return _FIXES[error] % (needed if isinstance(needed, str) and re.
-                                fullmatch(r'[\w:.,]+', needed) else
-                                'chat:write')
-    if error in _FIXES:
-        return _FIXES[error]
-    if 'CERTIFICATE_VERIFY_FAILED' in error or 'SSL' in error:
-        return ('TLS verification failed: if a proxy re-signs traffic, point '
-                'SSL_CERT_FILE at its CA bundle')
-    if ' 407' in error:
-        return ('the proxy wants credentials: add user:password@ before its '
-                'host in https_proxy')
-    if ' 403' in error and 'roxy' in error:
-        return ('the proxy refuses the way to Slack: ask its admin, or set '
-                'api_url to a relay that can reach it')
-    if error.startswith('cannot reach'):
-        return ('Slack is unreachable from here: set https_proxy (and '
-                'no_proxy), or api_url to a relay that can reach it')
-    if error.startswith('api_url redirects'):
-        return ("Slack's API never redirects, and the token was not sent "
-                'on: check api_url (and any relay or proxy on the way)')
-    if error.startswith('HTTP'):
-        return 'check api_url and any proxy on the way'
-    return 'see https://api.slack.com/methods'
-
-
-class _SlackError(Exception):
-    """A failed call, its ``kind`` (slow_down, retry, gone, fatal), its
-    ``cause`` (one warning each, whichever method met it), and whether the
-    request got through to something (``connected``)."""
-
-    def __init__(self, error, kind, retry_after=None, connected=True,
-                 needed=None, cause=None):
-        super(_SlackError, self).__init__(error)
-        self.error = error
-        self.kind = kind
-        self.retry_after = retry_after
-        self.connected = connected
-        self.needed = needed  # the scope missing_scope names
-        self.cause = cause or error
-
-    def fix(self):
-        return _fix_for(self.error, self.needed)
-
-
-_READS = ('conversations.history', 'conversations.replies', 'pins.list')
-# Failures after which the connection had been made: something answered.
-_ANSWERED = (ConnectionResetError, BrokenPipeError, http.client.HTTPException)
-_NOT_JSON = 'the answer to %s was not Slack JSON (a proxy error page?)'
-
-
-_DEPTH = 32  # levels of JSON read back; values nested deeper read as null
-_JSON_PART = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')  # linear
-
-
-def _loads(text):
-    """``text`` parsed as JSON, with what nests deeper than ``_DEPTH`` as
-    null: json.loads recurses, and one message nested deep (anyone may post
-    one) would fail every read of its page. It then fits no shape: skipped.
-    """
-    try:
-        return json.loads(text)
-    except RecursionError:
-        pass  # rare: measured only then
-    kept, at, start, depth = [], 0, 0, 0
-    for part in _JSON_PART.finditer(text):
-        mark = part.group()[0]
-        if mark in '[{':
-            depth += 1
-            if depth == _DEPTH + 1:
-                start = part.start()
-        elif mark in ']}':
-            if depth == _DEPTH + 1:
-                kept += [text[at:start], 'null']
-                at = part.end()
-            depth -= 1
-    return json.loads(''.join(kept) + text[at:])
-
-
-def _masked(item, hide):
-    """Parsed JSON ``item`` with ``hide`` applied to each string in it."""
-    if isinstance(item, dict):
-        return {hide(k): _masked(v, hide) for k, v in item.items()}
-    if isinstance(item, list):
-        return [_masked(v, hide) for v in item]
-    return hide(item) if isinstance(item, str) else item
-
-
-class _Unredirected(urllib.request.HTTPRedirectHandler):
-    """Follows no redirect: urllib would carry the Authorization header
-    to any host it names, and Slack's API never redirects."""
-
-    def redirect_request(self, *args):
-        return None  # the answer stays an HTTPError: see _SlackClient._post
-
-
-class _SlackClient(object):
-    """A minimal Slack Web API client on urllib. The token travels only in
-    the Authorization header to the API; proxies come from the environment,
-    but never for a loopback URL (no_proxy does not match [::1])."""
-
-    def __init__(self, token, api_url, timeout, hide=None):
-        self._token = token
-        self._hide = hide or _Secrets(()).hide  # the run's, else the shapes
-        self._api_url = api_url
-        self.timeout = timeout
-        self.answered = False  # whether Slack itself ever answered
-        self._reads_left = None  # of the channel, if limited
-        self._identity = None
-        self._direct = urllib.request.build_opener(
-            urllib.request.ProxyHandler({}), _Unredirected).open
-        self._proxied = urllib.request.build_opener(_Unredirected).open
-
-    def limit_reads(self, reads):
-        """From now on, read the channel ``reads`` times at most (the end
-        of a run must not wait on a busy channel); more raise read_budget.
-        """
-        self._reads_left = reads
-
-    def call(self, method, **params):
-        """POST ``method`` with form ``params``; return the decoded answer."""
-        if method in _READS and self._reads_left is not None:
-            if self._reads_left < 1:
-                raise _SlackError('read_budget', 'fatal')
-            self._reads_left -= 1
-        if 'text' in params:
-            params['text'] = self._hide(params['text'])
-        if 'metadata' in params:  # each string: a number stays one
-            params['metadata'] = json.dumps(_masked(json.loads(
-                params['metadata']), self._hide), separators=(',', ':'))
-        body = self._post(
-            self._api_url + method, method,
-            urllib.parse.urlencode(params).encode('utf-8'),
-            'application/x-www-form-urlencoded',
-            Authorization='Bearer ' + self._token)
-        try:
-            answer = _loads(body.decode('utf-8'))
-            ok = answer['ok']
-        except (ValueError, KeyError, TypeError, RecursionError):
-            raise _SlackError(_NOT_JSON % method, 'retry', cause=_NOT_JSON)
-        self.answered = True
-        if not ok:
-            error = str(answer.get('error', 'unknown_error'))
-            raise _SlackError(error, _ERROR_KINDS.get(error, 'fatal'),
-                              needed=answer.get('needed'))
-        return answer
-
-    def identity(self):
-        """Who the token is (auth.test, asked once): bot_id, url, ..."""
-        if self._identity is None:
-            self._identity = self.call('auth.test')
-        return self._identity
-
-    def pages(self, method, **params):
-        """Each page of ``method``'s answer, the first without a cursor."""
-        while True:
-            answer = self.call(method, **params)
-            yield answer
-            params['cursor'] = answer.get('response_metadata', {}).get(
-                'next_cursor')
-            if not params['cursor']:
-                return
-
-    def upload(self, channel, thread_ts, filename, title, data):
-        """Share ``data`` as a file in a thread: an upload URL, the bytes
-        POSTed there (no token), the upload completed."""
-        upload = self.call('files.getUploadURLExternal', filename=filename,
-                           length=len(data))
-        self._post(upload['upload_url'], 'the file upload', data,
-                   'application/octet-stream')
-        self.call('files.completeUploadExternal', channel_id=channel,
-                  thread_ts=thread_ts, files=json.dumps(
-                      [{'id': upload['file_id'], 'title': title}]))
-
-    def _post(self, url, what, data, content_type, **headers):
-        request = urllib.request.Request(url, data=data, headers=dict(
-            headers, **{'Content-Type': content_type,
-                        'User-Agent': 'slack_report/' + __version__}))
-        local = _is_loopback(urllib.parse.urlsplit(url).hostname)
-        try:
-            with (self._direct if local else self._proxied)(
-                    request, timeout=self.timeout) as answer:
-                return answer.read()
-        except urllib.error.HTTPError as error:
-            error.close()  # the answer's socket, which the error holds
-            if error.code == 429:
-                self.answered = True
-                retry_after = error.headers.get('Retry-After', '')
-                raise _SlackError('ratelimited', 'slow_down', float(
-                    retry_after) if retry_after.isdigit() else None)
-            if 300 <= error.code < 400:
-                raise _SlackError('api_url redirects (HTTP %d from %s)' % (
-                    error.code, what), 'fatal', cause='redirect')
-            raise _SlackError('HTTP %d %s from %s' % (
-                error.code, error.reason, what), 'retry' if error.code >= 500
-                else 'fatal', cause='HTTP %d' % error.code)
-        except (OSError, http.client.HTTPException) as error:
-            reason = getattr(error, 'reason', None) or error
-            # A CA missing, a name unknown or a proxy refusing: none of
-            # these heals within a run.
-            lasting = isinstance(reason, (socket.gaierror,
-                                          ssl.CertificateError)) or re.search(
-                r'CERTIFICATE_VERIFY_FAILED|Tunnel connection failed: 40[37]',
-                str(reason))
-            # urllib wraps what fails before the request is sent; what
-            # fails after (a reset, an answer that never comes) is raw.
-            sent = not isinstance(error, urllib.error.URLError)
-            raise _SlackError('cannot reach Slack: %s' % (reason,),
-                              'fatal' if lasting else 'retry',
-                              connected=sent or isinstance(reason, _ANSWERED),
-                              cause=type(reason).__name__)
 
 ###############################################################################
 # Command line ################################################################
