@@ -1933,15 +1933,20 @@ class _Message(object):
             status = ('No report from this run since %s: it may have been '
                       'killed (out of memory, SIGKILL, a node failure) or be '
                       'hung. Its last status: %s%s' % (
-                          _date(silent_since), status, _marker(
-                              report_ts or '%(hostname)s pid %(pid)s'
-                              % self._identity)))
+                          _date(silent_since), status,
+                          self.silence_mark(report_ts)))
         elif state.trace:
             status += '\n%s\n%s\n%s' % (_FENCE, _shorten(
                 _inert(state.trace), _TRACE_LENGTH, keep_end=True), _FENCE)
         elif not markup:
             return None, False
         return ' '.join(markup + [status]), broadcast
+
+    def silence_mark(self, report_ts):
+        """What ends the silence reply: the report's ts, else (before the
+        first post) the run's host and pid."""
+        return _marker(report_ts or '%(hostname)s pid %(pid)s'
+                       % self._identity)
 
     def _guarded(self, part, default, render, *args):
         """A part that fails on odd data is left out, with one warning."""
@@ -2301,6 +2306,7 @@ class _Posted(object):
         self._shown = None
         self.notified = self.replied = False
         self.unsure = None  # when a first post went unanswered: landed?
+        self._unsure_notified = False  # and whether that post notified
 
     def show(self, text, notifies=False, metadata=None):
         """Post, or update to ``text`` unless shown, with ``metadata``
@@ -2323,6 +2329,7 @@ class _Posted(object):
             except _SlackError as error:
                 if error.kind == 'retry' and not self.unsure:
                     self.unsure = time.time()  # Slack may have posted it
+                    self._unsure_notified = notifies
                 raise
             self.channel, self.ts = answer['channel'], answer['ts']
             self.notified = notifies
@@ -2341,6 +2348,9 @@ class _Posted(object):
                     self.ts = next((m['ts'] for m in page if (_own(
                         self._client, m, _RUN) or {}).get('run') == run),
                                    None)
+                # The post that landed notified if it was meant to: its
+                # mention must not come again as a reply.
+                self.notified = self.ts is not None and self._unsure_notified
             except _SlackError as error:
                 if error.kind in _TRANSIENT:
                     raise  # look again before posting
@@ -3251,6 +3261,9 @@ class _Switch(object):
         # A resumed run's killed predecessor may have moved its reply after
         # the snapshot that carried its ID: look for it once.
         self._seek = resumed
+        # The marks of replies scheduled unanswered (Slack may have taken
+        # them all the same): looked for at the next report and at the end.
+        self._lost = set()
 
     def margin(self, state):
         """``stale_after``, or for 'auto' from the gaps between states."""
@@ -3289,8 +3302,9 @@ class _Switch(object):
         except _SlackError as error:
             if error.kind != 'fatal':
                 _retrying(self._warn, error, 'at a later report')
-                if error.kind == 'retry' and posted.ts:  # unanswered, it
-                    self._seek = True  # may be scheduled all the same
+                if error.kind == 'retry':  # unanswered: it may be
+                    self._lost.add(message.silence_mark(posted.ts))
+                    self._seek = True
             else:
                 self._warn('switch', 'cannot schedule the reply that tells '
                            'if this run goes silent (%s): %s'
@@ -3305,17 +3319,18 @@ class _Switch(object):
         self._status, self._thread = state[:2], thread.ts
         self.drop(posted.channel)
 
-    def seek(self, posted):
-        """Once, if resumed (or a reply may have been scheduled unanswered):
-        retire the replies marked for its thread."""
-        if not self._seek:
+    def seek(self, posted, finishing=False):
+        """If resumed, or a reply may have been scheduled unanswered (then
+        at the end too): retire the replies marked as this run's."""
+        if not (self._seek or finishing and self._lost):
             return
-        mark = _marker(posted.ts)
+        marks = tuple(self._lost) + ((_marker(posted.ts),) if posted.ts
+                                     else ())
         for answer in self._client.pages('chat.scheduledMessages.list',
                                          channel=posted.channel):
             self._retired += [m['id'] for m in answer.get(
-                'scheduled_messages', []) if m.get('text', '').endswith(mark)
-                and m['id'] != self.id]
+                'scheduled_messages', []) if m.get('text', '').endswith(
+                    marks) and m['id'] != self.id]
         self._seek = False
 
     def retire(self):
@@ -4091,14 +4106,13 @@ class _Finale(object):
         self._spread, self._warn = spread, warn
         self._pictured = not plot
 
-    def run(self, state, text, card, quiet, user_ids, reached):
-        """Bring Slack to the final ``state`` (raises what failed); unless
-        ``reached``, Slack failed to answer every call so far."""
+    def run(self, state, text, card, quiet, user_ids):
+        """Bring Slack to the final ``state`` (raises what failed)."""
         self._spread()
         mentions = self._message.mentions(user_ids)
-        # The result first, on every path (the final update waits behind
-        # every run's); but an end Slack never answered has two tries only.
-        if self._sweeping() and reached:
+        # The result first, on every path, even when Slack has not answered
+        # yet: a report its sweep never counts would read "not reported".
+        if self._sweeping():
             self._finish(card)
         self._posted.show(text, metadata=_metadata(self._message, _placed(
             card, self._posted, self._switch)), notifies=bool(
@@ -4108,6 +4122,7 @@ class _Finale(object):
         self._spread()
         if not quiet:  # told at once, before the sweep is
             self._announce(state, user_ids, False)
+        self._switch.seek(self._posted, finishing=True)
         self._switch.retire()
         self._switch.drop(self._posted.channel, finishing=True)
         sweep = self._sweeping()
@@ -4221,8 +4236,7 @@ class _Sender(object):
             self._alarms.send(self._posted, self._message.mentions(
                 self._user_ids), final)
         if final:
-            self._finale.run(state, text, card, quiet, self._user_ids,
-                             self._failures.unreached is None)
+            self._finale.run(state, text, card, quiet, self._user_ids)
             self._settled = True
             return True
         self._show(state, text, card, margin, sweep)
