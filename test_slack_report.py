@@ -6577,8 +6577,9 @@ def bench_unanswered_end(rows, cases=(('a proxy\'s HTML page', 200), (
 
 def bench_sweep_fuzz(rows, seeds=50, together=5):
     """Row 16: sweeps drawn from seeds 1 to ``seeds``, ``together`` played
-    side by side: how many keep every invariant, and the first seed that
-    breaks each (SWEEP_SEED=<seed> replays it in SweepFuzzTest)."""
+    side by side: how many keep every invariant, and the seeds that break
+    each, with why for the first (SWEEP_SEED=<seed> replays one in
+    SweepFuzzTest)."""
     zygote, broken, start = Zygote(), {}, time.time()
     try:
         for first in range(1, seeds + 1, together):
@@ -6594,9 +6595,9 @@ def bench_sweep_fuzz(rows, seeds=50, together=5):
     for name in [f.__name__[6:] for f in INVARIANTS] + ['played']:
         failing = sorted(s for s, found in broken.items() if name in found)
         first = ''
-        if failing:
-            first = ', first %d: %s' % (failing[0],
-                                        broken[failing[0]][name][0][:60])
+        if failing:  # every seed, to replay; why, by the first
+            first = ' (%s), first: %s' % (', '.join(map(str, failing)),
+                                          broken[failing[0]][name][0][:60])
         if failing or name != 'played':
             rows.append(('', '%s: broken by %d seeds%s' % (
                 name, len(failing), first), '', ''))
