@@ -2462,20 +2462,31 @@ def _linker(url, channel):
     return link
 
 
+def _heading(group, note=''):
+    """How every text of a sweep begins, its anchor's ('Sweep 4242 (6
+    tasks): '), a notice's ('Sweep 4242 (partial): ') or its summary's:
+    pins and scheduled messages come without metadata, and are known by
+    it (_heading_pattern)."""
+    return 'Sweep %s%s: ' % (_escape(group), ' (%s)' % note if note else '')
+
+
+def _heading_pattern(group):
+    return r'Sweep %s(?: \((?:partial|\d+ tasks)\))?: ' % re.escape(
+        _escape(group))
+
+
 def _is_sweep_text(text, group):
-    """Whether ``text`` is the group's anchor, summary or closing, by its
-    first words (pins and scheduled messages come without metadata)."""
-    return isinstance(text, str) and re.match(
-        r'Sweep %s(?: \((?:partial|\d+ tasks)\))?:' % re.escape(
-            _escape(group)), text) is not None
+    """Whether ``text`` is the group's anchor, summary or closing."""
+    return isinstance(text, str) and re.match(_heading_pattern(group),
+                                              text) is not None
 
 
 def _known(text, group):
     """How much of the sweep a summary's or closing's ``text`` knows: its
     runs, then how many of them had ended. A thread only grows, so a run
     that read it later knows as much or more."""
-    found = re.match(r'Sweep %s(?: \(partial\))?: (\d+) runs?: ([^;\n]*)'
-                     % re.escape(_escape(group)), text)
+    found = re.match(_heading_pattern(group) + r'(\d+) runs?: ([^;\n]*)',
+                     text)
     if found is None:
         return 0, 0
     runs, counts = int(found.group(1)), re.findall(r'(\d+) ([a-z]+)',
@@ -2578,8 +2589,7 @@ def _anchor_text(group, size, view=None, link=None, closing=None,
     """The anchor: the sweep as ``view`` shows it, and when Slack posts the
     ``closing`` (a time, and whether it is a notice) if no run closes the
     sweep first; or, once over, the way to the ``summary``."""
-    head = 'Sweep %s%s: ' % (_escape(group), ' (%d tasks)' % size if size
-                             else '')
+    head = _heading(group, '%d tasks' % size if size else '')
     if summary:
         target = link(summary)
         return head + 'over, see %s' % ('<%s|the summary>' % target
@@ -2606,9 +2616,9 @@ def _summary(group, cards, missing, mentions, link, hint=False,
     """How the runs ended (``missing``: tasks that did not report), a line
     per run best first (as many as fit ``room``), then the mentions."""
     rank_by, cards = _ranked(cards)
-    head = 'Sweep %s%s: %d runs: %s' % (
-        _escape(group), ' (partial)' if missing else '', len(cards),
-        '; '.join(p for p in (_counts(cards), _pending(missing)) if p))
+    note = 'partial' if missing else ''
+    told = '; '.join(p for p in (_counts(cards), _pending(missing)) if p)
+    head = _heading(group, note) + '%d runs: %s' % (len(cards), told)
     lines = [head] + ([_close_hint(group).capitalize() + '.'] if hint else [])
     room -= sum(_units(line) + 1 for line in lines) + _units(' '.join(
         mentions))
@@ -2791,6 +2801,12 @@ def _missing(cards, size):
     return [''] * max(0, size - len(cards))
 
 
+def _silent_by(card, when):
+    """Whether a run of the sweep counts as silent at ``when``: it has no
+    result, and the date its entry gave (0: none) has passed."""
+    return not card['result'] and 0 < card['due'] <= when
+
+
 class _View(object):
     """A sweep as its anchor's thread tells it: each run's newest card (its
     result if it has one), the summary's ts ('' if none), the newest
@@ -2816,8 +2832,9 @@ class _View(object):
             times.append(now + _NOTICE_AFTER)
         if not self.training:
             times.append(now + _CLOSING_WAIT)
-        return max(times), [dict(c, status='silent') if c['due'] and c in
-                    self.training else c for c in self.cards], notice
+        at = max(times)
+        return at, [dict(c, status='silent') if _silent_by(c, at) else c
+                    for c in self.cards], notice
 
 
 class _Anchor(object):
@@ -2897,7 +2914,7 @@ class _Anchor(object):
                         card, result=result)
         now, found = time.time(), _of_array(list(latest.values()))
         for _, card in found:
-            if not card['result'] and 0 < card['due'] < now:
+            if _silent_by(card, now):
                 card['status'] = 'silent'
         cards = [card for _, card in found]
         return _View(cards, summary if re.fullmatch(r'\d+\.\d+', summary)
