@@ -2077,9 +2077,12 @@ def _fix_for(error, needed):
     if ' 407' in error:
         return ('the proxy wants credentials: add user:password@ before its '
                 'host in https_proxy')
-    if ' 403' in error and 'roxy' in error:
-        return ('the proxy refuses the way to Slack: ask its admin, or set '
-                'api_url to a relay that can reach it')
+    if 'Tunnel connection failed' in error or (' 403' in error and
+                                                'roxy' in error):
+        return ('the proxy (https_proxy) refuses the way there: ask its '
+                'admin to allow slack.com and files.slack.com (the '
+                "pictures' host), or set api_url to a relay that can reach "
+                'them')
     if error.startswith('cannot reach'):
         return ('Slack is unreachable from here: set https_proxy (and '
                 'no_proxy), or api_url to a relay that can reach it')
@@ -3052,7 +3055,8 @@ class _Sweep(object):
         self._client, self._worker = client, worker
         self.group, self.size = group, size
         self.anchor = _Anchor(client, group, size, worker.warn)
-        self.closer = _Closer(client, self.anchor, group, size, plot)
+        self.closer = _Closer(client, self.anchor, group, size, plot,
+                              worker.warn)
         self.entry = self._result = None  # once joined
         self._announced = False  # the anchor has shown this run
         self._told = None  # once known, for retries
@@ -3171,13 +3175,14 @@ class _Closer(object):
     all tasks have ended (it reads after posting it, so it sees every
     earlier one)."""
 
-    def __init__(self, client, anchor, group, size, plot):
+    def __init__(self, client, anchor, group, size, plot, warn):
         self._client, self._anchor = client, anchor
         self._group, self._size = group, size
         self._closing = _Closing(client, group)
         self._summary = self._decided = None  # the summary; the end's view
         self._deferred = False  # the end's closing is set
-        self._pictured = not plot
+        self._picture = _Picture(client, warn, plot, 'sweep.png',
+                                 'Sweep curves')
 
     def decide(self, result, mentions, link):
         """For the run whose result is at ``result`` (a ts): the summary,
@@ -3210,7 +3215,7 @@ class _Closer(object):
         """Bring the summary posted already up to date, in place."""
         self._summary = self._summary or _Posted(
             self._client, self._anchor.posted.channel, view.summary)
-        self._pictured = True  # its picture stays
+        self._picture.keep()
         self.sum_up(view, mentions, link)
 
     def defer(self, view, mentions, link, shown=True):
@@ -3240,11 +3245,7 @@ class _Closer(object):
                           summary=self._summary.ts)
         self._anchor.unpin()
         self._closing.cancel(self._summary.channel, everyone=True)
-        picture = None if self._pictured else _sweep_picture(view.cards)
-        if picture:
-            self._client.upload(self._summary.channel, self._summary.ts,
-                                'sweep.png', 'Sweep curves', picture)
-        self._pictured = True
+        self._picture.post(self._summary, _sweep_picture, view.cards)
 
 ###############################################################################
 # The silence reply (stale_after) #############################################
@@ -3667,7 +3668,8 @@ class _People(object):
 # The picture: curves in, PNG out #############################################
 ###############################################################################
 
-# Standard library only (zlib, struct); knows nothing of Slack.
+# Drawn with the standard library (zlib, struct), knowing nothing of
+# Slack; _Picture, last, posts one in a thread, optionally.
 
 
 # The picture, drawn with the standard library. A 5x7 font for ' ' to '~',
@@ -3923,6 +3925,46 @@ class _Columns(object):
                                 values[0], values[-1]))
         return columns
 
+_PICTURE_TRIES = 2  # a file host a proxy refuses must not hold the end
+
+
+class _Picture(object):
+    """A picture posted once in a thread. Optional: a refusal warns, and a
+    passing failure is retried with the end _PICTURE_TRIES times at most;
+    the message is told already."""
+
+    def __init__(self, client, warn, plot, filename, title):
+        self._client, self._warn = client, warn
+        self._filename, self._title = filename, title
+        self._done = not plot
+        self._tries = 0
+
+    def post(self, posted, draw, *args):
+        """Post what ``draw(*args)`` returns (None: nothing) in ``posted``'s
+        thread, unless posted already."""
+        if self._done:
+            return
+        self._tries += 1
+        try:
+            picture = draw(*args)
+            if picture:
+                self._client.upload(posted.channel, posted.ts,
+                                    self._filename, self._title, picture)
+        except _SlackError as error:
+            if error.kind in _TRANSIENT and self._tries < _PICTURE_TRIES:
+                raise
+            fix = error.fix()
+            if error.error == 'missing_scope':
+                fix = _PICTURE_FIX
+            self._warn('picture', 'cannot post the picture of the curves '
+                       '(%s): %s' % (error.error, fix))
+        self._done = True
+
+    def keep(self):
+        """A picture posted already (a summary updated in place) stays."""
+        self._done = True
+
+
 ###############################################################################
 # Sending: the newest state, from a thread ####################################
 ###############################################################################
@@ -4121,7 +4163,9 @@ class _Finale(object):
         self._client, self._message, self._posted = client, message, posted
         self._switch, self._sweeping = switch, sweeping
         self._spread, self._warn = spread, warn
-        self._pictured = not plot
+        self._picture = _Picture(client, warn, plot, 'curves.png',
+                                 'Training curves')
+        self.shown = False  # the final status is out
 
     def run(self, state, text, card, quiet, user_ids):
         """Bring Slack to the final ``state`` (raises what failed)."""
@@ -4134,6 +4178,7 @@ class _Finale(object):
         self._posted.show(text, metadata=_metadata(self._message, _placed(
             card, self._posted, self._switch)), notifies=bool(
                 mentions) and not quiet and all(m in text for m in mentions))
+        self.shown = True
         if self._sweeping():  # now leading to the report, if first posted
             self._finish(card)
         self._spread()
@@ -4145,10 +4190,7 @@ class _Finale(object):
         sweep = self._sweeping()
         told = sweep and sweep.decide(mentions)
         self._announce(state, user_ids, quiet and told)
-        if not self._pictured:
-            _post_picture(self._client, self._posted,
-                          self._message.picture(state), self._warn)
-        self._pictured = True
+        self._picture.post(self._posted, self._message.picture, state)
 
     def _finish(self, card):
         self._sweeping().finish(_placed(card, self._posted, self._switch),
@@ -4211,7 +4253,8 @@ class _Sender(object):
         said = self._failures.stopped or self._worker.crashed
         if not (finished and (self._settled or said)):
             _warn_quietly(_unfinished(self._worker.timeout,
-                                      self._failures.unreached))
+                                      self._failures.unreached,
+                                      self._finale.shown))
 
     def _sweeping(self):
         """The sweep, if this run still reports in one: not once Slack
@@ -4330,9 +4373,13 @@ class _Failures(object):
                                   % error.error)
         elif error.kind == 'fatal':
             self.stopped = True
-            self._worker.warn('fatal', 'Slack refused the report (%s): %s. '
-                              'slack_report stops sending for this run.'
-                              % (error.error, error.fix()))
+            # A CA or a proxy on the way fails here, not at Slack.
+            who = 'Slack refused the report'
+            if error.error.startswith('cannot reach'):
+                who = 'The report cannot reach Slack'
+            self._worker.warn('fatal', '%s (%s): %s. slack_report stops '
+                              'sending for this run.'
+                              % (who, error.error, error.fix()))
             return True
         elif error.kind == 'gone':  # deleted or frozen: post anew
             self._posted.forget()
@@ -4413,23 +4460,14 @@ def _metadata(message, card):
     return (_RUN, card) if message.metadata else None
 
 
-def _post_picture(client, posted, picture, warn):
-    """The run's curves in its thread, if any; optional: a refusal warns."""
-    try:
-        if picture:
-            client.upload(posted.channel, posted.ts, 'curves.png',
-                          'Training curves', picture)
-    except _SlackError as error:
-        if error.kind in _TRANSIENT:
-            raise
-        warn('picture', 'cannot post the picture of the curves (%s): %s'
-             % (error.error, _PICTURE_FIX if error.error == 'missing_scope'
-                else error.fix()))
-
-
-def _unfinished(timeout, unreached):
+def _unfinished(timeout, unreached, shown):
     """The warning when the end did not get out before the deadline (cut
-    short after ``unreached``, the error of a call that got no answer)."""
+    short after ``unreached``, the error of a call that got no answer;
+    ``shown``: the final status was out, only later steps were not)."""
+    if shown:
+        return ('the end of the report did not finish within flush_timeout'
+                '=%gs: the message shows the final status, but its mention, '
+                "the sweep's summary or the picture may be missing" % timeout)
     if unreached:
         why = (' (cut short: Slack was never reached in this run: %s; %s)'
                % (unreached.error, unreached.fix()))

@@ -91,8 +91,9 @@ class FakeSlack(object):
     to the upload URL it gives, on another host name),
     files.completeUploadExternal, auth.test, users.info, users.list (a user
     a page) and users.lookupByEmail; any other method is recorded and
-    answered unknown_method. A CONNECT is answered as by a proxy that wants
-    credentials (407).
+    answered unknown_method. A CONNECT is answered as by a proxy that
+    refuses the tunnel: ``refuse_tunnel``, wanting credentials (407) unless
+    set otherwise.
 
     Records: ``calls`` (every request: method, params, headers, path, time,
     then answer), ``messages`` (ts -> message, with the ``history`` of its
@@ -137,6 +138,7 @@ class FakeSlack(object):
                       {'id': 'U0BOB00002', 'name': 'bob',
                        'profile': {'display_name': 'bobby'}}]
         self.fault = self.hold = None
+        self.refuse_tunnel = 407, 'Proxy Authentication Required'
         self.delay = 0.0
         self.enforce_limits = False
         self.scopes = set(self.SCOPES)
@@ -153,11 +155,11 @@ class FakeSlack(object):
 
             do_GET = do_POST  # urllib turns a POST redirected by 303 to GET
 
-            def do_CONNECT(self):  # as a proxy that wants credentials
+            def do_CONNECT(self):  # as a proxy that refuses the tunnel
                 with fake.lock:
                     fake.calls.append({'method': 'CONNECT',
                                        'path': self.path})
-                self.send_response(407, 'Proxy Authentication Required')
+                self.send_response(*fake.refuse_tunnel)
                 self.send_header('Content-Length', '0')
                 self.end_headers()
 
@@ -2684,6 +2686,21 @@ class ClusterTest(SlackTestCase):
         self.assertEqual(status, 1)
         self.assertIn('user:password', out.getvalue())
         self.assertNotIn('set https_proxy', out.getvalue())
+
+    def test_a_proxy_that_refuses_the_way_is_named_not_asked_for(self):
+        proxy = FakeSlack()
+        proxy.refuse_tunnel = 403, 'Forbidden'  # squid's http_access deny
+        self.addCleanup(proxy.close)
+        self.addCleanup(os.environ.pop, 'https_proxy', None)
+        os.environ['https_proxy'] = proxy.url.rsplit('/api/', 1)[0]
+        record, error = self.run_training(self.report(
+            api_url='https://slack.example.com/api/', flush_timeout=20))
+        self.assertIsNone(error)
+        found = slack_warnings(record)
+        self.assertEqual(len(found), 1, found)
+        self.assertIn('403', found[0])
+        self.assertIn('allow slack.com and files.slack.com', found[0])
+        self.assertNotIn('set https_proxy', found[0])
 
 
 ###############################################################################
@@ -5212,8 +5229,28 @@ class PictureTest(SlackTestCase):
                                  '<@U0123ABCD> [Completed]')
                 self.assertTrue(self.slack.calls_to('upload'))
                 self.assertEqual(self.slack.files, [])
-                self.assertTrue(any('flush_timeout' in w
-                                    for w in slack_warnings(record)))
+                found = slack_warnings(record)  # cut short, or given up
+                self.assertTrue(any('flush_timeout' in w or 'picture' in w
+                                    for w in found), found)
+
+    def test_a_file_host_that_keeps_failing_does_not_hold_the_end(self):
+        # A proxy that lets slack.com through but not files.slack.com (the
+        # upload URL's host) answers 503 to every upload.
+        self.slack.fault = lambda m, p: (503, {}, 'Service Unavailable') if (
+            m == 'upload') else None
+        record, error = self.run_training(self.report(
+            finish_mentions='@U0123ABCD', flush_timeout=6.0, plot=True))
+        self.assertIsNone(error)
+        self.assertTrue(self.only_report()['text'].startswith('[Completed]'))
+        self.assertEqual(self.mention()['params']['text'],
+                         '<@U0123ABCD> [Completed]')
+        self.assertEqual(len(self.slack.calls_to('upload')),
+                         slack_report._PICTURE_TRIES)
+        found = slack_warnings(record)
+        self.assertEqual(len(found), 2, found)  # the retry, the giving up
+        self.assertIn('retrying', found[0])
+        self.assertIn('cannot post the picture of the curves (HTTP 503',
+                      found[1])
 
     def test_plot_false_uploads_nothing_and_the_property_shows_it(self):
         report = self.report(plot=False)
