@@ -1436,6 +1436,11 @@ def _marker(report_ts):
     return ' (report %s)' % report_ts
 
 
+def _mark_of(text):
+    """The mark (_marker) a scheduled reply's ``text`` ends with."""
+    return text[text.rindex(' (report '):]
+
+
 def _progress(state, width=20):
     """A bar, a percentage and, while training, the ETA at the speed seen
     since the start; '' when the length is unknown."""
@@ -1933,20 +1938,15 @@ class _Message(object):
             status = ('No report from this run since %s: it may have been '
                       'killed (out of memory, SIGKILL, a node failure) or be '
                       'hung. Its last status: %s%s' % (
-                          _date(silent_since), status,
-                          self.silence_mark(report_ts)))
+                          _date(silent_since), status, _marker(
+                              report_ts or '%(hostname)s pid %(pid)s'
+                              % self._identity)))
         elif state.trace:
             status += '\n%s\n%s\n%s' % (_FENCE, _shorten(
                 _inert(state.trace), _TRACE_LENGTH, keep_end=True), _FENCE)
         elif not markup:
             return None, False
         return ' '.join(markup + [status]), broadcast
-
-    def silence_mark(self, report_ts):
-        """What ends the silence reply: the report's ts, else (before the
-        first post) the run's host and pid."""
-        return _marker(report_ts or '%(hostname)s pid %(pid)s'
-                       % self._identity)
 
     def _guarded(self, part, default, render, *args):
         """A part that fails on odd data is left out, with one warning."""
@@ -3313,15 +3313,16 @@ class _Switch(object):
                 thread.ts and self.at >= state.time + margin):
             return
         post_at = int(math.ceil(state.time + margin * (1 + random.random())))
+        text, broadcast = message.reply(state, user_ids, post_at - margin,
+                                        posted.ts)
         try:
-            answer = thread.reply(*message.reply(
-                state, user_ids, post_at - margin, posted.ts),
-                post_at=post_at, method='chat.scheduleMessage')
+            answer = thread.reply(text, broadcast, post_at=post_at,
+                                  method='chat.scheduleMessage')
         except _SlackError as error:
             if error.kind != 'fatal':
                 _retrying(self._warn, error, 'at a later report')
                 if error.kind == 'retry':  # unanswered: it may be
-                    self._lost.add(message.silence_mark(posted.ts))
+                    self._lost.add(_mark_of(text))  # scheduled all the same
                     self._seek = True
             else:
                 self._warn('switch', 'cannot schedule the reply that tells '
