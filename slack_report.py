@@ -3277,8 +3277,9 @@ class _Switch(object):
         self._retired = []  # scheduled replies to delete
         self._last_seen, self._longest_gap = None, 0.0  # for 'auto'
         # A resumed run's killed predecessor may have moved its reply after
-        # the snapshot that carried its ID: look for it once.
-        self._seek = resumed
+        # the snapshot that carried its ID: look for it now, and at the end
+        # (a call it sent before it died may be taken late).
+        self._seek = self._resumed = resumed
         # The marks of replies scheduled unanswered (Slack may have taken
         # them all the same): looked for at the next report and at the end.
         self._lost = set()
@@ -3339,9 +3340,9 @@ class _Switch(object):
         self.drop(posted.channel)
 
     def seek(self, posted, finishing=False):
-        """If resumed, or a reply may have been scheduled unanswered (then
+        """If resumed, or a reply may have been scheduled unanswered (both:
         at the end too): retire the replies marked as this run's."""
-        if not (self._seek or finishing and self._lost):
+        if not (self._seek or finishing and (self._lost or self._resumed)):
             return
         marks = tuple(self._lost) + ((_marker(posted.ts),) if posted.ts
                                      else ())
@@ -3360,7 +3361,8 @@ class _Switch(object):
     def take(self, scheduled):
         """Go on in an earlier life's thread: its replies go, once moved."""
         self.retire()
-        self.id, self._seek = scheduled, True
+        self.id = scheduled
+        self._seek = self._resumed = True
 
     def drop(self, channel, finishing=False):
         """Delete the retired replies; a busy Slack leaves them for later
