@@ -2296,6 +2296,7 @@ def _cannot_read(warn, error, what, off):
 
 
 _CHANNEL_ID = re.compile('[CG][A-Z0-9]+')  # a name gives no history
+_LATE_LOOK = 10.0  # seconds before a post unanswered is looked for again
 
 
 class _Posted(object):
@@ -2309,6 +2310,7 @@ class _Posted(object):
         self._shown = None
         self.notified = self.replied = False
         self.unsure = None  # when a first post went unanswered: landed?
+        self._late = None  # when one may have landed after it was looked for
         self._unsure_notified = False  # and whether that post notified
 
     def show(self, text, notifies=False, metadata=None):
@@ -2339,25 +2341,43 @@ class _Posted(object):
         self._shown = text
         return True
 
-    def adopt(self, run):
+    def adopt(self, run, final=False):
         """After a first post went unanswered: take the one Slack posted
-        anyway, by the run in its metadata (if the token may read it)."""
-        if self.ts is None and self.unsure and _CHANNEL_ID.fullmatch(
-                self.channel or ''):
-            try:
-                for page in _read(self._client, 'conversations.history', 1,
-                                  channel=self.channel,
-                                  oldest='%.6f' % (self.unsure - 60)):
-                    self.ts = next((m['ts'] for m in page if (_own(
-                        self._client, m, _RUN) or {}).get('run') == run),
-                                   None)
-                # The post that landed notified if it was meant to: its
-                # mention must not come again as a reply.
-                self.notified = self.ts is not None and self._unsure_notified
-            except _SlackError as error:
-                if error.kind in _TRANSIENT:
-                    raise  # look again before posting
-        self.unsure = None
+        anyway, by the run in its metadata (if the token may read it). If
+        none had landed yet, look once more later (at the latest, at the
+        end) and delete the one that landed late: one message a run."""
+        if not _CHANNEL_ID.fullmatch(self.channel or ''):
+            self.unsure = self._late = None
+        elif self.ts is None and self.unsure:
+            found = self._posts_of(run, self.unsure)
+            self.ts = found[0] if found else None
+            if self.ts is None:
+                self._late = self.unsure
+            # The post that landed notified if it was meant to: its
+            # mention must not come again as a reply.
+            self.notified = self.ts is not None and self._unsure_notified
+            self.unsure = None
+        elif self._late and self.ts is not None and (
+                final or time.time() > self._late + _LATE_LOOK):
+            for ts in self._posts_of(run, self._late):
+                if ts != self.ts:
+                    self._client.call('chat.delete', channel=self.channel,
+                                      ts=ts)
+            self._late = None
+
+    def _posts_of(self, run, since):
+        """This run's messages posted since ``since`` (a minute's margin),
+        newest first; none if the token may not read them."""
+        try:
+            page = next(_read(self._client, 'conversations.history', 1,
+                              channel=self.channel,
+                              oldest='%.6f' % (since - 60)), [])
+        except _SlackError as error:
+            if error.kind in _TRANSIENT:
+                raise  # look again before posting
+            return []
+        return [m['ts'] for m in page
+                if (_own(self._client, m, _RUN) or {}).get('run') == run]
 
     def reply(self, text, broadcast, method='chat.postMessage', **params):
         """Post (or schedule) ``text`` in the thread, ``broadcast`` or not."""
@@ -3246,6 +3266,9 @@ class _Closer(object):
         self._anchor.unpin()
         self._closing.cancel(self._summary.channel, everyone=True)
         self._picture.post(self._summary, _sweep_picture, view.cards)
+        # A run that read the thread before the summary came may have set a
+        # closing since: look once more, the picture's time later.
+        self._closing.cancel(self._summary.channel, everyone=True)
 
 ###############################################################################
 # The silence reply (stale_after) #############################################
@@ -4293,7 +4316,8 @@ class _Sender(object):
         text = self._message.render(state, self._user_ids, quiet)
         card = dict(self._message.card(state), alerts=self._alarms.keys)
         self._lives.go_on(sweep, card)  # a task's later life
-        self._posted.adopt(card['run'])  # if a first post went unanswered
+        # If a first post went unanswered: the one that landed.
+        self._posted.adopt(card['run'], final)
         self._control.answer(self._posted, state.answers)
         if self._user_ids is not None:  # alerts notify the people named
             self._alarms.send(self._posted, self._message.mentions(
