@@ -4347,6 +4347,7 @@ class _Sender(object):
                           thread=before)  # first: it names the newest status
         self._posted.show(text, metadata=_metadata(
             self._message, _placed(*where)))
+        self._publish()  # a snapshot taken from now on carries the message
         self._user_ids = self._people.resolve()  # never before a post
         self._switch.keep(*keep, self._user_ids)  # after a first post
         if sweep:  # where the report now is, when the moved reply is due
